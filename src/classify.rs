@@ -1,0 +1,272 @@
+//! Which item each file of a message is (contract §3): type by content first, then by name; the
+//! statistics table is the spreadsheet that passes the template check; scans, photos, extras.
+//!
+//! Pure: facts about the files in, one placement per file out.
+
+use crate::config::{Campaign, ItemDef, ValidatorKind};
+use crate::intake::{kind_from_name, FileKind, FileRole, LargeLink};
+use crate::problem::Problem;
+
+/// Items that are not asked for but are still kept and shown.
+pub const PHOTOS: &str = "photos";
+pub const OTHER: &str = "other";
+pub const ARCHIVE: &str = "archive";
+
+/// What classification needs to know of one file.
+#[derive(Debug, Clone)]
+pub struct FileFacts<'a> {
+    pub name: &'a str,
+    pub kind: FileKind,
+    pub role: FileRole,
+    pub size: u64,
+    /// Problems intake already found (`file.too_large`): such a file is not read further.
+    pub blocked: bool,
+    /// For spreadsheets: whether it could be read and whether it is the campaign's table.
+    pub table: Option<TableFacts>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableFacts {
+    pub readable: bool,
+    pub is_template: bool,
+}
+
+/// Where a file goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub item: String,
+    pub problems: Vec<Problem>,
+    /// The content validator should check it (its type is right and nothing blocked it).
+    pub validate: bool,
+}
+
+fn other(item: &str) -> Placement {
+    Placement {
+        item: item.to_string(),
+        problems: Vec::new(),
+        validate: false,
+    }
+}
+
+fn ext_of(name: &str) -> String {
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_lowercase())
+        .unwrap_or_default()
+}
+
+/// The first pass: each file on its own, by type.
+fn place_one(campaign: &Campaign, f: &FileFacts<'_>) -> Placement {
+    let by_name = kind_from_name(f.name);
+    let name_item = by_name.and_then(|k| campaign.item_for_kind(k));
+    let content_item = match f.kind {
+        // Plain text is only a report when it is called one: a .csv or .html is not.
+        FileKind::Txt if by_name.is_some_and(|k| k != FileKind::Txt) => None,
+        k => campaign.item_for_kind(k),
+    };
+    let ext = ext_of(f.name);
+
+    if f.role == FileRole::Archive {
+        // An archive named like an item (a `统计表.xlsx` that is really a zip) lies about its type.
+        if let Some(item) = name_item {
+            return mismatch(item, f, &ext);
+        }
+        return other(ARCHIVE);
+    }
+    if f.kind == FileKind::Empty {
+        let item = name_item.or(content_item);
+        return Placement {
+            item: item.map_or(OTHER.to_string(), |i| i.key.clone()),
+            problems: vec![Problem::error(
+                "file.empty",
+                format!("文件“{}”是空文件（0字节）", f.name),
+            )],
+            validate: false,
+        };
+    }
+    if f.blocked {
+        let item = name_item.or(content_item);
+        return Placement {
+            item: item.map_or(OTHER.to_string(), |i| i.key.clone()),
+            problems: Vec::new(),
+            validate: false,
+        };
+    }
+    match (name_item, content_item) {
+        (Some(n), Some(c)) if n.key == c.key => placed(campaign, c, f),
+        (Some(n), _) => mismatch(n, f, &ext),
+        (None, Some(c)) => placed(campaign, c, f),
+        (None, None) => match f.kind.family() {
+            crate::intake::FileFamily::Image => scan_or(campaign, f, PHOTOS),
+            crate::intake::FileFamily::Document => scan_or(campaign, f, OTHER),
+            _ => other(OTHER),
+        },
+    }
+}
+
+fn mismatch(item: &ItemDef, f: &FileFacts<'_>, ext: &str) -> Placement {
+    let problem = if f.kind == FileKind::Unknown {
+        Problem::error(
+            "file.unreadable",
+            format!("文件“{}”已损坏或无法识别，无法打开", f.name),
+        )
+    } else {
+        Problem::error(
+            "file.type_mismatch",
+            format!(
+                "文件“{}”的扩展名为.{}，但实际内容是{}文件，请另存为正确格式后重新发送",
+                f.name,
+                ext,
+                f.kind.as_str()
+            ),
+        )
+    };
+    Placement {
+        item: item.key.clone(),
+        problems: vec![problem],
+        validate: false,
+    }
+}
+
+/// A document or image named as the scan of an item (a `统计表.pdf`) is that item's scan.
+fn scan_or(campaign: &Campaign, f: &FileFacts<'_>, fallback: &str) -> Placement {
+    for item in &campaign.items {
+        if item.scan_name_contains.iter().any(|s| f.name.contains(s)) {
+            return other(&format!("{}_scan", item.code));
+        }
+    }
+    other(fallback)
+}
+
+fn placed(campaign: &Campaign, item: &ItemDef, f: &FileFacts<'_>) -> Placement {
+    // A document named as another item's scan never counts as this item.
+    let is_document = f.kind.family() == crate::intake::FileFamily::Document;
+    if is_document {
+        if let Some(owner) = campaign
+            .items
+            .iter()
+            .find(|o| o.key != item.key && o.scan_name_contains.iter().any(|s| f.name.contains(s)))
+        {
+            return other(&format!("{}_scan", owner.code));
+        }
+    }
+    Placement {
+        item: item.key.clone(),
+        problems: Vec::new(),
+        validate: true,
+    }
+}
+
+/// Places every file of one message, then keeps one file per item (contract §3).
+pub fn classify(campaign: &Campaign, files: &[FileFacts<'_>]) -> Vec<Placement> {
+    let mut placements: Vec<Placement> = files.iter().map(|f| place_one(campaign, f)).collect();
+    for item in &campaign.items {
+        let candidates: Vec<usize> = (0..files.len())
+            .filter(|&i| placements[i].item == item.key)
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        let chosen = if item.validator == ValidatorKind::Table {
+            choose_table(&candidates, files, &mut placements)
+        } else {
+            choose_preferred(item, &candidates, files)
+        };
+        for i in candidates {
+            if i != chosen {
+                placements[i] = other(OTHER);
+            }
+        }
+    }
+    placements
+}
+
+/// The spreadsheet that passes the template check; failing that, the last one sent, which then
+/// carries `table.not_template` if nothing worse is wrong with it.
+fn choose_table(
+    candidates: &[usize],
+    files: &[FileFacts<'_>],
+    placements: &mut [Placement],
+) -> usize {
+    let passing = candidates.iter().copied().find(|&i| {
+        placements[i].validate && files[i].table.is_some_and(|t| t.readable && t.is_template)
+    });
+    if let Some(i) = passing {
+        return i;
+    }
+    let last = *candidates.last().expect("candidates is not empty");
+    let p = &mut placements[last];
+    if p.validate && files[last].table.is_some_and(|t| t.readable) {
+        p.problems.push(Problem::error(
+            "table.not_template",
+            format!(
+                "“{}”不是本次活动的统计表模板（未找到“统计指标”和“数量”表头），请使用通知所附统计表填写",
+                files[last].name
+            ),
+        ));
+        p.validate = false;
+    }
+    last
+}
+
+/// Prefer a name containing one of the item's preferred words, then the largest file.
+fn choose_preferred(item: &ItemDef, candidates: &[usize], files: &[FileFacts<'_>]) -> usize {
+    candidates
+        .iter()
+        .copied()
+        .max_by_key(|&i| {
+            let preferred = item
+                .prefer_name_contains
+                .iter()
+                .any(|s| files[i].name.contains(s));
+            (preferred, files[i].size, std::cmp::Reverse(i))
+        })
+        .expect("candidates is not empty")
+}
+
+/// Places a large-attachment link: the item its file name says (the video when it says none),
+/// unless the message already attached a file for that item.
+pub fn place_link(campaign: &Campaign, link: &LargeLink, taken: &[String]) -> Placement {
+    let item = link
+        .file_name
+        .as_deref()
+        .and_then(kind_from_name)
+        .and_then(|k| campaign.item_for_kind(k))
+        .or_else(|| {
+            campaign
+                .items
+                .iter()
+                .find(|i| i.validator == ValidatorKind::Video)
+        });
+    let Some(item) = item else {
+        return other(OTHER);
+    };
+    if taken.contains(&item.key) {
+        return other(OTHER);
+    }
+    let mut detail = Vec::new();
+    if let Some(n) = &link.file_name {
+        detail.push(format!("文件名：{n}"));
+    }
+    if let Some(s) = &link.size_text {
+        detail.push(format!("大小：{s}"));
+    }
+    if let Some(e) = &link.expires {
+        detail.push(format!("到期：{e}"));
+    }
+    let detail = if detail.is_empty() {
+        String::new()
+    } else {
+        format!("（{}）", detail.join("，"))
+    };
+    Placement {
+        item: item.key.clone(),
+        problems: vec![Problem::review(
+            &format!("{}.link_only", item.code),
+            format!(
+                "{}以超大附件下载链接形式发送{}，系统无法自动核验，需人工下载审核；链接过期前请勿删除",
+                item.label, detail
+            ),
+        )],
+        validate: false,
+    }
+}

@@ -1,0 +1,595 @@
+//! Which unit sent a message (contract §2): the roster, name normalisation, and the three rules
+//! applied in order — sender address, the table's 填报单位, then subject and file names.
+//!
+//! Pure: the roster is loaded from bytes, learned addresses are passed in.
+
+use crate::problem::Problem;
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use unicode_normalization::UnicodeNormalization;
+
+/// One unit of the roster (contract §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    pub id: String,
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub emails: Vec<String>,
+    pub group: String,
+    pub contact: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Roster {
+    pub units: Vec<Unit>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RosterError {
+    #[error("cannot read roster {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("roster is not valid CSV: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("roster spreadsheet cannot be read: {0}")]
+    Sheet(String),
+    #[error("roster: {0}")]
+    Invalid(String),
+}
+
+const REQUIRED_COLUMNS: [&str; 5] = ["id", "name", "aliases", "emails", "group"];
+
+impl Roster {
+    /// Loads a `.csv` or `.xlsx` roster, by extension.
+    pub fn load(path: &Path) -> Result<Roster, RosterError> {
+        let bytes = std::fs::read(path).map_err(|source| RosterError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let is_xlsx = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+        if is_xlsx {
+            Self::from_xlsx(&bytes)
+        } else {
+            Self::from_csv(&bytes)
+        }
+    }
+
+    pub fn from_csv(bytes: &[u8]) -> Result<Roster, RosterError> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+        let header: Vec<String> = reader
+            .headers()?
+            .iter()
+            .map(|h| h.trim().to_lowercase())
+            .collect();
+        let mut rows = Vec::new();
+        for record in reader.records() {
+            let record = record?;
+            rows.push(record.iter().map(str::to_string).collect::<Vec<_>>());
+        }
+        Self::from_rows(&header, &rows)
+    }
+
+    pub fn from_xlsx(bytes: &[u8]) -> Result<Roster, RosterError> {
+        use calamine::{Reader, Xlsx};
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes.to_vec()))
+            .map_err(|e| RosterError::Sheet(e.to_string()))?;
+        let range = book
+            .worksheet_range_at(0)
+            .ok_or_else(|| RosterError::Sheet("no sheet".into()))?
+            .map_err(|e| RosterError::Sheet(e.to_string()))?;
+        let mut rows = range.rows().map(|r| {
+            r.iter()
+                .map(|c| match c {
+                    calamine::Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+        });
+        let header: Vec<String> = rows
+            .next()
+            .unwrap_or_default()
+            .iter()
+            .map(|h| h.trim().to_lowercase())
+            .collect();
+        let rows: Vec<Vec<String>> = rows.collect();
+        Self::from_rows(&header, &rows)
+    }
+
+    fn from_rows(header: &[String], rows: &[Vec<String>]) -> Result<Roster, RosterError> {
+        let col = |name: &str| header.iter().position(|h| h == name);
+        let missing: Vec<&str> = REQUIRED_COLUMNS
+            .iter()
+            .copied()
+            .filter(|c| col(c).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(RosterError::Invalid(format!(
+                "header must have columns id,name,aliases,emails,group; missing: {}",
+                missing.join(",")
+            )));
+        }
+        let get = |row: &[String], name: &str| -> String {
+            col(name)
+                .and_then(|i| row.get(i))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        };
+        let split = |s: String| -> Vec<String> {
+            s.split([';', '；'])
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect()
+        };
+        let mut problems = Vec::new();
+        let mut units = Vec::new();
+        let mut seen_ids = BTreeSet::new();
+        let mut seen_emails: HashMap<String, String> = HashMap::new();
+        for (n, row) in rows.iter().enumerate() {
+            let line = n + 2;
+            if row.iter().all(|c| c.trim().is_empty()) {
+                continue;
+            }
+            let id = get(row, "id");
+            let name = get(row, "name");
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                problems.push(format!(
+                    "row {line}: id {id:?} must be a non-empty ASCII slug"
+                ));
+                continue;
+            }
+            if name.is_empty() {
+                problems.push(format!("row {line}: unit {id} has no name"));
+            }
+            if !seen_ids.insert(id.clone()) {
+                problems.push(format!("row {line}: duplicate id {id}"));
+            }
+            let emails: Vec<String> = split(get(row, "emails"))
+                .into_iter()
+                .map(|e| e.to_lowercase())
+                .collect();
+            for e in &emails {
+                if !e.contains('@') {
+                    problems.push(format!("row {line}: {e:?} is not an email address"));
+                }
+                if let Some(other) = seen_emails.insert(e.clone(), id.clone()) {
+                    if other != id {
+                        problems.push(format!(
+                            "row {line}: address {e} is listed for both {other} and {id}"
+                        ));
+                    }
+                }
+            }
+            let optional = |s: String| if s.is_empty() { None } else { Some(s) };
+            units.push(Unit {
+                aliases: split(get(row, "aliases")),
+                group: get(row, "group"),
+                contact: optional(get(row, "contact")),
+                phone: optional(get(row, "phone")),
+                id,
+                name,
+                emails,
+            });
+        }
+        if units.is_empty() {
+            problems.push("no units".to_string());
+        }
+        if problems.is_empty() {
+            Ok(Roster { units })
+        } else {
+            Err(RosterError::Invalid(problems.join("; ")))
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Unit> {
+        self.units.iter().find(|u| u.id == id)
+    }
+}
+
+/// Normalises a unit name, or text searched for one, as contract §2 says: NFKC, no white space,
+/// no leading campaign prefix, no `(盖章)`, no trailing punctuation.
+pub fn normalize(text: &str, strip_prefixes: &[String]) -> String {
+    let mut s: String = text.nfkc().filter(|c| !c.is_whitespace()).collect();
+    s = s.replace("(盖章)", "");
+    for prefix in strip_prefixes {
+        let p: String = prefix.nfkc().filter(|c| !c.is_whitespace()).collect();
+        if !p.is_empty() {
+            if let Some(rest) = s.strip_prefix(&p) {
+                s = rest.to_string();
+                break;
+            }
+        }
+    }
+    let trimmed = s.trim_end_matches(|c: char| c.is_ascii_punctuation() || is_cjk_punctuation(c));
+    trimmed.to_string()
+}
+
+fn is_cjk_punctuation(c: char) -> bool {
+    matches!(
+        c,
+        '。' | '、' | '，' | '：' | '；' | '！' | '？' | '…' | '·' | '—'
+    ) || ('\u{3000}'..='\u{303F}').contains(&c)
+}
+
+/// Which rule of contract §2 attributed a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    Sender,
+    Table,
+    Subject,
+    FileName,
+}
+
+impl Rule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Sender => "sender",
+            Rule::Table => "table",
+            Rule::Subject => "subject",
+            Rule::FileName => "file_name",
+        }
+    }
+}
+
+/// What a message offers to identify its unit.
+#[derive(Debug, Default)]
+pub struct Evidence<'a> {
+    /// From, else Sender, lowercased.
+    pub sender: Option<&'a str>,
+    /// 填报单位 of each statistics table that passed the template check.
+    pub table_units: Vec<&'a str>,
+    pub subject: &'a str,
+    pub file_names: Vec<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identification {
+    pub unit_id: Option<String>,
+    pub rule: Option<Rule>,
+    /// `unit.sender_mismatch` when the sender's unit and the table's differ.
+    pub problems: Vec<Problem>,
+}
+
+/// Looks units up by address and by name.
+pub struct Matcher<'r> {
+    roster: &'r Roster,
+    strip_prefixes: Vec<String>,
+    /// (normalised name or alias, unit index), longest first.
+    names: Vec<(String, usize)>,
+}
+
+impl<'r> Matcher<'r> {
+    pub fn new(roster: &'r Roster, strip_prefixes: &[String]) -> Self {
+        let mut names = Vec::new();
+        for (i, unit) in roster.units.iter().enumerate() {
+            for n in std::iter::once(&unit.name).chain(unit.aliases.iter()) {
+                let norm = normalize(n, strip_prefixes);
+                if !norm.is_empty() {
+                    names.push((norm, i));
+                }
+            }
+        }
+        names.sort_by_key(|(n, i)| (std::cmp::Reverse(n.chars().count()), n.clone(), *i));
+        names.dedup();
+        Matcher {
+            roster,
+            strip_prefixes: strip_prefixes.to_vec(),
+            names,
+        }
+    }
+
+    /// The unit whose roster address this is.
+    pub fn by_address(&self, address: &str) -> Option<&'r Unit> {
+        let address = address.trim().to_lowercase();
+        self.roster
+            .units
+            .iter()
+            .find(|u| u.emails.contains(&address))
+    }
+
+    /// The one unit a text names: the longest name or alias found in it; two different units
+    /// matching at that length name none.
+    pub fn in_text(&self, text: &str) -> Option<&'r Unit> {
+        let hay = normalize(text, &self.strip_prefixes);
+        if hay.is_empty() {
+            return None;
+        }
+        let mut best_len = 0;
+        let mut found: BTreeSet<usize> = BTreeSet::new();
+        for (name, idx) in &self.names {
+            let len = name.chars().count();
+            if len < best_len {
+                break;
+            }
+            if hay.contains(name.as_str()) {
+                best_len = len;
+                found.insert(*idx);
+            }
+        }
+        if found.len() == 1 {
+            found.first().map(|&i| &self.roster.units[i])
+        } else {
+            None
+        }
+    }
+
+    /// The unit several texts name together (the longest match over all of them).
+    fn in_texts(&self, texts: &[&str]) -> Option<&'r Unit> {
+        let mut best: Option<(usize, BTreeSet<&str>)> = None;
+        for text in texts {
+            let hay = normalize(text, &self.strip_prefixes);
+            for (name, idx) in &self.names {
+                let len = name.chars().count();
+                if best.as_ref().is_some_and(|(l, _)| len < *l) {
+                    break;
+                }
+                if hay.contains(name.as_str()) {
+                    let id = self.roster.units[*idx].id.as_str();
+                    match &mut best {
+                        Some((l, ids)) if *l == len => {
+                            ids.insert(id);
+                        }
+                        _ => best = Some((len, BTreeSet::from([id]))),
+                    }
+                    break;
+                }
+            }
+        }
+        match best {
+            Some((_, ids)) if ids.len() == 1 => ids.first().and_then(|id| self.roster.get(id)),
+            _ => None,
+        }
+    }
+
+    /// Applies the rules of contract §2 in order. `learned` maps addresses learned at run time
+    /// to unit ids.
+    pub fn identify(
+        &self,
+        evidence: &Evidence<'_>,
+        learned: &HashMap<String, String>,
+    ) -> Identification {
+        let by_sender: Option<&Unit> = evidence.sender.and_then(|s| {
+            self.by_address(s).or_else(|| {
+                learned
+                    .get(&s.trim().to_lowercase())
+                    .and_then(|id| self.roster.get(id))
+            })
+        });
+        let table_units: BTreeSet<&str> = evidence
+            .table_units
+            .iter()
+            .filter_map(|t| self.in_text(t))
+            .map(|u| u.id.as_str())
+            .collect();
+        let by_table = if table_units.len() == 1 {
+            table_units.first().and_then(|id| self.roster.get(id))
+        } else {
+            None
+        };
+        let mut problems = Vec::new();
+        let (unit, rule) = match (by_sender, by_table) {
+            (Some(s), Some(t)) if s.id != t.id => {
+                problems.push(Problem::warning(
+                    "unit.sender_mismatch",
+                    format!(
+                        "发件邮箱登记为“{}”，但统计表填报单位为“{}”，已按统计表计入“{}”",
+                        s.name, t.name, t.name
+                    ),
+                ));
+                (Some(t), Some(Rule::Table))
+            }
+            (Some(s), _) => (Some(s), Some(Rule::Sender)),
+            (None, Some(t)) => (Some(t), Some(Rule::Table)),
+            (None, None) => {
+                if let Some(u) = self.in_text(evidence.subject) {
+                    (Some(u), Some(Rule::Subject))
+                } else if let Some(u) = self.in_texts(&evidence.file_names) {
+                    (Some(u), Some(Rule::FileName))
+                } else {
+                    (None, None)
+                }
+            }
+        };
+        Identification {
+            unit_id: unit.map(|u| u.id.clone()),
+            rule,
+            problems,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roster() -> Roster {
+        Roster::from_csv(
+            "\u{feff}id,name,aliases,emails,group\n\
+             city-police,市公安局,太原市公安局,tygaj_kxk@163.com;gaj@qq.com,联席会议成员单位\n\
+             city-education,市教育局,太原市教育局,,联席会议成员单位\n\
+             city-urban,市城乡管理局,太原市城乡管理局;市城管局,cx@163.com,联席会议成员单位\n\
+             xiaodian,小店区科技局,太原市小店区科学技术局;小店区,,县(市、区)\n\
+             yingze,迎泽区科技局,迎泽区,,县(市、区)\n"
+                .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn prefixes() -> Vec<String> {
+        vec!["太原市".to_string()]
+    }
+
+    fn ev<'a>(sender: Option<&'a str>, subject: &'a str) -> Evidence<'a> {
+        Evidence {
+            sender,
+            subject,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn normalisation_folds_width_space_prefix_seal_and_trailing_punctuation() {
+        let p = prefixes();
+        assert_eq!(normalize("太原市 公安局（盖章）：", &p), "公安局");
+        assert_eq!(normalize("ＡＢＣ　市教育局。", &p), "ABC市教育局");
+        assert_eq!(normalize("市教育局(盖章)", &p), "市教育局");
+    }
+
+    #[test]
+    fn roster_reads_bom_aliases_and_lowercases_addresses() {
+        let r = Roster::from_csv(
+            "\u{feff}id,name,aliases,emails,group,contact,phone\na,甲,乙;丙,X@QQ.com; y@163.com ,g,王,123\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        let u = &r.units[0];
+        assert_eq!(u.aliases, vec!["乙", "丙"]);
+        assert_eq!(u.emails, vec!["x@qq.com", "y@163.com"]);
+        assert_eq!(u.contact.as_deref(), Some("王"));
+    }
+
+    #[test]
+    fn roster_rejects_duplicate_ids_and_shared_addresses_and_missing_columns() {
+        let dup = Roster::from_csv(b"id,name,aliases,emails,group\na,A,,x@a.cn,g\na,B,,x@a.cn,g\n");
+        let msg = dup.unwrap_err().to_string();
+        assert!(msg.contains("duplicate id a"), "{msg}");
+        let missing = Roster::from_csv(b"id,name\na,A\n").unwrap_err().to_string();
+        assert!(missing.contains("aliases"), "{missing}");
+    }
+
+    #[test]
+    fn rule_1_a_roster_address_identifies_the_unit_whatever_the_case() {
+        let r = roster();
+        let m = Matcher::new(&r, &prefixes());
+        let id = m.identify(&ev(Some("TYGAJ_KXK@163.com"), "材料"), &HashMap::new());
+        assert_eq!(id.unit_id.as_deref(), Some("city-police"));
+        assert_eq!(id.rule, Some(Rule::Sender));
+    }
+
+    #[test]
+    fn rule_1_a_learned_address_identifies_the_unit() {
+        let r = roster();
+        let m = Matcher::new(&r, &prefixes());
+        let learned = HashMap::from([("someone@qq.com".to_string(), "yingze".to_string())]);
+        let id = m.identify(&ev(Some("someone@qq.com"), "材料"), &learned);
+        assert_eq!(id.unit_id.as_deref(), Some("yingze"));
+    }
+
+    #[test]
+    fn rule_2_the_tables_unit_identifies_an_unknown_sender() {
+        let r = roster();
+        let m = Matcher::new(&r, &prefixes());
+        let e = Evidence {
+            sender: Some("nobody@qq.com"),
+            table_units: vec!["太原市教育局（盖章）"],
+            subject: "材料",
+            file_names: vec![],
+        };
+        let id = m.identify(&e, &HashMap::new());
+        assert_eq!(id.unit_id.as_deref(), Some("city-education"));
+        assert_eq!(id.rule, Some(Rule::Table));
+        assert!(id.problems.is_empty());
+    }
+
+    #[test]
+    fn rule_2_the_table_wins_over_the_sender_with_a_mismatch_warning() {
+        let r = roster();
+        let m = Matcher::new(&r, &prefixes());
+        let e = Evidence {
+            sender: Some("tygaj_kxk@163.com"),
+            table_units: vec!["市教育局"],
+            subject: "",
+            file_names: vec![],
+        };
+        let id = m.identify(&e, &HashMap::new());
+        assert_eq!(id.unit_id.as_deref(), Some("city-education"));
+        assert_eq!(id.problems[0].code, "unit.sender_mismatch");
+        assert_eq!(id.problems[0].severity, crate::problem::Severity::Warning);
+    }
+
+    #[test]
+    fn rule_2_a_table_naming_no_roster_unit_falls_back_to_the_sender() {
+        let r = roster();
+        let m = Matcher::new(&r, &prefixes());
+        let e = Evidence {
+            sender: Some("tygaj_kxk@163.com"),
+            table_units: vec!["某某公司"],
+            subject: "",
+            file_names: vec![],
+        };
+        let id = m.identify(&e, &HashMap::new());
+        assert_eq!(id.unit_id.as_deref(), Some("city-police"));
+        assert!(id.problems.is_empty());
+    }
+
+    #[test]
+    fn rule_3_the_subject_names_the_unit_by_alias_after_normalisation() {
+        let r = roster();
+        let m = Matcher::new(&r, &prefixes());
+        let id = m.identify(
+            &ev(Some("x@qq.com"), "关于 市城管局 报送科技活动周材料的函"),
+            &HashMap::new(),
+        );
+        assert_eq!(id.unit_id.as_deref(), Some("city-urban"));
+        assert_eq!(id.rule, Some(Rule::Subject));
+    }
+
+    #[test]
+    fn rule_3_the_longest_name_wins() {
+        let r = roster();
+        let m = Matcher::new(&r, &prefixes());
+        // 小店区 (3) and 小店区科学技术局 (8) are both in the text: one unit either way, but a
+        // longer name of another unit must beat a shorter alias.
+        let id = m.identify(&ev(None, "太原市小店区科学技术局材料"), &HashMap::new());
+        assert_eq!(id.unit_id.as_deref(), Some("xiaodian"));
+        let id = m.identify(&ev(None, "小店区市公安局联合材料"), &HashMap::new());
+        assert_eq!(id.unit_id.as_deref(), Some("city-police"));
+    }
+
+    #[test]
+    fn rule_3_two_units_of_equal_length_match_none() {
+        let r = roster();
+        let m = Matcher::new(&r, &prefixes());
+        let id = m.identify(&ev(None, "小店区、迎泽区材料"), &HashMap::new());
+        assert_eq!(id.unit_id, None);
+    }
+
+    #[test]
+    fn rule_3_file_names_are_tried_after_the_subject() {
+        let r = roster();
+        let m = Matcher::new(&r, &prefixes());
+        let e = Evidence {
+            sender: Some("x@qq.com"),
+            table_units: vec![],
+            subject: "科技活动周资料",
+            file_names: vec!["视频.mp4", "市教育局总结.docx"],
+        };
+        let id = m.identify(&e, &HashMap::new());
+        assert_eq!(id.unit_id.as_deref(), Some("city-education"));
+        assert_eq!(id.rule, Some(Rule::FileName));
+    }
+
+    #[test]
+    fn nothing_identifies_a_message_with_no_clue() {
+        let r = roster();
+        let m = Matcher::new(&r, &prefixes());
+        let e = Evidence {
+            sender: Some("1092837465@qq.com"),
+            table_units: vec![],
+            subject: "科技活动周资料",
+            file_names: vec!["VID20230525153012.mp4"],
+        };
+        assert_eq!(m.identify(&e, &HashMap::new()).unit_id, None);
+    }
+}

@@ -1,0 +1,18 @@
+//! reportbox collects the reports a campaign's units send by email.
+//!
+//! A message travels through the modules in this order:
+//! [`intake`] (parse, unpack) → [`identify`] (which unit) → [`classify`] (which item) →
+//! [`validate`] (table, report, video) → [`store`] (PostgreSQL and the originals), all driven by
+//! [`pipeline`]; [`status`] says where every unit stands. [`config`] feeds them all and [`cli`]
+//! is the command line.
+
+pub mod classify;
+pub mod cli;
+pub mod config;
+pub mod identify;
+pub mod intake;
+pub mod pipeline;
+pub mod problem;
+pub mod status;
+pub mod store;
+pub mod validate;

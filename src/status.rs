@@ -1,0 +1,591 @@
+//! Where every unit stands (contract §7) and the status object of contract §9.
+//!
+//! Pure: `store` loads the records, this module decides. State is always derived from the stored
+//! files, never kept as a counter, so messages imported out of order still give the right answer.
+
+use crate::problem::{ItemState, Problem};
+use chrono::{DateTime, FixedOffset, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A unit as the status needs it.
+#[derive(Debug, Clone)]
+pub struct UnitRecord {
+    pub id: String,
+    pub name: String,
+    pub group: String,
+    pub exempt_reason: Option<String>,
+}
+
+/// A stored message as the status needs it.
+#[derive(Debug, Clone)]
+pub struct MessageRecord {
+    pub db_id: i64,
+    pub message_id: String,
+    pub from: Option<String>,
+    pub subject: String,
+    pub received_at: DateTime<Utc>,
+    /// `processed`, `duplicate`, or a set-aside reason (`auto_reply`, `bounce`, ...).
+    pub disposition: String,
+    pub unit_id: Option<String>,
+    pub problems: Vec<Problem>,
+}
+
+/// A stored file (or large-attachment link) counted as an item.
+#[derive(Debug, Clone)]
+pub struct FileRecord {
+    pub message_db_id: i64,
+    pub ordinal: i32,
+    pub name: String,
+    pub origin: Vec<String>,
+    pub item: String,
+    pub state: ItemState,
+    pub problems: Vec<Problem>,
+    pub link_url: Option<String>,
+}
+
+/// An item the campaign asks for, as the status shows it.
+#[derive(Debug, Clone)]
+pub struct ItemSpec {
+    pub key: String,
+    pub label: String,
+    pub required: bool,
+}
+
+/// What the status is computed against.
+#[derive(Debug, Clone)]
+pub struct CampaignView {
+    pub name: String,
+    pub deadline: DateTime<FixedOffset>,
+    pub tz: Tz,
+    pub items: Vec<ItemSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitStatus {
+    Complete,
+    NeedsReview,
+    Incomplete,
+    Missing,
+    Exempt,
+}
+
+impl UnitStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitStatus::Complete => "complete",
+            UnitStatus::NeedsReview => "needs_review",
+            UnitStatus::Incomplete => "incomplete",
+            UnitStatus::Missing => "missing",
+            UnitStatus::Exempt => "exempt",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            UnitStatus::Complete => "已完成",
+            UnitStatus::NeedsReview => "待审核",
+            UnitStatus::Incomplete => "未完成",
+            UnitStatus::Missing => "未报送",
+            UnitStatus::Exempt => "免报",
+        }
+    }
+
+    pub const ALL: [UnitStatus; 5] = [
+        UnitStatus::Complete,
+        UnitStatus::NeedsReview,
+        UnitStatus::Incomplete,
+        UnitStatus::Missing,
+        UnitStatus::Exempt,
+    ];
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub campaign: String,
+    pub deadline: String,
+    pub generated_at: String,
+    pub counts: BTreeMap<&'static str, usize>,
+    pub units: Vec<UnitView>,
+    pub unmatched: Vec<MessageView>,
+    pub ignored: Vec<MessageView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitView {
+    pub id: String,
+    pub name: String,
+    pub group: String,
+    pub status: UnitStatus,
+    pub late: bool,
+    pub last_received_at: Option<String>,
+    pub problems: Vec<Problem>,
+    pub items: BTreeMap<String, ItemView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exempt_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemView {
+    pub state: ItemState,
+    pub file: Option<String>,
+    pub problems: Vec<Problem>,
+    /// Where the file came from: archive names or forwarded messages, outermost first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub origin: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub message_id: String,
+    pub from: Option<String>,
+    pub subject: String,
+    pub received_at: String,
+    pub reason: String,
+}
+
+/// The contract §8 reason code of a disposition that sets a message aside.
+pub fn disposition_reason(disposition: &str) -> Option<String> {
+    match disposition {
+        "processed" => None,
+        other => Some(format!("message.{other}")),
+    }
+}
+
+fn local(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).to_rfc3339()
+}
+
+/// Computes the status of every unit, in roster order.
+pub fn compute(
+    campaign: &CampaignView,
+    units: &[UnitRecord],
+    messages: &[MessageRecord],
+    files: &[FileRecord],
+    now: DateTime<Utc>,
+) -> Status {
+    let tz = campaign.tz;
+    let deadline = campaign.deadline.with_timezone(&Utc);
+    let by_id: BTreeMap<i64, &MessageRecord> = messages.iter().map(|m| (m.db_id, m)).collect();
+    let counted = |m: &MessageRecord| m.disposition == "processed" && m.unit_id.is_some();
+
+    let mut unit_views = Vec::with_capacity(units.len());
+    for unit in units {
+        let own: Vec<&MessageRecord> = messages
+            .iter()
+            .filter(|m| counted(m) && m.unit_id.as_deref() == Some(unit.id.as_str()))
+            .collect();
+        let newest_message = own.iter().max_by_key(|m| (m.received_at, m.db_id)).copied();
+        let mut items = BTreeMap::new();
+        let mut late = false;
+        for spec in &campaign.items {
+            // The newest file received for the item decides its state, whatever the states of
+            // older ones (contract §7).
+            let newest = files
+                .iter()
+                .filter(|f| f.item == spec.key)
+                .filter_map(|f| by_id.get(&f.message_db_id).map(|m| (f, *m)))
+                .filter(|(_, m)| counted(m) && m.unit_id.as_deref() == Some(unit.id.as_str()))
+                .max_by_key(|(f, m)| (m.received_at, m.db_id, f.ordinal));
+            let view = match newest {
+                Some((f, m)) => {
+                    let is_late = m.received_at > deadline;
+                    late |= is_late;
+                    ItemView {
+                        state: f.state,
+                        file: Some(f.name.clone()),
+                        problems: f.problems.clone(),
+                        origin: f.origin.clone(),
+                        link: f.link_url.clone(),
+                        received_at: Some(local(m.received_at, tz)),
+                        late: Some(is_late),
+                    }
+                }
+                None => ItemView {
+                    state: ItemState::Missing,
+                    file: None,
+                    problems: Vec::new(),
+                    origin: Vec::new(),
+                    link: None,
+                    received_at: None,
+                    late: None,
+                },
+            };
+            items.insert(spec.key.clone(), view);
+        }
+        let required: Vec<ItemState> = campaign
+            .items
+            .iter()
+            .filter(|s| s.required)
+            .map(|s| items[&s.key].state)
+            .collect();
+        let status = if unit.exempt_reason.is_some() {
+            UnitStatus::Exempt
+        } else if own.is_empty() {
+            UnitStatus::Missing
+        } else if required.iter().all(|s| *s == ItemState::Valid) {
+            UnitStatus::Complete
+        } else if required
+            .iter()
+            .any(|s| matches!(s, ItemState::Invalid | ItemState::Missing))
+        {
+            UnitStatus::Incomplete
+        } else {
+            UnitStatus::NeedsReview
+        };
+        unit_views.push(UnitView {
+            id: unit.id.clone(),
+            name: unit.name.clone(),
+            group: unit.group.clone(),
+            status,
+            late,
+            last_received_at: newest_message.map(|m| local(m.received_at, tz)),
+            problems: newest_message
+                .map(|m| m.problems.clone())
+                .unwrap_or_default(),
+            items,
+            exempt_reason: unit.exempt_reason.clone(),
+        });
+    }
+
+    let view = |m: &MessageRecord, reason: String| MessageView {
+        message_id: m.message_id.clone(),
+        from: m.from.clone(),
+        subject: m.subject.clone(),
+        received_at: local(m.received_at, tz),
+        reason,
+    };
+    let mut sorted: Vec<&MessageRecord> = messages.iter().collect();
+    sorted.sort_by_key(|m| (m.received_at, m.db_id));
+    let unmatched = sorted
+        .iter()
+        .filter(|m| m.disposition == "processed" && m.unit_id.is_none())
+        .map(|m| view(m, "unit.unidentified".to_string()))
+        .collect();
+    let ignored = sorted
+        .iter()
+        .filter_map(|m| disposition_reason(&m.disposition).map(|r| view(m, r)))
+        .collect();
+
+    let mut counts = BTreeMap::new();
+    for s in UnitStatus::ALL {
+        counts.insert(
+            s.as_str(),
+            unit_views.iter().filter(|u| u.status == s).count(),
+        );
+    }
+    Status {
+        campaign: campaign.name.clone(),
+        deadline: campaign.deadline.to_rfc3339(),
+        generated_at: local(now, tz),
+        counts,
+        units: unit_views,
+        unmatched,
+        ignored,
+    }
+}
+
+/// The status as a table for a terminal, in Chinese.
+pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}　截止时间：{}", status.campaign, status.deadline);
+    let counts: Vec<String> = UnitStatus::ALL
+        .iter()
+        .map(|s| format!("{} {}", s.label_zh(), status.counts[s.as_str()]))
+        .collect();
+    let _ = writeln!(
+        out,
+        "共 {} 个单位：{}",
+        status.units.len(),
+        counts.join("，")
+    );
+    let _ = writeln!(out);
+    let mut header = vec!["单位".to_string(), "状态".to_string()];
+    header.extend(campaign.items.iter().map(|i| i.label.clone()));
+    header.push("最近报送".to_string());
+    let _ = writeln!(out, "{}", header.join("\t"));
+    for u in &status.units {
+        let mut row = vec![u.name.clone(), u.status.label_zh().to_string()];
+        if u.late {
+            row[1].push_str("（逾期）");
+        }
+        for spec in &campaign.items {
+            let item = &u.items[&spec.key];
+            row.push(item.state.label_zh().to_string());
+        }
+        row.push(
+            u.last_received_at
+                .as_deref()
+                .map(|t| t.get(..16).unwrap_or(t).replace('T', " "))
+                .unwrap_or_else(|| "—".to_string()),
+        );
+        let _ = writeln!(out, "{}", row.join("\t"));
+        for spec in &campaign.items {
+            for p in &u.items[&spec.key].problems {
+                let _ = writeln!(
+                    out,
+                    "    · {}【{}】{}",
+                    spec.label,
+                    p.severity.label_zh(),
+                    p.message
+                );
+            }
+        }
+        for p in &u.problems {
+            let _ = writeln!(out, "    · 【{}】{}", p.severity.label_zh(), p.message);
+        }
+    }
+    if !status.unmatched.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "无法确定报送单位的邮件（请用 assign 命令指定单位）：{} 封",
+            status.unmatched.len()
+        );
+        for m in &status.unmatched {
+            let _ = writeln!(
+                out,
+                "  {}　{}　《{}》　{}",
+                m.received_at
+                    .get(..16)
+                    .unwrap_or(&m.received_at)
+                    .replace('T', " "),
+                m.from.as_deref().unwrap_or("（无发件人）"),
+                m.subject,
+                m.message_id
+            );
+        }
+    }
+    if !status.ignored.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "未计入的邮件：{} 封", status.ignored.len());
+        for m in &status.ignored {
+            let _ = writeln!(
+                out,
+                "  {}　{}　《{}》　{}",
+                m.received_at
+                    .get(..16)
+                    .unwrap_or(&m.received_at)
+                    .replace('T', " "),
+                m.from.as_deref().unwrap_or("（无发件人）"),
+                m.subject,
+                reason_zh(&m.reason)
+            );
+        }
+    }
+    out
+}
+
+/// What a set-aside reason means, in Chinese.
+pub fn reason_zh(code: &str) -> &'static str {
+    match code {
+        "message.duplicate" => "重复邮件",
+        "message.auto_reply" => "自动回复",
+        "message.bounce" => "退信",
+        "message.bulk" => "群发或邮件列表",
+        "message.own_address" => "本邮箱发出的邮件",
+        "message.rate_limited" => "发信过于频繁",
+        "unit.unidentified" => "无法确定报送单位",
+        _ => "其他",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problem::Problem;
+    use chrono::TimeZone;
+
+    fn campaign() -> CampaignView {
+        CampaignView {
+            name: "测试活动".into(),
+            deadline: DateTime::parse_from_rfc3339("2023-06-10T00:00:00+08:00").unwrap(),
+            tz: chrono_tz::Asia::Shanghai,
+            items: ["statistics_table", "summary_report", "video"]
+                .iter()
+                .map(|k| ItemSpec {
+                    key: k.to_string(),
+                    label: k.to_string(),
+                    required: true,
+                })
+                .collect(),
+        }
+    }
+
+    fn unit(id: &str) -> UnitRecord {
+        UnitRecord {
+            id: id.into(),
+            name: id.into(),
+            group: String::new(),
+            exempt_reason: None,
+        }
+    }
+
+    fn msg(db_id: i64, unit: Option<&str>, day: u32, disposition: &str) -> MessageRecord {
+        MessageRecord {
+            db_id,
+            message_id: format!("<{db_id}@x>"),
+            from: Some("a@b.cn".into()),
+            subject: String::new(),
+            received_at: Utc.with_ymd_and_hms(2023, 6, day, 2, 0, 0).unwrap(),
+            disposition: disposition.into(),
+            unit_id: unit.map(str::to_string),
+            problems: vec![],
+        }
+    }
+
+    fn file(message: i64, item: &str, state: ItemState) -> FileRecord {
+        FileRecord {
+            message_db_id: message,
+            ordinal: 0,
+            name: format!("{item}-{message}"),
+            origin: vec![],
+            item: item.into(),
+            state,
+            problems: vec![],
+            link_url: None,
+        }
+    }
+
+    fn all_valid(message: i64) -> Vec<FileRecord> {
+        ["statistics_table", "summary_report", "video"]
+            .iter()
+            .map(|i| file(message, i, ItemState::Valid))
+            .collect()
+    }
+
+    #[test]
+    fn a_unit_that_sent_nothing_is_missing_with_every_item_missing() {
+        let s = compute(&campaign(), &[unit("a")], &[], &[], Utc::now());
+        assert_eq!(s.units[0].status, UnitStatus::Missing);
+        assert!(!s.units[0].late);
+        assert!(s.units[0]
+            .items
+            .values()
+            .all(|i| i.state == ItemState::Missing && i.file.is_none()));
+    }
+
+    #[test]
+    fn every_required_item_valid_is_complete() {
+        let s = compute(
+            &campaign(),
+            &[unit("a")],
+            &[msg(1, Some("a"), 5, "processed")],
+            &all_valid(1),
+            Utc::now(),
+        );
+        assert_eq!(s.units[0].status, UnitStatus::Complete);
+    }
+
+    #[test]
+    fn a_newer_file_supersedes_an_older_one_whatever_their_states() {
+        let messages = [
+            msg(1, Some("a"), 5, "processed"),
+            msg(2, Some("a"), 6, "processed"),
+        ];
+        let mut files = all_valid(1);
+        files.push(file(2, "video", ItemState::Invalid));
+        let s = compute(&campaign(), &[unit("a")], &messages, &files, Utc::now());
+        assert_eq!(s.units[0].items["video"].state, ItemState::Invalid);
+        assert_eq!(s.units[0].status, UnitStatus::Incomplete);
+        // Imported in the other order, the answer is the same: received time decides.
+        let messages = [
+            msg(2, Some("a"), 5, "processed"),
+            msg(1, Some("a"), 6, "processed"),
+        ];
+        let mut files = all_valid(1);
+        files.push(file(2, "video", ItemState::Invalid));
+        let s = compute(&campaign(), &[unit("a")], &messages, &files, Utc::now());
+        assert_eq!(s.units[0].items["video"].state, ItemState::Valid);
+    }
+
+    #[test]
+    fn needs_review_when_nothing_is_invalid_or_missing_but_something_needs_review() {
+        let mut files = all_valid(1);
+        files[2].state = ItemState::NeedsReview;
+        let s = compute(
+            &campaign(),
+            &[unit("a")],
+            &[msg(1, Some("a"), 5, "processed")],
+            &files,
+            Utc::now(),
+        );
+        assert_eq!(s.units[0].status, UnitStatus::NeedsReview);
+    }
+
+    #[test]
+    fn a_file_after_the_deadline_makes_the_unit_late() {
+        let s = compute(
+            &campaign(),
+            &[unit("a")],
+            &[msg(1, Some("a"), 11, "processed")],
+            &all_valid(1),
+            Utc::now(),
+        );
+        assert!(s.units[0].late);
+        assert_eq!(s.units[0].status, UnitStatus::Complete);
+    }
+
+    #[test]
+    fn set_aside_messages_change_no_status_and_are_listed_as_ignored() {
+        let messages = [msg(1, Some("a"), 5, "auto_reply")];
+        let s = compute(&campaign(), &[unit("a")], &messages, &[], Utc::now());
+        assert_eq!(s.units[0].status, UnitStatus::Missing);
+        assert_eq!(s.ignored[0].reason, "message.auto_reply");
+        assert!(s.unmatched.is_empty());
+    }
+
+    #[test]
+    fn a_processed_message_with_no_unit_is_unmatched() {
+        let s = compute(
+            &campaign(),
+            &[unit("a")],
+            &[msg(1, None, 5, "processed")],
+            &[],
+            Utc::now(),
+        );
+        assert_eq!(s.unmatched.len(), 1);
+        assert_eq!(s.unmatched[0].reason, "unit.unidentified");
+    }
+
+    #[test]
+    fn exemption_overrides_everything() {
+        let mut u = unit("a");
+        u.exempt_reason = Some("机构改革".into());
+        let s = compute(&campaign(), &[u], &[], &[], Utc::now());
+        assert_eq!(s.units[0].status, UnitStatus::Exempt);
+    }
+
+    #[test]
+    fn unit_problems_come_from_the_most_recent_message() {
+        let mut old = msg(1, Some("a"), 5, "processed");
+        old.problems = vec![Problem::warning("unit.sender_mismatch", "旧")];
+        let new = msg(2, Some("a"), 6, "processed");
+        let s = compute(&campaign(), &[unit("a")], &[old, new], &[], Utc::now());
+        assert!(s.units[0].problems.is_empty());
+    }
+
+    #[test]
+    fn times_are_shown_in_the_campaign_time_zone() {
+        let s = compute(
+            &campaign(),
+            &[unit("a")],
+            &[msg(1, Some("a"), 5, "processed")],
+            &all_valid(1),
+            Utc::now(),
+        );
+        assert_eq!(
+            s.units[0].last_received_at.as_deref(),
+            Some("2023-06-05T10:00:00+08:00")
+        );
+    }
+}

@@ -1,0 +1,675 @@
+//! PostgreSQL and the object store: everything reportbox knows, kept so that every step is safe
+//! to repeat. A message is stored once (by the sha256 of its raw bytes) in one transaction with its
+//! files, and the originals are content-addressed files that are written before that transaction
+//! and never deleted.
+
+use crate::identify::Roster;
+use crate::problem::{ItemState, Problem};
+use crate::status::{self, CampaignView, FileRecord, MessageRecord, UnitRecord};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Row, Transaction};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("storage {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no message {0} (give its Message-ID or its number from status)")]
+    NoSuchMessage(String),
+    #[error("no unit {0} in the roster")]
+    NoSuchUnit(String),
+    #[error("message {0} was set aside ({1}) and counts for no unit")]
+    SetAside(String, String),
+    #[error("stored JSON is malformed: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl StoreError {
+    /// Worth trying again later (the database or disk may come back).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Db(
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+            ) | StoreError::Io { .. }
+        )
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Originals on disk, named by the sha256 of their content: a name a unit chose never becomes a
+/// path, and writing the same bytes twice is a no-op.
+#[derive(Debug, Clone)]
+pub struct ObjectStore {
+    root: PathBuf,
+}
+
+impl ObjectStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        ObjectStore { root: root.into() }
+    }
+
+    pub fn path_of(&self, sha256: &str) -> PathBuf {
+        let (a, rest) = sha256.split_at(2.min(sha256.len()));
+        let (b, _) = rest.split_at(2.min(rest.len()));
+        self.root.join("objects").join(a).join(b).join(sha256)
+    }
+
+    /// Writes `bytes` (whose sha256 is `sha256`) unless already there; atomic by rename.
+    pub fn put(&self, sha256: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+        let path = self.path_of(sha256);
+        if path.exists() {
+            return Ok(path);
+        }
+        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+        let io = |source| StoreError::Io {
+            path: dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
+        tmp.write_all(bytes).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(&path).map_err(|e| io(e.error))?;
+        Ok(path)
+    }
+
+    pub fn get(&self, sha256: &str) -> Result<Vec<u8>, StoreError> {
+        let path = self.path_of(sha256);
+        std::fs::read(&path).map_err(|source| StoreError::Io { path, source })
+    }
+}
+
+/// A message ready to be recorded: everything decided, nothing written yet.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub raw_sha256: String,
+    pub dedupe_key: String,
+    pub message_id: Option<String>,
+    pub from_addr: Option<String>,
+    pub from_name: Option<String>,
+    pub sender_addr: Option<String>,
+    pub reply_to: Option<String>,
+    pub subject: String,
+    pub date_header: Option<DateTime<Utc>>,
+    pub received_at: DateTime<Utc>,
+    pub size_bytes: i64,
+    pub source: String,
+    /// `processed` or the set-aside disposition (`auto_reply`, `bounce`, `bulk`, `own_address`).
+    pub disposition: String,
+    pub unit_id: Option<String>,
+    pub match_rule: Option<String>,
+    pub problems: Vec<Problem>,
+    pub body_excerpt: String,
+    /// Learn the sender's address for `unit_id` (it was identified by content).
+    pub learn_address: Option<String>,
+    pub files: Vec<NewFile>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub name: String,
+    pub origin: Vec<String>,
+    pub role: String,
+    pub sha256: Option<String>,
+    pub size_bytes: i64,
+    pub kind: String,
+    pub declared_type: Option<String>,
+    pub link_url: Option<String>,
+    pub item: String,
+    pub state: ItemState,
+    pub problems: Vec<Problem>,
+    pub data: Option<serde_json::Value>,
+}
+
+/// What recording a message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Saved {
+    /// These exact bytes were recorded before: nothing changed.
+    AlreadyStored { id: i64 },
+    /// Recorded now. `disposition` may have become `duplicate` (same Message-ID, other bytes).
+    Recorded {
+        id: i64,
+        disposition: String,
+        unit_id: Option<String>,
+        /// The sender got more than the hourly number of messages through: no acknowledgement.
+        rate_limited: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub pool: PgPool,
+    pub objects: ObjectStore,
+}
+
+impl Store {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        storage_dir: &Path,
+    ) -> Result<Store, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(std::time::Duration::from_secs(30))
+            .connect(url)
+            .await?;
+        Ok(Store::from_pool(pool, storage_dir))
+    }
+
+    pub fn from_pool(pool: PgPool, storage_dir: &Path) -> Store {
+        Store {
+            pool,
+            objects: ObjectStore::new(storage_dir),
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations").run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Makes the units table mirror the roster; units no longer listed stay, inactive.
+    pub async fn sync_units(&self, roster: &Roster) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE units SET active = FALSE")
+            .execute(&mut *tx)
+            .await?;
+        for (pos, u) in roster.units.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO units (id, name, aliases, emails, grp, contact, phone, active, position, synced_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE, $8, now())
+                 ON CONFLICT (id) DO UPDATE SET name = $2, aliases = $3, emails = $4, grp = $5,
+                   contact = $6, phone = $7, active = TRUE, position = $8, synced_at = now()",
+            )
+            .bind(&u.id)
+            .bind(&u.name)
+            .bind(&u.aliases)
+            .bind(&u.emails)
+            .bind(&u.group)
+            .bind(&u.contact)
+            .bind(&u.phone)
+            .bind(pos as i32)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The unit an address was learned for, if any.
+    pub async fn learned_unit(&self, address: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT unit_id FROM learned_addresses WHERE address = $1")
+            .bind(address.trim().to_lowercase())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get("unit_id")))
+    }
+
+    /// Whether these exact bytes were recorded already (lets callers skip the work).
+    pub async fn find_raw(&self, raw_sha256: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT id FROM messages WHERE raw_sha256 = $1")
+            .bind(raw_sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get("id")))
+    }
+
+    /// Records a message and its files in one transaction. Safe to call again with the same
+    /// message: the second call changes nothing.
+    pub async fn save(
+        &self,
+        msg: &NewMessage,
+        campaign: &CampaignView,
+        acks_per_hour: u32,
+    ) -> Result<Saved, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Two deliveries of one Message-ID processed at once must see each other.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(&msg.dedupe_key)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(row) = sqlx::query("SELECT id FROM messages WHERE raw_sha256 = $1")
+            .bind(&msg.raw_sha256)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
+            return Ok(Saved::AlreadyStored { id: row.get("id") });
+        }
+        let earlier: Option<i64> = sqlx::query(
+            "SELECT id FROM messages WHERE dedupe_key = $1 AND disposition <> 'duplicate' LIMIT 1",
+        )
+        .bind(&msg.dedupe_key)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.get("id"));
+        let duplicate = earlier.is_some();
+        let disposition = if duplicate {
+            "duplicate".to_string()
+        } else {
+            msg.disposition.clone()
+        };
+        let counted = disposition == "processed";
+        let unit_id = if counted { msg.unit_id.clone() } else { None };
+
+        let rate_limited = match (&msg.from_addr, counted) {
+            (Some(from), true) => {
+                let n: i64 = sqlx::query(
+                    "SELECT count(*) AS n FROM messages WHERE from_addr = $1
+                       AND received_at > $2 - interval '1 hour' AND received_at <= $2",
+                )
+                .bind(from)
+                .bind(msg.received_at)
+                .fetch_one(&mut *tx)
+                .await?
+                .get("n");
+                n >= i64::from(acks_per_hour)
+            }
+            _ => false,
+        };
+        let before = match &unit_id {
+            Some(u) => Some(unit_status(&mut tx, campaign, u).await?),
+            None => None,
+        };
+        let id: i64 = sqlx::query(
+            "INSERT INTO messages (raw_sha256, dedupe_key, message_id, from_addr, from_name, sender_addr,
+               reply_to, subject, date_header, received_at, size_bytes, source, disposition,
+               no_ack_reason, unit_id, match_rule, problems, body_excerpt)
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
+             RETURNING id",
+        )
+        .bind(&msg.raw_sha256)
+        .bind(&msg.dedupe_key)
+        .bind(&msg.message_id)
+        .bind(&msg.from_addr)
+        .bind(&msg.from_name)
+        .bind(&msg.sender_addr)
+        .bind(&msg.reply_to)
+        .bind(&msg.subject)
+        .bind(msg.date_header)
+        .bind(msg.received_at)
+        .bind(msg.size_bytes)
+        .bind(&msg.source)
+        .bind(&disposition)
+        .bind(rate_limited.then_some("message.rate_limited"))
+        .bind(&unit_id)
+        .bind(if counted { msg.match_rule.clone() } else { None })
+        .bind(serde_json::to_value(if counted { &msg.problems[..] } else { &[] })?)
+        .bind(&msg.body_excerpt)
+        .fetch_one(&mut *tx)
+        .await?
+        .get("id");
+
+        // A duplicate's files were counted with the first delivery: only the raw bytes are kept.
+        if !duplicate {
+            for (ordinal, f) in msg.files.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO files (message_id, ordinal, name, origin, role, sha256, size_bytes, kind,
+                       declared_type, link_url, item, state, problems, data)
+                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+                )
+                .bind(id)
+                .bind(ordinal as i32)
+                .bind(&f.name)
+                .bind(&f.origin)
+                .bind(&f.role)
+                .bind(&f.sha256)
+                .bind(f.size_bytes)
+                .bind(&f.kind)
+                .bind(&f.declared_type)
+                .bind(&f.link_url)
+                .bind(&f.item)
+                .bind(f.state.as_str())
+                .bind(serde_json::to_value(&f.problems)?)
+                .bind(&f.data)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        audit(
+            &mut tx,
+            unit_id.as_deref(),
+            Some(id),
+            "message_recorded",
+            json!({
+                "disposition": disposition,
+                "match_rule": if counted { msg.match_rule.clone() } else { None },
+                "rate_limited": rate_limited,
+                "source": msg.source,
+            }),
+        )
+        .await?;
+        if let (Some(u), Some(addr), true) = (&unit_id, &msg.learn_address, counted) {
+            let learned = sqlx::query(
+                "INSERT INTO learned_addresses (address, unit_id, learned_from) VALUES ($1, $2, $3)
+                 ON CONFLICT (address) DO NOTHING",
+            )
+            .bind(addr)
+            .bind(u)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if learned.rows_affected() == 1 {
+                audit(
+                    &mut tx,
+                    Some(u),
+                    Some(id),
+                    "address_learned",
+                    json!({ "address": addr }),
+                )
+                .await?;
+            }
+        }
+        if let (Some(u), Some(before)) = (&unit_id, before) {
+            record_status_change(&mut tx, campaign, u, before, Some(id)).await?;
+        }
+        tx.commit().await?;
+        Ok(Saved::Recorded {
+            id,
+            disposition,
+            unit_id,
+            rate_limited,
+        })
+    }
+
+    /// Finds a message by Message-ID (with or without angle brackets) or by its number.
+    async fn resolve_message(
+        tx: &mut Transaction<'_, Postgres>,
+        reference: &str,
+    ) -> Result<(i64, String, Option<String>, Option<String>), StoreError> {
+        let r = reference.trim();
+        let bracketed = if r.starts_with('<') {
+            r.to_string()
+        } else {
+            format!("<{r}>")
+        };
+        let row = sqlx::query(
+            "SELECT id, disposition, unit_id, from_addr FROM messages
+             WHERE (message_id = $1 OR message_id = $2 OR dedupe_key = $3 OR id::text = $3)
+             ORDER BY (disposition = 'duplicate'), id LIMIT 1",
+        )
+        .bind(&bracketed)
+        .bind(r)
+        .bind(r)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::NoSuchMessage(r.to_string()))?;
+        Ok((
+            row.get("id"),
+            row.get("disposition"),
+            row.get("unit_id"),
+            row.get("from_addr"),
+        ))
+    }
+
+    /// The coordinator attributes a message to a unit (an unmatched one, or a correction).
+    /// Returns the message's number.
+    pub async fn assign(
+        &self,
+        reference: &str,
+        unit_id: &str,
+        campaign: &CampaignView,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        ensure_unit(&mut tx, unit_id).await?;
+        let (id, disposition, previous, from) = Self::resolve_message(&mut tx, reference).await?;
+        if disposition != "processed" {
+            return Err(StoreError::SetAside(
+                reference.to_string(),
+                status::reason_zh(&format!("message.{disposition}")).to_string(),
+            ));
+        }
+        let before_new = unit_status(&mut tx, campaign, unit_id).await?;
+        let before_old = match &previous {
+            Some(p) if p != unit_id => Some((p.clone(), unit_status(&mut tx, campaign, p).await?)),
+            _ => None,
+        };
+        sqlx::query("UPDATE messages SET unit_id = $1, match_rule = 'assigned' WHERE id = $2")
+            .bind(unit_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            Some(unit_id),
+            Some(id),
+            "message_assigned",
+            json!({ "from_unit": previous }),
+        )
+        .await?;
+        if let Some(addr) = from {
+            sqlx::query(
+                "INSERT INTO learned_addresses (address, unit_id, learned_from) VALUES ($1, $2, $3)
+                 ON CONFLICT (address) DO NOTHING",
+            )
+            .bind(addr)
+            .bind(unit_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        record_status_change(&mut tx, campaign, unit_id, before_new, Some(id)).await?;
+        if let Some((old, before)) = before_old {
+            record_status_change(&mut tx, campaign, &old, before, Some(id)).await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Marks a unit exempt (`Some(reason)`) or lifts the exemption (`None`).
+    pub async fn set_exempt(
+        &self,
+        unit_id: &str,
+        reason: Option<&str>,
+        campaign: &CampaignView,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        ensure_unit(&mut tx, unit_id).await?;
+        let before = unit_status(&mut tx, campaign, unit_id).await?;
+        match reason {
+            Some(r) => {
+                sqlx::query(
+                    "INSERT INTO exemptions (unit_id, reason) VALUES ($1, $2)
+                     ON CONFLICT (unit_id) DO UPDATE SET reason = $2, created_at = now()",
+                )
+                .bind(unit_id)
+                .bind(r)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM exemptions WHERE unit_id = $1")
+                    .bind(unit_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        audit(
+            &mut tx,
+            Some(unit_id),
+            None,
+            if reason.is_some() {
+                "exempted"
+            } else {
+                "exemption_lifted"
+            },
+            json!({ "reason": reason }),
+        )
+        .await?;
+        record_status_change(&mut tx, campaign, unit_id, before, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Everything the status is computed from.
+    pub async fn records(
+        &self,
+    ) -> Result<(Vec<UnitRecord>, Vec<MessageRecord>, Vec<FileRecord>), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load_records(&mut conn, None).await
+    }
+
+    /// The status of every unit now.
+    pub async fn status(
+        &self,
+        campaign: &CampaignView,
+        now: DateTime<Utc>,
+    ) -> Result<status::Status, StoreError> {
+        let (units, messages, files) = self.records().await?;
+        Ok(status::compute(campaign, &units, &messages, &files, now))
+    }
+
+    /// Counts of rows, for tests and the import summary.
+    pub async fn counts(&self) -> Result<(i64, i64, i64), StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT count(*) FROM messages) AS m, (SELECT count(*) FROM files) AS f,
+                    (SELECT count(*) FROM audit) AS a",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.get("m"), row.get("f"), row.get("a")))
+    }
+}
+
+async fn ensure_unit(tx: &mut Transaction<'_, Postgres>, unit_id: &str) -> Result<(), StoreError> {
+    let found = sqlx::query("SELECT 1 AS one FROM units WHERE id = $1 AND active")
+        .bind(unit_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(StoreError::NoSuchUnit(unit_id.to_string())),
+    }
+}
+
+async fn audit(
+    tx: &mut Transaction<'_, Postgres>,
+    unit_id: Option<&str>,
+    message_id: Option<i64>,
+    kind: &str,
+    detail: serde_json::Value,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO audit (unit_id, message_id, kind, detail) VALUES ($1, $2, $3, $4)")
+        .bind(unit_id)
+        .bind(message_id)
+        .bind(kind)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn unit_status(
+    tx: &mut Transaction<'_, Postgres>,
+    campaign: &CampaignView,
+    unit_id: &str,
+) -> Result<String, StoreError> {
+    let (units, messages, files) = load_records(tx, Some(unit_id)).await?;
+    let s = status::compute(campaign, &units, &messages, &files, Utc::now());
+    Ok(s.units
+        .first()
+        .map(|u| u.status.as_str().to_string())
+        .unwrap_or_default())
+}
+
+async fn record_status_change(
+    tx: &mut Transaction<'_, Postgres>,
+    campaign: &CampaignView,
+    unit_id: &str,
+    before: String,
+    message_id: Option<i64>,
+) -> Result<(), StoreError> {
+    let after = unit_status(tx, campaign, unit_id).await?;
+    if after != before {
+        audit(
+            tx,
+            Some(unit_id),
+            message_id,
+            "status_changed",
+            json!({ "from": before, "to": after }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn load_records(
+    conn: &mut sqlx::PgConnection,
+    unit: Option<&str>,
+) -> Result<(Vec<UnitRecord>, Vec<MessageRecord>, Vec<FileRecord>), StoreError> {
+    let units = sqlx::query(
+        "SELECT u.id, u.name, u.grp, e.reason FROM units u LEFT JOIN exemptions e ON e.unit_id = u.id
+         WHERE u.active AND ($1::text IS NULL OR u.id = $1) ORDER BY u.position, u.id",
+    )
+    .bind(unit)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| UnitRecord {
+        id: r.get("id"),
+        name: r.get("name"),
+        group: r.get("grp"),
+        exempt_reason: r.get("reason"),
+    })
+    .collect();
+    let mut messages = Vec::new();
+    for r in sqlx::query(
+        "SELECT id, message_id, dedupe_key, from_addr, subject, received_at, disposition, unit_id, problems
+         FROM messages WHERE ($1::text IS NULL OR unit_id = $1) ORDER BY received_at, id",
+    )
+    .bind(unit)
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        let message_id: Option<String> = r.get("message_id");
+        messages.push(MessageRecord {
+            db_id: r.get("id"),
+            message_id: message_id.unwrap_or_else(|| r.get("dedupe_key")),
+            from: r.get("from_addr"),
+            subject: r.get("subject"),
+            received_at: r.get("received_at"),
+            disposition: r.get("disposition"),
+            unit_id: r.get("unit_id"),
+            problems: serde_json::from_value(r.get("problems"))?,
+        });
+    }
+    let mut files = Vec::new();
+    for r in sqlx::query(
+        "SELECT f.message_id, f.ordinal, f.name, f.origin, f.item, f.state, f.problems, f.link_url
+         FROM files f JOIN messages m ON m.id = f.message_id
+         WHERE m.disposition = 'processed' AND ($1::text IS NULL OR m.unit_id = $1)
+         ORDER BY f.message_id, f.ordinal",
+    )
+    .bind(unit)
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        let state: String = r.get("state");
+        files.push(FileRecord {
+            message_db_id: r.get("message_id"),
+            ordinal: r.get("ordinal"),
+            name: r.get("name"),
+            origin: r.get("origin"),
+            item: r.get("item"),
+            state: ItemState::parse(&state).unwrap_or(ItemState::Invalid),
+            problems: serde_json::from_value(r.get("problems"))?,
+            link_url: r.get("link_url"),
+        });
+    }
+    Ok((units, messages, files))
+}
