@@ -8,6 +8,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use unicode_width::UnicodeWidthStr;
 
 /// A unit as the status needs it.
 #[derive(Debug, Clone)]
@@ -297,7 +298,12 @@ pub fn compute(
 pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let _ = writeln!(out, "{}　截止时间：{}", status.campaign, status.deadline);
+    let _ = writeln!(
+        out,
+        "{}　截止时间：{}",
+        status.campaign,
+        short_time(&status.deadline)
+    );
     let counts: Vec<String> = UnitStatus::ALL
         .iter()
         .map(|s| format!("{} {}", s.label_zh(), status.counts[s.as_str()]))
@@ -312,23 +318,36 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
     let mut header = vec!["单位".to_string(), "状态".to_string()];
     header.extend(campaign.items.iter().map(|i| i.label.clone()));
     header.push("最近报送".to_string());
-    let _ = writeln!(out, "{}", header.join("\t"));
+    let mut rows = vec![header];
     for u in &status.units {
         let mut row = vec![u.name.clone(), u.status.label_zh().to_string()];
         if u.late {
             row[1].push_str("（逾期）");
         }
         for spec in &campaign.items {
-            let item = &u.items[&spec.key];
-            row.push(item.state.label_zh().to_string());
+            row.push(u.items[&spec.key].state.label_zh().to_string());
         }
         row.push(
             u.last_received_at
                 .as_deref()
-                .map(|t| t.get(..16).unwrap_or(t).replace('T', " "))
+                .map(short_time)
                 .unwrap_or_else(|| "—".to_string()),
         );
-        let _ = writeln!(out, "{}", row.join("\t"));
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].width()).max().unwrap_or(0))
+        .collect();
+    for (i, row) in rows.iter().enumerate() {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.width())))
+            .collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+        let Some(u) = i.checked_sub(1).and_then(|i| status.units.get(i)) else {
+            continue;
+        };
         for spec in &campaign.items {
             for p in &u.items[&spec.key].problems {
                 let _ = writeln!(
@@ -383,6 +402,11 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
         }
     }
     out
+}
+
+/// `2023-06-05T10:12:00+08:00` as `2023-06-05 10:12`.
+fn short_time(t: &str) -> String {
+    t.get(..16).unwrap_or(t).replace('T', " ")
 }
 
 /// What a set-aside reason means, in Chinese.

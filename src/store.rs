@@ -26,11 +26,11 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("no message {0} (give its Message-ID or its number from status)")]
+    #[error("找不到邮件 {0}（请填写 status 中列出的 Message-ID 或编号）")]
     NoSuchMessage(String),
-    #[error("no unit {0} in the roster")]
+    #[error("单位名单中没有编号为 {0} 的单位")]
     NoSuchUnit(String),
-    #[error("message {0} was set aside ({1}) and counts for no unit")]
+    #[error("邮件 {0} 属于{1}，不计入任何单位")]
     SetAside(String, String),
     #[error("stored JSON is malformed: {0}")]
     Json(#[from] serde_json::Error),
