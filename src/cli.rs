@@ -2,7 +2,9 @@
 //! library, and prints in Chinese for people or JSON for programs.
 
 use crate::config::Settings;
+use crate::notify::{self, smtp::Mailer, SendReport};
 use crate::pipeline::{self, Incoming};
+use crate::schedule::{self, Clock};
 use crate::store::{Saved, Store};
 use anyhow::{bail, Context};
 use chrono::Utc;
@@ -42,6 +44,29 @@ pub enum Command {
     },
     /// Attribute a message (by Message-ID or number) to a unit.
     Assign { message: String, unit: String },
+    /// Who would be reminded now, and why (--dry-run); or queue and send a reminder round now.
+    Remind {
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_parser = parse_now)]
+        now: Option<chrono::DateTime<Utc>>,
+    },
+    /// The coordinator's status email: print it, or queue and send it now.
+    Report {
+        #[arg(long, conflicts_with = "send", required_unless_present = "send")]
+        print: bool,
+        #[arg(long)]
+        send: bool,
+        #[arg(long, value_parser = parse_now)]
+        now: Option<chrono::DateTime<Utc>>,
+    },
+    /// Queue and send the acknowledgement of a message (by Message-ID or number) again.
+    ResendAck { message: String },
+    /// Send every due email of the outbox now (within smtp.max_per_minute).
+    Send {
+        #[arg(long, value_parser = parse_now)]
+        now: Option<chrono::DateTime<Utc>>,
+    },
     /// Mark a unit exempt, or lift its exemption with --clear.
     Exempt {
         unit: String,
@@ -50,6 +75,13 @@ pub enum Command {
         #[arg(long)]
         clear: bool,
     },
+}
+
+/// An instant for the scheduler, instead of the system clock.
+fn parse_now(s: &str) -> Result<chrono::DateTime<Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("not an RFC 3339 time ({e}); e.g. 2023-06-07T09:00:00+08:00"))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -90,6 +122,68 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Format::Table => print!("{}", crate::status::render_table(&status, &campaign)),
             }
         }
+        Command::Remind { dry_run, now } => {
+            let clock = now.map_or(Clock::System, Clock::Fixed);
+            return remind(&settings, &store, dry_run, clock).await;
+        }
+        Command::Report { print, send, now } => {
+            let now = now.unwrap_or_else(Utc::now);
+            let date = now
+                .with_timezone(&settings.campaign.tz)
+                .date_naive()
+                .to_string();
+            let mut email = notify::compose_report(&settings, &store, &date, now).await?;
+            if print {
+                println!(
+                    "主题：{}\n收件人：{}\n\n{}",
+                    email.subject,
+                    email.recipients.join("，"),
+                    email.body_text
+                );
+            }
+            if send {
+                if settings.campaign.coordinators.is_empty() {
+                    bail!("campaign.coordinators 未配置，无人可收日报");
+                }
+                email.dedupe_key = format!("report:manual:{}", now.to_rfc3339());
+                store.enqueue(std::slice::from_ref(&email)).await?;
+                let r = send_now(&settings, &store, Utc::now()).await?;
+                println!(
+                    "日报已发送至 {}（本次发出 {} 封）",
+                    email.recipients.join("，"),
+                    r.sent
+                );
+            }
+        }
+        Command::ResendAck { message } => {
+            match notify::resend_ack(&settings, &store, &message).await? {
+                Some(email) => {
+                    let r = send_now(&settings, &store, Utc::now()).await?;
+                    println!(
+                        "回执已重新发送至 {}（本次发出 {} 封，失败 {} 封）",
+                        email.recipients.join("，"),
+                        r.sent,
+                        r.failed
+                    );
+                }
+                None => println!("该邮件不需要回执（自动回复、退信、群发或重复邮件）"),
+            }
+        }
+        Command::Send { now } => {
+            let r = send_now(&settings, &store, now.unwrap_or_else(Utc::now)).await?;
+            println!(
+                "发出 {} 封，待重试 {} 封，失败 {} 封{}",
+                r.sent,
+                r.retried,
+                r.failed,
+                r.paused_until
+                    .map(|t| format!(
+                        "；邮件服务器要求暂停发送至 {}",
+                        notify::compose::time_zh(&t, &settings)
+                    ))
+                    .unwrap_or_default()
+            );
+        }
         Command::Assign { message, unit } => {
             let id = store.assign(&message, &unit, &campaign).await?;
             let name = settings
@@ -117,6 +211,77 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Drains the due part of the outbox.
+pub async fn send_now(
+    settings: &Settings,
+    store: &Store,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<SendReport> {
+    let mailer = Mailer::new(settings)?;
+    Ok(notify::send_due(settings, store, &mailer, now, usize::MAX).await?)
+}
+
+async fn remind(
+    settings: &Settings,
+    store: &Store,
+    dry_run: bool,
+    clock: Clock,
+) -> anyhow::Result<ExitCode> {
+    let now = clock.now();
+    let status = store.status(&settings.campaign_view(), now).await?;
+    let due = schedule::latest_reminder_round(settings, now);
+    let key = match (&due, dry_run) {
+        (Some(r), _) => r.key.clone(),
+        (None, true) => "dry-run".to_string(),
+        (None, false) => format!("reminder:manual:{}", now.to_rfc3339()),
+    };
+    let plan = notify::plan_reminders(settings, store, &status, &key, now).await?;
+    match &due {
+        Some(r) if store.round_done(&r.key).await? => println!(
+            "当前提醒轮次（{}）已于此前执行",
+            notify::compose::time_zh(&r.due_at, settings)
+        ),
+        Some(r) => println!(
+            "当前应执行的提醒轮次：{}",
+            notify::compose::time_zh(&r.due_at, settings)
+        ),
+        None => println!("当前没有到期的提醒轮次"),
+    }
+    if let Some(next) = schedule::next_reminder_round(settings, now) {
+        println!(
+            "下一轮提醒：{}",
+            notify::compose::time_zh(&next.due_at, settings)
+        );
+    }
+    if plan.why.is_empty() {
+        println!("所有单位均已完成或免报，无需提醒");
+    }
+    for (unit, to, reasons) in &plan.why {
+        println!("{unit} → {to}");
+        for r in reasons {
+            println!("    {r}");
+        }
+    }
+    if dry_run {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let round_due = due.as_ref().map_or(now, |r| r.due_at);
+    let detail = serde_json::json!({ "reminded": plan.emails.len(), "manual": true });
+    if !store
+        .run_round(&key, "reminder", round_due, &plan.emails, detail)
+        .await?
+    {
+        println!("该轮提醒此前已发出，不再重复发送");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let r = send_now(settings, store, Utc::now()).await?;
+    println!(
+        "已发出 {} 封提醒（失败 {} 封，待重试 {} 封）",
+        r.sent, r.failed, r.retried
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -24,6 +24,8 @@ const SECTIONS: &[&str] = &[
     "table_limits",
     "report",
     "video",
+    "smtp",
+    "schedule",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,62 @@ struct RawSettings {
     report: ReportRules,
     #[serde(default)]
     video: VideoRules,
+    #[serde(default)]
+    smtp: RawSmtp,
+    #[serde(default)]
+    schedule: RawSchedule,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSmtp {
+    host: String,
+    port: u16,
+    tls: String,
+    ca_file: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    password_file: Option<String>,
+    from_name: String,
+    max_per_minute: u32,
+    timeout_seconds: u64,
+}
+
+impl Default for RawSmtp {
+    fn default() -> Self {
+        RawSmtp {
+            host: "smtp.163.com".into(),
+            port: 465,
+            tls: "implicit".into(),
+            ca_file: None,
+            username: None,
+            password: None,
+            password_file: None,
+            from_name: String::new(),
+            max_per_minute: 4,
+            timeout_seconds: 60,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSchedule {
+    reminders: Vec<String>,
+    daily_report_at: String,
+    report_days_after_deadline: i64,
+}
+
+impl Default for RawSchedule {
+    fn default() -> Self {
+        RawSchedule {
+            reminders: ["-3 09:00", "-1 09:00", "+1 09:00", "+3 09:00"]
+                .map(String::from)
+                .to_vec(),
+            daily_report_at: "08:30".into(),
+            report_days_after_deadline: 7,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +147,16 @@ struct RawCampaign {
     acks_per_sender_per_hour: u32,
     #[serde(default)]
     items: Vec<RawItem>,
+    /// Addresses that get the daily status email.
+    #[serde(default)]
+    coordinators: Vec<String>,
+    /// When the campaign opens: daily reports start that day. Defaults to 30 days before the deadline.
+    opens: Option<String>,
+    /// The liaison named in the notice, quoted in every email to units.
+    #[serde(default)]
+    contact: String,
+    /// The blank statistics table, attached to reminders when the table is missing.
+    template_file: Option<String>,
 }
 
 fn default_timezone() -> String {
@@ -167,6 +235,67 @@ impl fmt::Debug for DatabaseSettings {
     }
 }
 
+/// How mail is sent (issue 5): 163's submission server by default.
+#[derive(Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub ca_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from_name: String,
+    pub max_per_minute: u32,
+    pub timeout: std::time::Duration,
+}
+
+// The password is an authorisation code: never print it.
+impl fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("max_per_minute", &self.max_per_minute)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    Implicit,
+    StartTls,
+    /// Loopback tests only.
+    None,
+}
+
+impl TlsMode {
+    fn parse(s: &str) -> Option<TlsMode> {
+        match s {
+            "implicit" => Some(TlsMode::Implicit),
+            "starttls" => Some(TlsMode::StartTls),
+            "none" => Some(TlsMode::None),
+            _ => None,
+        }
+    }
+}
+
+/// A reminder round: `days` after the deadline's date (negative: before), at a local time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReminderRound {
+    pub days: i64,
+    pub at: chrono::NaiveTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScheduleSettings {
+    pub reminders: Vec<ReminderRound>,
+    pub daily_report_at: chrono::NaiveTime,
+    pub report_days_after_deadline: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Campaign {
     pub name: String,
@@ -180,6 +309,10 @@ pub struct Campaign {
     pub strip_prefixes: Vec<String>,
     pub acks_per_sender_per_hour: u32,
     pub items: Vec<ItemDef>,
+    pub coordinators: Vec<String>,
+    pub opens: DateTime<FixedOffset>,
+    pub contact: String,
+    pub template_file: Option<PathBuf>,
 }
 
 impl Campaign {
@@ -203,6 +336,8 @@ pub struct Settings {
     pub table_limits: TableLimits,
     pub report: ReportRules,
     pub video: VideoRules,
+    pub smtp: SmtpSettings,
+    pub schedule: ScheduleSettings,
     /// Loaded from `campaign.roster` and checked with the rest.
     pub roster: Roster,
 }
@@ -231,6 +366,8 @@ impl Settings {
                     .list_separator(",")
                     .with_list_parse_key("campaign.strip_prefixes")
                     .with_list_parse_key("campaign.own_addresses")
+                    .with_list_parse_key("campaign.coordinators")
+                    .with_list_parse_key("schedule.reminders")
                     .source(Some(env_map)),
             )
             .build()?
@@ -320,6 +457,43 @@ impl Settings {
             problems.push("video.max_seconds: must be positive".into());
         }
 
+        let smtp = convert_smtp(raw.smtp, base, &mut problems);
+        let schedule = convert_schedule(raw.schedule, &mut problems);
+        let coordinators: Vec<String> = raw
+            .campaign
+            .coordinators
+            .iter()
+            .map(|a| a.trim().to_lowercase())
+            .filter(|a| !a.is_empty())
+            .collect();
+        for a in &coordinators {
+            if !a.contains('@') {
+                problems.push(format!(
+                    "campaign.coordinators: {a:?} is not an email address"
+                ));
+            }
+        }
+        let opens = match &raw.campaign.opens {
+            None => deadline.map(|d| d - chrono::Duration::days(30)),
+            Some(t) => match DateTime::parse_from_rfc3339(t) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    problems.push(format!(
+                        "campaign.opens: {t:?} is not an RFC 3339 instant ({e})"
+                    ));
+                    None
+                }
+            },
+        };
+        let template_file = raw.campaign.template_file.as_ref().map(|t| base.join(t));
+        if let Some(t) = &template_file {
+            if !t.is_file() {
+                problems.push(format!(
+                    "campaign.template_file: {} does not exist",
+                    t.display()
+                ));
+            }
+        }
         let roster_path = base.join(&roster_text);
         let roster = if roster_text.is_empty() {
             None
@@ -337,8 +511,8 @@ impl Settings {
             }
         };
 
-        match (deadline, tz, roster, problems.is_empty()) {
-            (Some(deadline), Some(tz), Some(roster), true) => Ok(Settings {
+        match (deadline, tz, roster, opens, problems.is_empty()) {
+            (Some(deadline), Some(tz), Some(roster), Some(opens), true) => Ok(Settings {
                 database: DatabaseSettings {
                     url,
                     max_connections: raw.database.max_connections,
@@ -355,16 +529,99 @@ impl Settings {
                     strip_prefixes: raw.campaign.strip_prefixes,
                     acks_per_sender_per_hour: raw.campaign.acks_per_sender_per_hour,
                     items,
+                    coordinators,
+                    opens,
+                    contact: raw.campaign.contact,
+                    template_file,
                 },
                 limits,
                 table: raw.table,
                 table_limits: raw.table_limits,
                 report: raw.report,
                 video: raw.video,
+                smtp,
+                schedule,
                 roster,
             }),
             _ => Err(ConfigError::Invalid(problems)),
         }
+    }
+}
+
+fn convert_smtp(raw: RawSmtp, base: &Path, problems: &mut Vec<String>) -> SmtpSettings {
+    let tls = TlsMode::parse(&raw.tls).unwrap_or_else(|| {
+        problems.push(format!(
+            "smtp.tls: {:?} is not one of implicit, starttls, none",
+            raw.tls
+        ));
+        TlsMode::Implicit
+    });
+    if raw.host.trim().is_empty() {
+        problems.push("smtp.host: required".into());
+    }
+    if raw.max_per_minute == 0 {
+        problems.push("smtp.max_per_minute: must be at least 1".into());
+    }
+    let password = match (raw.password.filter(|p| !p.is_empty()), raw.password_file) {
+        (Some(p), _) => Some(p),
+        (None, Some(f)) if !f.is_empty() => match std::fs::read_to_string(base.join(&f)) {
+            Ok(p) => Some(p.trim().to_string()),
+            Err(e) => {
+                problems.push(format!("smtp.password_file: cannot read {f}: {e}"));
+                None
+            }
+        },
+        _ => None,
+    };
+    let ca_file = raw.ca_file.filter(|c| !c.is_empty()).map(|c| base.join(c));
+    if let Some(c) = &ca_file {
+        if !c.is_file() {
+            problems.push(format!("smtp.ca_file: {} does not exist", c.display()));
+        }
+    }
+    SmtpSettings {
+        host: raw.host,
+        port: raw.port,
+        tls,
+        ca_file,
+        username: raw.username.filter(|u| !u.is_empty()),
+        password,
+        from_name: raw.from_name,
+        max_per_minute: raw.max_per_minute,
+        timeout: std::time::Duration::from_secs(raw.timeout_seconds.max(1)),
+    }
+}
+
+fn parse_time(key: &str, text: &str, problems: &mut Vec<String>) -> chrono::NaiveTime {
+    chrono::NaiveTime::parse_from_str(text.trim(), "%H:%M").unwrap_or_else(|_| {
+        problems.push(format!("{key}: {text:?} is not a time of day like 09:00"));
+        chrono::NaiveTime::MIN
+    })
+}
+
+fn convert_schedule(raw: RawSchedule, problems: &mut Vec<String>) -> ScheduleSettings {
+    let mut reminders = Vec::new();
+    for (i, r) in raw.reminders.iter().enumerate() {
+        let key = format!("schedule.reminders[{i}]");
+        let mut parts = r.split_whitespace();
+        let days = parts
+            .next()
+            .and_then(|d| d.trim_start_matches('+').parse::<i64>().ok());
+        match (days, parts.next(), parts.next()) {
+            (Some(days), Some(at), None) => reminders.push(ReminderRound {
+                days,
+                at: parse_time(&key, at, problems),
+            }),
+            _ => problems.push(format!(
+                "{key}: {r:?} must be days from the deadline's date and a time, like \"-3 09:00\" or \"+1 09:00\""
+            )),
+        }
+    }
+    reminders.sort_by_key(|r| (r.days, r.at));
+    ScheduleSettings {
+        reminders,
+        daily_report_at: parse_time("schedule.daily_report_at", &raw.daily_report_at, problems),
+        report_days_after_deadline: raw.report_days_after_deadline,
     }
 }
 

@@ -3,16 +3,19 @@
 //! A message travels through the modules in this order:
 //! [`intake`] (parse, unpack) → [`identify`] (which unit) → [`classify`] (which item) →
 //! [`validate`] (table, report, video) → [`store`] (PostgreSQL and the originals), all driven by
-//! [`pipeline`]; [`status`] says where every unit stands. [`config`] feeds them all and [`cli`]
-//! is the command line.
+//! [`pipeline`]; [`status`] says where every unit stands; [`notify`] sends acknowledgements,
+//! reminders and the daily report, as [`schedule`] says when. [`config`] feeds them all and
+//! [`cli`] is the command line.
 
 pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod identify;
 pub mod intake;
+pub mod notify;
 pub mod pipeline;
 pub mod problem;
+pub mod schedule;
 pub mod status;
 pub mod store;
 pub mod validate;

@@ -113,6 +113,7 @@ pub async fn process(
             &message,
             &settings.campaign_view(),
             settings.campaign.acks_per_sender_per_hour,
+            |after| crate::notify::compose_ack(settings, after),
         )
         .await?;
     let ack_due = matches!(

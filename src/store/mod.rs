@@ -3,6 +3,10 @@
 //! files, and the originals are content-addressed files that are written before that transaction
 //! and never deleted.
 
+mod outbox;
+
+pub use outbox::{Claimed, Delivery, NewOutbox, OutboxAttachment, OutboxRow};
+
 use crate::identify::Roster;
 use crate::problem::{ItemState, Problem};
 use crate::status::{self, CampaignView, FileRecord, MessageRecord, UnitRecord};
@@ -137,6 +141,17 @@ pub struct NewFile {
     pub data: Option<serde_json::Value>,
 }
 
+/// What `save` tells the composer of follow-up emails, inside the transaction.
+#[derive(Debug)]
+pub struct AfterSave<'a> {
+    pub id: i64,
+    pub message: &'a NewMessage,
+    pub disposition: &'a str,
+    pub rate_limited: bool,
+    /// The unit's status with this message counted.
+    pub unit: Option<&'a status::UnitView>,
+}
+
 /// What recording a message did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Saved {
@@ -230,13 +245,15 @@ impl Store {
         Ok(row.map(|r| r.get("id")))
     }
 
-    /// Records a message and its files in one transaction. Safe to call again with the same
-    /// message: the second call changes nothing.
+    /// Records a message and its files in one transaction, with the emails `compose` derives
+    /// from the result (the acknowledgement). Safe to call again with the same message: the
+    /// second call changes nothing.
     pub async fn save(
         &self,
         msg: &NewMessage,
         campaign: &CampaignView,
         acks_per_hour: u32,
+        compose: impl FnOnce(&AfterSave<'_>) -> Vec<NewOutbox>,
     ) -> Result<Saved, StoreError> {
         let mut tx = self.pool.begin().await?;
         // Two deliveries of one Message-ID processed at once must see each other.
@@ -377,6 +394,20 @@ impl Store {
         }
         if let (Some(u), Some(before)) = (&unit_id, before) {
             record_status_change(&mut tx, campaign, u, before, Some(id)).await?;
+        }
+        let view = match &unit_id {
+            Some(u) => unit_view(&mut tx, campaign, u).await?,
+            None => None,
+        };
+        let emails = compose(&AfterSave {
+            id,
+            message: msg,
+            disposition: &disposition,
+            rate_limited,
+            unit: view.as_ref(),
+        });
+        for e in &emails {
+            outbox::insert(&mut tx, e).await?;
         }
         tx.commit().await?;
         Ok(Saved::Recorded {
@@ -534,6 +565,131 @@ impl Store {
         Ok(status::compute(campaign, &units, &messages, &files, now))
     }
 
+    /// Every address a unit can be written to: the roster's, then those learned.
+    pub async fn unit_addresses(&self, unit_id: &str) -> Result<Vec<String>, StoreError> {
+        let row = sqlx::query("SELECT emails FROM units WHERE id = $1")
+            .bind(unit_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let mut out: Vec<String> = row.map(|r| r.get("emails")).unwrap_or_default();
+        let learned: Vec<String> = sqlx::query_scalar(
+            "SELECT address FROM learned_addresses WHERE unit_id = $1 ORDER BY learned_at",
+        )
+        .bind(unit_id)
+        .fetch_all(&self.pool)
+        .await?;
+        for a in learned {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The values of each unit's current statistics table (the newest file for the item, when
+    /// it is valid), for the summary of all units.
+    pub async fn table_values(
+        &self,
+        item: &str,
+    ) -> Result<std::collections::HashMap<String, serde_json::Value>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT ON (m.unit_id) m.unit_id, f.state, f.data
+             FROM files f JOIN messages m ON m.id = f.message_id
+             WHERE f.item = $1 AND m.disposition = 'processed' AND m.unit_id IS NOT NULL
+             ORDER BY m.unit_id, m.received_at DESC, m.id DESC, f.ordinal DESC",
+        )
+        .bind(item)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.get::<String, _>("state") == "valid")
+            .filter_map(|r| {
+                let data: Option<serde_json::Value> = r.get("data");
+                data.map(|d| (r.get::<String, _>("unit_id"), d["values"].clone()))
+            })
+            .collect())
+    }
+
+    /// A stored message with its files, to compose its acknowledgement again.
+    pub async fn message_for_ack(
+        &self,
+        reference: &str,
+    ) -> Result<(i64, NewMessage, String, bool), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (id, _, _, _) = Self::resolve_message(&mut tx, reference).await?;
+        let r = sqlx::query(
+            "SELECT raw_sha256, dedupe_key, message_id, from_addr, from_name, sender_addr, reply_to,
+               subject, date_header, received_at, size_bytes, source, disposition, no_ack_reason,
+               unit_id, match_rule, problems, body_excerpt FROM messages WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut files = Vec::new();
+        for f in sqlx::query(
+            "SELECT name, origin, role, sha256, size_bytes, kind, declared_type, link_url, item, state,
+               problems, data FROM files WHERE message_id = $1 ORDER BY ordinal",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            let state: String = f.get("state");
+            files.push(NewFile {
+                name: f.get("name"),
+                origin: f.get("origin"),
+                role: f.get("role"),
+                sha256: f.get("sha256"),
+                size_bytes: f.get("size_bytes"),
+                kind: f.get("kind"),
+                declared_type: f.get("declared_type"),
+                link_url: f.get("link_url"),
+                item: f.get("item"),
+                state: ItemState::parse(&state).unwrap_or(ItemState::Invalid),
+                problems: serde_json::from_value(f.get("problems"))?,
+                data: f.get("data"),
+            });
+        }
+        let no_ack: Option<String> = r.get("no_ack_reason");
+        let msg = NewMessage {
+            raw_sha256: r.get("raw_sha256"),
+            dedupe_key: r.get("dedupe_key"),
+            message_id: r.get("message_id"),
+            from_addr: r.get("from_addr"),
+            from_name: r.get("from_name"),
+            sender_addr: r.get("sender_addr"),
+            reply_to: r.get("reply_to"),
+            subject: r.get("subject"),
+            date_header: r.get("date_header"),
+            received_at: r.get("received_at"),
+            size_bytes: r.get("size_bytes"),
+            source: r.get("source"),
+            disposition: r.get("disposition"),
+            unit_id: r.get("unit_id"),
+            match_rule: r.get("match_rule"),
+            problems: serde_json::from_value(r.get("problems"))?,
+            body_excerpt: r.get("body_excerpt"),
+            learn_address: None,
+            files,
+        };
+        let disposition = msg.disposition.clone();
+        tx.commit().await?;
+        Ok((id, msg, disposition, no_ack.is_some()))
+    }
+
+    /// The current status of one unit.
+    pub async fn unit_status_view(
+        &self,
+        campaign: &CampaignView,
+        unit_id: &str,
+    ) -> Result<Option<status::UnitView>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let v = unit_view(&mut tx, campaign, unit_id).await?;
+        tx.commit().await?;
+        Ok(v)
+    }
+
     /// Counts of rows, for tests and the import summary.
     pub async fn counts(&self) -> Result<(i64, i64, i64), StoreError> {
         let row = sqlx::query(
@@ -574,15 +730,23 @@ async fn audit(
     Ok(())
 }
 
+async fn unit_view(
+    tx: &mut Transaction<'_, Postgres>,
+    campaign: &CampaignView,
+    unit_id: &str,
+) -> Result<Option<status::UnitView>, StoreError> {
+    let (units, messages, files) = load_records(tx, Some(unit_id)).await?;
+    let s = status::compute(campaign, &units, &messages, &files, Utc::now());
+    Ok(s.units.into_iter().next())
+}
+
 async fn unit_status(
     tx: &mut Transaction<'_, Postgres>,
     campaign: &CampaignView,
     unit_id: &str,
 ) -> Result<String, StoreError> {
-    let (units, messages, files) = load_records(tx, Some(unit_id)).await?;
-    let s = status::compute(campaign, &units, &messages, &files, Utc::now());
-    Ok(s.units
-        .first()
+    Ok(unit_view(tx, campaign, unit_id)
+        .await?
         .map(|u| u.status.as_str().to_string())
         .unwrap_or_default())
 }

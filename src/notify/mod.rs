@@ -1,0 +1,398 @@
+//! Outgoing mail. Emails are composed into the outbox (in the same transaction as whatever
+//! causes them), then a sender drains the outbox over SMTP within the configured rate.
+//!
+//! Duplicates: a row is locked (`FOR UPDATE SKIP LOCKED`) for the whole SMTP exchange and marked
+//! sent in the same transaction right after the server's `250`. A crash in the few milliseconds
+//! between that reply and the commit leaves the row pending, and it is sent again on restart
+//! with the same Message-ID: that window is the only way an email can go out twice.
+
+pub mod compose;
+pub mod smtp;
+pub mod summary;
+
+use crate::classify;
+use crate::config::{Settings, ValidatorKind};
+use crate::problem::ItemState;
+use crate::schedule::{self, Round};
+use crate::status::{Status, UnitStatus};
+use crate::store::{AfterSave, Delivery, NewOutbox, OutboxAttachment, Store, StoreError};
+use chrono::{DateTime, Days, TimeZone, Utc};
+use rand::Rng;
+use smtp::{FailureClass, Mailer};
+use std::time::Duration;
+
+pub use smtp::SetupError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error("汇总表生成失败：{0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    #[error("空白统计表 {0} 无法读取：{1}")]
+    Template(String, std::io::Error),
+}
+
+/// Transient failures are retried this many times (backoff capped at an hour: about a day).
+const MAX_ATTEMPTS: i32 = 30;
+
+/// The acknowledgement `pipeline` asks for when it records a message.
+pub fn compose_ack(settings: &Settings, saved: &AfterSave<'_>) -> Vec<NewOutbox> {
+    let unit = saved
+        .message
+        .unit_id
+        .as_deref()
+        .and_then(|u| settings.roster.get(u));
+    compose::ack(settings, saved, unit).into_iter().collect()
+}
+
+/// What one pass of the sender did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SendReport {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+    /// Sending is paused (by the server) until then.
+    pub paused_until: Option<DateTime<Utc>>,
+}
+
+fn backoff(attempts: i32, now: DateTime<Utc>) -> DateTime<Utc> {
+    let base = 60f64 * 2f64.powi(attempts.clamp(0, 6));
+    let capped = base.min(3600.0);
+    let jitter = rand::rng().random_range(0.8..1.2);
+    now + chrono::Duration::milliseconds((capped * jitter * 1000.0) as i64)
+}
+
+/// The next local midnight: 163's daily quota resets then.
+fn next_midnight(settings: &Settings, now: DateTime<Utc>) -> DateTime<Utc> {
+    let tz = settings.campaign.tz;
+    let tomorrow = now
+        .with_timezone(&tz)
+        .date_naive()
+        .checked_add_days(Days::new(1))
+        .unwrap_or_default();
+    tz.from_local_datetime(&tomorrow.and_hms_opt(0, 5, 0).unwrap_or_default())
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now + chrono::Duration::hours(24))
+}
+
+/// Sends due outbox rows, at most `limit`, pacing them at `smtp.max_per_minute`. `now` decides
+/// what is due (tests move it forward instead of waiting).
+pub async fn send_due(
+    settings: &Settings,
+    store: &Store,
+    mailer: &Mailer,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<SendReport, NotifyError> {
+    let mut report = SendReport::default();
+    if let Some((until, _)) = store.sender_paused_until().await? {
+        if until > now {
+            report.paused_until = Some(until);
+            return Ok(report);
+        }
+    }
+    let pace = Duration::from_secs_f64(60.0 / f64::from(settings.smtp.max_per_minute.max(1)));
+    let mut first = true;
+    while report.sent + report.retried + report.failed < limit {
+        let Some(claimed) = store.claim_due(now).await? else {
+            break;
+        };
+        if !first {
+            tokio::time::sleep(pace).await;
+        }
+        first = false;
+        let mut files = Vec::new();
+        for a in &claimed.row.email.attachments {
+            files.push((
+                a.name.clone(),
+                a.content_type.clone(),
+                store.objects.get(&a.sha256)?,
+            ));
+        }
+        let outcome = match mailer.send(&claimed.row, files).await {
+            Ok(reply) => {
+                report.sent += 1;
+                tracing::info!(id = claimed.row.id, kind = %claimed.row.email.kind, "email sent");
+                Delivery::Sent { reply }
+            }
+            Err(f) => {
+                tracing::warn!(id = claimed.row.id, error = %f.message, class = ?f.class, "email not sent");
+                match f.class {
+                    FailureClass::Permanent => {
+                        report.failed += 1;
+                        Delivery::Failed { error: f.message }
+                    }
+                    _ if claimed.row.attempts + 1 >= MAX_ATTEMPTS => {
+                        report.failed += 1;
+                        Delivery::Failed { error: f.message }
+                    }
+                    FailureClass::Transient => {
+                        report.retried += 1;
+                        Delivery::Retry {
+                            error: f.message,
+                            retry_at: backoff(claimed.row.attempts, now),
+                        }
+                    }
+                    FailureClass::SlowDown | FailureClass::DailyQuota => {
+                        let until = if f.class == FailureClass::SlowDown {
+                            now + chrono::Duration::minutes(16)
+                        } else {
+                            next_midnight(settings, now)
+                        };
+                        store.pause_sender(until, &f.message).await?;
+                        report.retried += 1;
+                        report.paused_until = Some(until);
+                        store
+                            .complete(
+                                claimed,
+                                &Delivery::Retry {
+                                    error: f.message,
+                                    retry_at: until,
+                                },
+                            )
+                            .await?;
+                        break;
+                    }
+                }
+            }
+        };
+        store.complete(claimed, &outcome).await?;
+    }
+    Ok(report)
+}
+
+/// Who a reminder round goes to, and who must be phoned instead.
+pub struct ReminderPlan<'a> {
+    pub emails: Vec<NewOutbox>,
+    /// Units that owe something and have no address.
+    pub phone: Vec<compose::PhoneCall<'a>>,
+    /// (unit name, why) for every unit reminded, for `remind --dry-run`.
+    pub why: Vec<(String, String, Vec<String>)>,
+}
+
+fn owes(status: UnitStatus) -> bool {
+    !matches!(status, UnitStatus::Complete | UnitStatus::Exempt)
+}
+
+async fn template_attachment(
+    settings: &Settings,
+    store: &Store,
+) -> Result<Option<OutboxAttachment>, NotifyError> {
+    let Some(path) = &settings.campaign.template_file else {
+        return Ok(None);
+    };
+    let bytes =
+        std::fs::read(path).map_err(|e| NotifyError::Template(path.display().to_string(), e))?;
+    let sha = crate::store::sha256_hex(&bytes);
+    store.objects.put(&sha, &bytes)?;
+    let label = settings
+        .campaign
+        .items
+        .iter()
+        .find(|i| i.validator == ValidatorKind::Table)
+        .map_or("统计表".to_string(), |i| i.label.clone());
+    Ok(Some(OutboxAttachment {
+        name: format!("{}{}（空白）.xlsx", settings.campaign.name, label),
+        content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".into(),
+        sha256: sha,
+    }))
+}
+
+/// Plans the reminders of a round at `now`.
+pub async fn plan_reminders<'s>(
+    settings: &'s Settings,
+    store: &Store,
+    status: &Status,
+    round_key: &str,
+    now: DateTime<Utc>,
+) -> Result<ReminderPlan<'s>, NotifyError> {
+    let table_key = settings
+        .campaign
+        .items
+        .iter()
+        .find(|i| i.validator == ValidatorKind::Table)
+        .map(|i| i.key.clone());
+    let template = template_attachment(settings, store).await?;
+    let mut plan = ReminderPlan {
+        emails: Vec::new(),
+        phone: Vec::new(),
+        why: Vec::new(),
+    };
+    for view in status.units.iter().filter(|u| owes(u.status)) {
+        let Some(unit) = settings.roster.get(&view.id) else {
+            continue;
+        };
+        let addresses = store.unit_addresses(&unit.id).await?;
+        let reasons: Vec<String> = settings
+            .campaign
+            .items
+            .iter()
+            .filter(|i| i.required && view.items[&i.key].state != ItemState::Valid)
+            .map(|i| format!("{}：{}", i.label, view.items[&i.key].state.label_zh()))
+            .collect();
+        if addresses.is_empty() {
+            plan.phone.push(compose::PhoneCall {
+                unit,
+                status: view.status,
+            });
+            plan.why
+                .push((unit.name.clone(), "无邮箱地址，需电话联系".into(), reasons));
+            continue;
+        }
+        let table_missing = table_key
+            .as_ref()
+            .is_some_and(|k| view.items[k].state == ItemState::Missing);
+        plan.why
+            .push((unit.name.clone(), addresses.join("，"), reasons));
+        plan.emails.push(compose::reminder(
+            settings,
+            round_key,
+            now,
+            unit,
+            view,
+            addresses,
+            if table_missing {
+                template.clone()
+            } else {
+                None
+            },
+        ));
+    }
+    Ok(plan)
+}
+
+/// Composes the daily report for `date_key` (with its 汇总表.xlsx stored as an object).
+pub async fn compose_report(
+    settings: &Settings,
+    store: &Store,
+    date_key: &str,
+    now: DateTime<Utc>,
+) -> Result<NewOutbox, NotifyError> {
+    let status = store.status(&settings.campaign_view(), now).await?;
+    let failed = store.failed_outbox().await?;
+    let mut phone = Vec::new();
+    for view in status.units.iter().filter(|u| owes(u.status)) {
+        if let Some(unit) = settings.roster.get(&view.id) {
+            if store.unit_addresses(&unit.id).await?.is_empty() {
+                phone.push(compose::PhoneCall {
+                    unit,
+                    status: view.status,
+                });
+            }
+        }
+    }
+    let table_item = settings
+        .campaign
+        .items
+        .iter()
+        .find(|i| i.validator == ValidatorKind::Table)
+        .map_or(classify::OTHER.to_string(), |i| i.key.clone());
+    let values = store.table_values(&table_item).await?;
+    let bytes = summary::workbook(settings, &status, &values)?;
+    let sha = crate::store::sha256_hex(&bytes);
+    store.objects.put(&sha, &bytes)?;
+    let xlsx = OutboxAttachment {
+        name: "汇总表.xlsx".into(),
+        content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".into(),
+        sha256: sha,
+    };
+    Ok(compose::daily_report(
+        settings,
+        date_key,
+        &status,
+        &failed,
+        &phone,
+        Some(xlsx),
+    ))
+}
+
+/// What a scheduler tick queued.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TickReport {
+    pub reminder_round: Option<String>,
+    pub reminders: usize,
+    pub report: Option<String>,
+}
+
+async fn reminder_round(
+    settings: &Settings,
+    store: &Store,
+    round: &Round,
+    now: DateTime<Utc>,
+) -> Result<usize, NotifyError> {
+    let status = store.status(&settings.campaign_view(), now).await?;
+    let plan = plan_reminders(settings, store, &status, &round.key, now).await?;
+    let phone: Vec<&str> = plan.phone.iter().map(|p| p.unit.id.as_str()).collect();
+    let detail = serde_json::json!({ "reminded": plan.emails.len(), "phone": phone });
+    store
+        .run_round(&round.key, "reminder", round.due_at, &plan.emails, detail)
+        .await?;
+    Ok(plan.emails.len())
+}
+
+/// Queues the latest due reminder round and daily report, each once.
+pub async fn schedule_tick(
+    settings: &Settings,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<TickReport, NotifyError> {
+    let mut report = TickReport::default();
+    if let Some(round) = schedule::latest_reminder_round(settings, now) {
+        if !store.round_done(&round.key).await? {
+            report.reminders = reminder_round(settings, store, &round, now).await?;
+            report.reminder_round = Some(round.key);
+        }
+    }
+    if let Some(day) = schedule::latest_daily_report(settings, now) {
+        if !settings.campaign.coordinators.is_empty() && !store.round_done(&day.key).await? {
+            let email = compose_report(settings, store, &day.date.to_string(), now).await?;
+            store
+                .run_round(
+                    &day.key,
+                    "report",
+                    day.due_at,
+                    &[email],
+                    serde_json::json!({}),
+                )
+                .await?;
+            report.report = Some(day.key);
+        }
+    }
+    Ok(report)
+}
+
+/// Queues the acknowledgement of a stored message again (the coordinator's `resend-ack`).
+pub async fn resend_ack(
+    settings: &Settings,
+    store: &Store,
+    reference: &str,
+) -> Result<Option<NewOutbox>, NotifyError> {
+    let (id, msg, disposition, _) = store.message_for_ack(reference).await?;
+    let view = match &msg.unit_id {
+        Some(u) => store.unit_status_view(&settings.campaign_view(), u).await?,
+        None => None,
+    };
+    let saved = AfterSave {
+        id,
+        message: &msg,
+        disposition: &disposition,
+        rate_limited: false,
+        unit: view.as_ref(),
+    };
+    let Some(mut email) = compose_ack(settings, &saved).into_iter().next() else {
+        return Ok(None);
+    };
+    let n = store
+        .outbox(Some("ack"))
+        .await?
+        .iter()
+        .filter(|r| r.email.message_id == Some(id))
+        .count();
+    email.dedupe_key = format!("ack:{id}:resend:{n}");
+    store.enqueue(std::slice::from_ref(&email)).await?;
+    Ok(Some(email))
+}

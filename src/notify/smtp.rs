@@ -1,0 +1,266 @@
+//! Talking to the submission server: building the MIME message with lettre, sending it over
+//! implicit TLS or STARTTLS with AUTH, and sorting failures the way 163 reports them.
+
+use crate::config::{Settings, TlsMode};
+use crate::store::OutboxRow;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("smtp.ca_file {0}: {1}")]
+    CaFile(String, String),
+    #[error("smtp TLS setup: {0}")]
+    Tls(#[from] lettre::transport::smtp::Error),
+    #[error("campaign.mailbox {0:?} is not a valid address")]
+    From(String),
+}
+
+/// How a failed send should be treated (163's codes, notes §1.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// Try this email again later with backoff.
+    Transient,
+    /// `451 MI:SFQ`: the sender is over its 15-minute limit; pause all sending.
+    SlowDown,
+    /// `MI:STC`, `RP:TRC`: the day's quota is used; pause until tomorrow.
+    DailyQuota,
+    /// Other 5xx, or an address that cannot be written to: give up on this email.
+    Permanent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendFailure {
+    pub class: FailureClass,
+    pub message: String,
+}
+
+/// Sorts a failure by its reply code and text.
+pub fn classify(code: Option<u16>, text: &str) -> FailureClass {
+    let t = text.to_ascii_uppercase();
+    if t.contains("MI:STC") || t.contains("RP:TRC") {
+        return FailureClass::DailyQuota;
+    }
+    if t.contains("MI:SFQ") {
+        return FailureClass::SlowDown;
+    }
+    match code {
+        Some(c) if (500..600).contains(&c) => FailureClass::Permanent,
+        _ => FailureClass::Transient,
+    }
+}
+
+/// `Auto-Submitted` (RFC 3834), which lettre has no type for.
+#[derive(Clone)]
+struct AutoSubmitted(String);
+
+impl lettre::message::header::Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// Asks Exchange/Outlook not to answer with out-of-office replies.
+#[derive(Clone)]
+struct SuppressAutoResponse;
+
+impl lettre::message::header::Header for SuppressAutoResponse {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Auto-Response-Suppress")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(SuppressAutoResponse)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "All".to_string())
+    }
+}
+
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    /// The authenticated mailbox: 163 refuses any other envelope sender.
+    envelope_from: Address,
+    domain: String,
+}
+
+impl Mailer {
+    pub fn new(settings: &Settings) -> Result<Mailer, SetupError> {
+        let s = &settings.smtp;
+        let mut params = TlsParameters::builder(s.host.clone());
+        if let Some(ca) = &s.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| SetupError::CaFile(ca.display().to_string(), e.to_string()))?;
+            let cert = Certificate::from_pem(&pem)
+                .map_err(|e| SetupError::CaFile(ca.display().to_string(), e.to_string()))?;
+            params = params.add_root_certificate(cert);
+        }
+        let tls = match s.tls {
+            TlsMode::Implicit => Tls::Wrapper(params.build_rustls()?),
+            TlsMode::StartTls => Tls::Required(params.build_rustls()?),
+            TlsMode::None => Tls::None,
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
+            .port(s.port)
+            .tls(tls)
+            .timeout(Some(s.timeout));
+        if let (Some(u), Some(p)) = (&s.username, &s.password) {
+            builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
+        }
+        let mailbox = &settings.campaign.mailbox;
+        let address: Address = mailbox
+            .parse()
+            .map_err(|_| SetupError::From(mailbox.clone()))?;
+        let envelope_from = match &s.username {
+            Some(u) if u.contains('@') => u.parse().unwrap_or_else(|_| address.clone()),
+            _ => address.clone(),
+        };
+        let name = if s.from_name.is_empty() {
+            None
+        } else {
+            Some(s.from_name.clone())
+        };
+        Ok(Mailer {
+            transport: builder.build(),
+            from: Mailbox::new(name, address.clone()),
+            envelope_from,
+            domain: address.domain().to_string(),
+        })
+    }
+
+    /// Builds the MIME message of an outbox row. The Message-ID is derived from the row, so a
+    /// retry after a crash carries the same one and clients can fold the two.
+    pub fn build(
+        &self,
+        row: &OutboxRow,
+        attachments: Vec<(String, String, Vec<u8>)>,
+    ) -> Result<Message, SendFailure> {
+        let e = &row.email;
+        let permanent = |m: String| SendFailure {
+            class: FailureClass::Permanent,
+            message: m,
+        };
+        let mut b = Message::builder()
+            .from(self.from.clone())
+            .subject(e.subject.clone())
+            .message_id(Some(format!(
+                "<reportbox.{}.{}@{}>",
+                e.kind, row.id, self.domain
+            )))
+            .header(AutoSubmitted(e.auto_submitted.clone()))
+            .header(SuppressAutoResponse);
+        for r in &e.recipients {
+            let to: Mailbox = r
+                .parse()
+                .map_err(|_| permanent(format!("收件地址无效：{r}")))?;
+            b = b.to(to);
+        }
+        if let Some(id) = &e.in_reply_to {
+            b = b.in_reply_to(id.clone());
+        }
+        if let Some(r) = &e.references {
+            b = b.references(r.clone());
+        }
+        let alternative =
+            MultiPart::alternative_plain_html(e.body_text.clone(), e.body_html.clone());
+        let body = if attachments.is_empty() {
+            alternative
+        } else {
+            let mut mixed = MultiPart::mixed().multipart(alternative);
+            for (name, ct, bytes) in attachments {
+                let ct = ContentType::parse(&ct).unwrap_or_else(|_| {
+                    ContentType::parse("application/octet-stream").expect("valid")
+                });
+                mixed = mixed.singlepart(Attachment::new(name).body(bytes, ct));
+            }
+            mixed
+        };
+        b.multipart(body)
+            .map_err(|err| permanent(format!("邮件无法生成：{err}")))
+    }
+
+    /// Sends one row; the server's reply on success.
+    pub async fn send(
+        &self,
+        row: &OutboxRow,
+        attachments: Vec<(String, String, Vec<u8>)>,
+    ) -> Result<String, SendFailure> {
+        let message = self.build(row, attachments)?;
+        let to: Vec<Address> = row
+            .email
+            .recipients
+            .iter()
+            .filter_map(|r| r.parse().ok())
+            .collect();
+        let envelope = lettre::address::Envelope::new(Some(self.envelope_from.clone()), to)
+            .map_err(|err| SendFailure {
+                class: FailureClass::Permanent,
+                message: err.to_string(),
+            })?;
+        match self
+            .transport
+            .send_raw(&envelope, &message.formatted())
+            .await
+        {
+            Ok(resp) => Ok(format!(
+                "{} {}",
+                resp.code(),
+                resp.message().collect::<Vec<_>>().join(" ")
+            )),
+            Err(err) => {
+                let code = err.status().map(|c| {
+                    let s = c.to_string();
+                    s.parse::<u16>().unwrap_or(0)
+                });
+                let text = err.to_string();
+                Err(SendFailure {
+                    class: classify(code, &text),
+                    message: text,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn netease_replies_are_sorted_as_163_means_them() {
+        assert_eq!(
+            classify(Some(451), "451 MI:SFQ sender over limit"),
+            FailureClass::SlowDown
+        );
+        assert_eq!(
+            classify(Some(554), "554 5.5.0 MI:STC"),
+            FailureClass::DailyQuota
+        );
+        assert_eq!(classify(Some(550), "550 RP:TRC"), FailureClass::DailyQuota);
+        assert_eq!(
+            classify(Some(451), "451 DT:SPM ,please try again"),
+            FailureClass::Transient
+        );
+        assert_eq!(
+            classify(Some(554), "554 DT:SPM 163 smtp"),
+            FailureClass::Permanent
+        );
+        assert_eq!(
+            classify(Some(550), "550 User not found"),
+            FailureClass::Permanent
+        );
+        assert_eq!(
+            classify(None, "connection refused"),
+            FailureClass::Transient
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! When reminders and daily reports fall due. Pure: settings and a time in, the latest round due
+//! at that time out. Rounds missed while the service was down collapse into the latest one,
+//! and nothing is sent outside the campaign's window (opening to some days past the deadline).
+
+use crate::config::Settings;
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
+
+/// Where time comes from: the system, or a fixed instant (tests, `--now`).
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    System,
+    Fixed(DateTime<Utc>),
+}
+
+impl Clock {
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Clock::System => Utc::now(),
+            Clock::Fixed(t) => *t,
+        }
+    }
+}
+
+/// One round of a schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Round {
+    /// Unique across campaigns and rounds: `reminder:2023-06-10:-3:09:00`, `report:2023-06-05`.
+    pub key: String,
+    pub due_at: DateTime<Utc>,
+    /// For reminders: days from the deadline's date.
+    pub days: i64,
+    /// For reports: the local date it reports on.
+    pub date: NaiveDate,
+}
+
+fn local_instant(settings: &Settings, date: NaiveDate, at: NaiveTime) -> Option<DateTime<Utc>> {
+    settings
+        .campaign
+        .tz
+        .from_local_datetime(&date.and_time(at))
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn shift(date: NaiveDate, days: i64) -> Option<NaiveDate> {
+    if days >= 0 {
+        date.checked_add_days(Days::new(days as u64))
+    } else {
+        date.checked_sub_days(Days::new(days.unsigned_abs()))
+    }
+}
+
+fn deadline_date(settings: &Settings) -> NaiveDate {
+    settings
+        .campaign
+        .deadline
+        .with_timezone(&settings.campaign.tz)
+        .date_naive()
+}
+
+/// The end of the window in which anything is sent.
+pub fn window_end(settings: &Settings) -> DateTime<Utc> {
+    settings.campaign.deadline.with_timezone(&Utc)
+        + chrono::Duration::days(settings.schedule.report_days_after_deadline.max(0) + 1)
+}
+
+/// The latest reminder round due at `now`, if any and if still within the campaign window.
+pub fn latest_reminder_round(settings: &Settings, now: DateTime<Utc>) -> Option<Round> {
+    if now > window_end(settings) {
+        return None;
+    }
+    let base = deadline_date(settings);
+    settings
+        .schedule
+        .reminders
+        .iter()
+        .filter_map(|r| {
+            let date = shift(base, r.days)?;
+            let due_at = local_instant(settings, date, r.at)?;
+            Some(Round {
+                key: format!("reminder:{base}:{:+}:{}", r.days, r.at.format("%H:%M")),
+                due_at,
+                days: r.days,
+                date,
+            })
+        })
+        .filter(|r| r.due_at <= now)
+        .max_by_key(|r| r.due_at)
+}
+
+/// The next reminder round after `now` (for `remind --dry-run`).
+pub fn next_reminder_round(settings: &Settings, now: DateTime<Utc>) -> Option<Round> {
+    let base = deadline_date(settings);
+    settings
+        .schedule
+        .reminders
+        .iter()
+        .filter_map(|r| {
+            let date = shift(base, r.days)?;
+            Some(Round {
+                key: format!("reminder:{base}:{:+}:{}", r.days, r.at.format("%H:%M")),
+                due_at: local_instant(settings, date, r.at)?,
+                days: r.days,
+                date,
+            })
+        })
+        .filter(|r| r.due_at > now)
+        .min_by_key(|r| r.due_at)
+}
+
+/// The daily report due at `now`: today's once its time has passed, else yesterday's — within
+/// the campaign's opening and `report_days_after_deadline` days past the deadline.
+pub fn latest_daily_report(settings: &Settings, now: DateTime<Utc>) -> Option<Round> {
+    let tz = settings.campaign.tz;
+    let today = now.with_timezone(&tz).date_naive();
+    let at = settings.schedule.daily_report_at;
+    let date = match local_instant(settings, today, at) {
+        Some(t) if t <= now => today,
+        _ => shift(today, -1)?,
+    };
+    let first = settings.campaign.opens.with_timezone(&tz).date_naive();
+    let last = shift(
+        deadline_date(settings),
+        settings.schedule.report_days_after_deadline,
+    )?;
+    if date < first || date > last {
+        return None;
+    }
+    Some(Round {
+        key: format!("report:{date}"),
+        due_at: local_instant(settings, date, at)?,
+        days: 0,
+        date,
+    })
+}

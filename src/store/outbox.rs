@@ -1,0 +1,301 @@
+//! The outbox: emails to send, as rows. A sender claims one due row at a time with
+//! `FOR UPDATE SKIP LOCKED` and keeps it locked while it talks to the SMTP server, so a second
+//! instance never sends the same row, and a crash returns the row to the queue.
+
+use super::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{Postgres, Row, Transaction};
+
+/// A file attached to an outgoing email; its bytes are in the object store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxAttachment {
+    pub name: String,
+    pub content_type: String,
+    pub sha256: String,
+}
+
+/// An email to send, fully composed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutbox {
+    /// `ack:<message>`, `reminder:<round>:<unit>`, `report:<date>`: one email per key, ever.
+    pub dedupe_key: String,
+    pub kind: String,
+    pub unit_id: Option<String>,
+    pub message_id: Option<i64>,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub in_reply_to: Option<String>,
+    pub references: Option<String>,
+    pub auto_submitted: String,
+    pub attachments: Vec<OutboxAttachment>,
+}
+
+/// A stored outbox row.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub email: NewOutbox,
+    pub state: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// What became of one attempt to send a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Sent {
+        reply: String,
+    },
+    /// Try again at `retry_at`.
+    Retry {
+        error: String,
+        retry_at: DateTime<Utc>,
+    },
+    /// Given up: shown to the coordinator.
+    Failed {
+        error: String,
+    },
+}
+
+/// A row claimed for sending: its lock lives as long as this value.
+pub struct Claimed {
+    tx: Transaction<'static, Postgres>,
+    pub row: OutboxRow,
+}
+
+// A macro, not a const: sqlx takes only literal SQL, and `concat!` keeps it literal.
+macro_rules! select_outbox {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, dedupe_key, kind, unit_id, message_id, recipients, subject, body_text,
+               body_html, in_reply_to, refs, auto_submitted, attachments, state, attempts,
+               last_error, created_at, sent_at FROM outbox ",
+            $rest
+        )
+    };
+}
+
+fn from_row(r: &sqlx::postgres::PgRow) -> Result<OutboxRow, StoreError> {
+    Ok(OutboxRow {
+        id: r.get("id"),
+        email: NewOutbox {
+            dedupe_key: r.get("dedupe_key"),
+            kind: r.get("kind"),
+            unit_id: r.get("unit_id"),
+            message_id: r.get("message_id"),
+            recipients: r.get("recipients"),
+            subject: r.get("subject"),
+            body_text: r.get("body_text"),
+            body_html: r.get("body_html"),
+            in_reply_to: r.get("in_reply_to"),
+            references: r.get("refs"),
+            auto_submitted: r.get("auto_submitted"),
+            attachments: serde_json::from_value(r.get("attachments"))?,
+        },
+        state: r.get("state"),
+        attempts: r.get("attempts"),
+        last_error: r.get("last_error"),
+        created_at: r.get("created_at"),
+        sent_at: r.get("sent_at"),
+    })
+}
+
+/// Adds an email unless one with its key exists; true if added.
+pub(super) async fn insert(
+    tx: &mut Transaction<'_, Postgres>,
+    e: &NewOutbox,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO outbox (dedupe_key, kind, unit_id, message_id, recipients, subject, body_text,
+           body_html, in_reply_to, refs, auto_submitted, attachments)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
+         ON CONFLICT (dedupe_key) DO NOTHING",
+    )
+    .bind(&e.dedupe_key)
+    .bind(&e.kind)
+    .bind(&e.unit_id)
+    .bind(e.message_id)
+    .bind(&e.recipients)
+    .bind(&e.subject)
+    .bind(&e.body_text)
+    .bind(&e.body_html)
+    .bind(&e.in_reply_to)
+    .bind(&e.references)
+    .bind(&e.auto_submitted)
+    .bind(serde_json::to_value(&e.attachments)?)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+impl Store {
+    /// Queues emails; those whose key exists already are left alone. Returns how many were added.
+    pub async fn enqueue(&self, emails: &[NewOutbox]) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut added = 0;
+        for e in emails {
+            added += usize::from(insert(&mut tx, e).await?);
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Carries out a scheduled round once: records it and queues its emails in one transaction.
+    /// False if the round was carried out before.
+    pub async fn run_round(
+        &self,
+        key: &str,
+        kind: &str,
+        due_at: DateTime<Utc>,
+        emails: &[NewOutbox],
+        detail: serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO schedule_runs (key, kind, due_at, detail) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(kind)
+        .bind(due_at)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            return Ok(false);
+        }
+        for e in emails {
+            insert(&mut tx, e).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn round_done(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("SELECT 1 AS one FROM schedule_runs WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Claims the oldest due row, locked until the returned value is completed or dropped.
+    pub async fn claim_due(&self, now: DateTime<Utc>) -> Result<Option<Claimed>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(select_outbox!(
+            "WHERE state = 'pending' AND next_attempt_at <= $1
+             ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+        ))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match row {
+            Some(r) => Ok(Some(Claimed {
+                row: from_row(&r)?,
+                tx,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    /// Records the outcome of sending a claimed row and releases it.
+    pub async fn complete(&self, claimed: Claimed, outcome: &Delivery) -> Result<(), StoreError> {
+        let Claimed { mut tx, row } = claimed;
+        match outcome {
+            Delivery::Sent { reply } => {
+                sqlx::query(
+                    "UPDATE outbox SET state = 'sent', sent_at = now(), attempts = attempts + 1,
+                       smtp_reply = $2 WHERE id = $1",
+                )
+                .bind(row.id)
+                .bind(reply)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Delivery::Retry { error, retry_at } => {
+                sqlx::query(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3
+                     WHERE id = $1",
+                )
+                .bind(row.id)
+                .bind(error)
+                .bind(retry_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Delivery::Failed { error } => {
+                sqlx::query(
+                    "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = $2
+                     WHERE id = $1",
+                )
+                .bind(row.id)
+                .bind(error)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// When sending may resume, if the server imposed a pause.
+    pub async fn sender_paused_until(&self) -> Result<Option<(DateTime<Utc>, String)>, StoreError> {
+        let r = sqlx::query("SELECT paused_until, reason FROM sender_state WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        let until: Option<DateTime<Utc>> = r.get("paused_until");
+        let reason: Option<String> = r.get("reason");
+        Ok(until.map(|u| (u, reason.unwrap_or_default())))
+    }
+
+    pub async fn pause_sender(&self, until: DateTime<Utc>, reason: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sender_state SET paused_until = GREATEST(COALESCE(paused_until, $1), $1), reason = $2
+             WHERE id = 1",
+        )
+        .bind(until)
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Emails that could not be delivered, newest first: the coordinator is told of them.
+    pub async fn failed_outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows = sqlx::query(select_outbox!("WHERE state = 'failed' ORDER BY id DESC"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// All outbox rows of a kind (for commands and tests), oldest first.
+    pub async fn outbox(&self, kind: Option<&str>) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows = sqlx::query(select_outbox!(
+            "WHERE ($1::text IS NULL OR kind = $1) ORDER BY id"
+        ))
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The email queued for a message's acknowledgement, if any.
+    pub async fn ack_for(&self, message: i64) -> Result<Option<OutboxRow>, StoreError> {
+        let row = sqlx::query(select_outbox!(
+            "WHERE kind = 'ack' AND message_id = $1 ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(message)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+}
