@@ -150,8 +150,13 @@ fn file_line(settings: &Settings, f: &NewFile) -> (String, Vec<String>) {
     )
 }
 
-/// One line per required item: its state, when it came, what is wrong.
-fn state_lines(settings: &Settings, unit: &UnitView) -> Vec<(String, Vec<String>)> {
+/// One line per required item: its state, when it came, what is wrong. Problems of files in
+/// `shown` (those the email already listed) are not repeated.
+fn state_lines(
+    settings: &Settings,
+    unit: &UnitView,
+    shown: &[(String, String)],
+) -> Vec<(String, Vec<String>)> {
     settings
         .campaign
         .items
@@ -159,29 +164,49 @@ fn state_lines(settings: &Settings, unit: &UnitView) -> Vec<(String, Vec<String>
         .map(|item| {
             let v = &unit.items[&item.key];
             let mut line = format!("{}：{}", item.label, v.state.label_zh());
+            let mut repeated = false;
             if let (Some(f), Some(at)) = (&v.file, &v.received_at) {
+                repeated = shown.iter().any(|(n, t)| n == f && t == at);
                 let at = DateTime::parse_from_rfc3339(at)
                     .map(|t| time_zh(&t, settings))
                     .unwrap_or_else(|_| at.clone());
                 let _ = write!(line, "（《{f}》，{at}收到）");
             }
-            (line, problem_lines(&v.problems))
+            let problems = if repeated {
+                Vec::new()
+            } else {
+                problem_lines(&v.problems)
+            };
+            (line, problems)
         })
         .collect()
 }
 
-/// What a unit still owes: required items that are missing or invalid (or await review).
-fn outstanding(settings: &Settings, unit: &UnitView) -> Vec<String> {
-    settings
-        .campaign
-        .items
-        .iter()
-        .filter(|i| i.required)
-        .filter_map(|i| {
-            let s = unit.items[&i.key].state;
-            (s != ItemState::Valid).then(|| format!("{}（{}）", i.label, s.label_zh()))
-        })
-        .collect()
+/// What a unit still owes (required items missing or invalid), and what awaits review.
+fn outstanding(settings: &Settings, unit: &UnitView) -> (Vec<String>, Vec<String>) {
+    let mut owed = Vec::new();
+    let mut review = Vec::new();
+    for i in settings.campaign.items.iter().filter(|i| i.required) {
+        match unit.items[&i.key].state {
+            ItemState::Valid => {}
+            ItemState::NeedsReview => review.push(i.label.clone()),
+            s => owed.push(format!("{}（{}）", i.label, s.label_zh())),
+        }
+    }
+    (owed, review)
+}
+
+fn outstanding_paras(body: &mut Body, settings: &Settings, unit: &UnitView, verb: &str) {
+    let (owed, review) = outstanding(settings, unit);
+    if !owed.is_empty() {
+        body.para(&format!("{verb}：{}。", owed.join("；")));
+    }
+    if !review.is_empty() {
+        body.para(&format!(
+            "待工作人员人工审核：{}（如审核发现问题，将另行联系）。",
+            review.join("、")
+        ));
+    }
 }
 
 fn resubmit_hint(settings: &Settings) -> String {
@@ -249,12 +274,20 @@ pub fn ack(settings: &Settings, saved: &AfterSave<'_>, unit: Option<&Unit>) -> O
                 );
             }
             body.heading("二、贵单位目前的报送情况");
-            body.list(&state_lines(settings, view));
-            let owed = outstanding(settings, view);
+            let received_at = msg
+                .received_at
+                .with_timezone(&settings.campaign.tz)
+                .to_rfc3339();
+            let shown: Vec<(String, String)> = msg
+                .files
+                .iter()
+                .map(|f| (f.name.clone(), received_at.clone()))
+                .collect();
+            body.list(&state_lines(settings, view, &shown));
             if view.status == UnitStatus::Complete {
                 body.para("所需材料已全部收到且核验合格，报送完成，感谢配合！");
-            } else if !owed.is_empty() {
-                body.para(&format!("尚需补报或更正：{}。", owed.join("；")));
+            } else {
+                outstanding_paras(&mut body, settings, view, "尚需补报或更正");
             }
             body.heading("三、截止时间");
             let mut line = format!("报送截止时间为{}。", deadline_zh(settings));
@@ -331,11 +364,8 @@ pub fn reminder(
         )
     };
     body.para(&intro);
-    body.list(&state_lines(settings, view));
-    let owed = outstanding(settings, view);
-    if !owed.is_empty() {
-        body.para(&format!("请补报或更正：{}。", owed.join("；")));
-    }
+    body.list(&state_lines(settings, view, &[]));
+    outstanding_paras(&mut body, settings, view, "请补报或更正");
     let attach = template.is_some();
     if attach {
         body.para("空白统计表见本邮件附件，请按表填写后发送Excel文件。");

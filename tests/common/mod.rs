@@ -214,3 +214,180 @@ pub fn uniq() -> String {
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
     )
 }
+
+/// The loopback mail stack of deploy/testenv (exported by up.sh); fails loudly without it.
+pub fn testenv(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the tests with deploy/test.sh (it starts the mail servers)")
+    })
+}
+
+/// A fresh address on the test mail domain: every test reads its own mailboxes.
+pub fn test_address(name: &str) -> String {
+    format!(
+        "{name}-{}@{}",
+        uniq().replace('.', "-"),
+        testenv("TESTENV_MAIL_DOMAIN")
+    )
+}
+
+/// The messages of `address`'s INBOX once at least `n` have arrived (delivery through Postfix
+/// and LMTP takes a moment after SMTP accepted them); gives up after 60 s and returns what is
+/// there, so the caller's assertion reports the shortfall.
+pub async fn imap_wait(address: &str, n: usize) -> Vec<Vec<u8>> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let got = imap_messages(address).await;
+        if got.len() >= n || std::time::Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Every message in `address`'s INBOX, read over IMAP (plain, loopback), without marking it.
+pub async fn imap_messages(address: &str) -> Vec<Vec<u8>> {
+    use futures::TryStreamExt;
+    let host = testenv("TESTENV_IMAP_HOST");
+    let port = testenv("TESTENV_IMAP_PORT");
+    let tcp = tokio::net::TcpStream::connect(format!("{host}:{port}"))
+        .await
+        .expect("IMAP server reachable");
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.expect("IMAP greeting");
+    let mut session = client
+        .login(address, testenv("TESTENV_MAIL_PASSWORD"))
+        .await
+        .map_err(|e| e.0)
+        .expect("IMAP login");
+    let mailbox = session.select("INBOX").await.expect("SELECT INBOX");
+    let mut out = Vec::new();
+    if mailbox.exists > 0 {
+        let fetches: Vec<_> = session
+            .fetch("1:*", "BODY.PEEK[]")
+            .await
+            .expect("FETCH")
+            .try_collect()
+            .await
+            .expect("FETCH responses");
+        for f in fetches {
+            out.push(f.body().unwrap_or_default().to_vec());
+        }
+    }
+    session.logout().await.ok();
+    out
+}
+
+/// Settings for sending through the loopback Postfix: plain SMTP, no pacing.
+pub fn smtp_env() -> Vec<(String, String)> {
+    vec![
+        ("REPORTBOX_SMTP__HOST".into(), testenv("TESTENV_SMTP_HOST")),
+        ("REPORTBOX_SMTP__PORT".into(), testenv("TESTENV_SMTP_PORT")),
+        ("REPORTBOX_SMTP__TLS".into(), "none".into()),
+        ("REPORTBOX_SMTP__USERNAME".into(), String::new()),
+        ("REPORTBOX_SMTP__MAX_PER_MINUTE".into(), "60000".into()),
+    ]
+}
+
+/// A roster with the given units, written to a file in `dir`.
+pub fn write_roster(dir: &Path, rows: &[(&str, &str, &str, &str)]) -> PathBuf {
+    let mut csv = String::from("id,name,aliases,emails,group,contact,phone\n");
+    for (id, name, aliases, emails) in rows {
+        csv.push_str(&format!(
+            "{id},{name},{aliases},{emails},联席会议成员单位,张三,0351-1234567\n"
+        ));
+    }
+    let path = dir.join("roster.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+/// An `Env` with its own roster and extra settings.
+pub async fn env_with_roster(
+    pool: PgPool,
+    roster_rows: &[(&str, &str, &str, &str)],
+    extra: &[(String, String)],
+) -> Env {
+    let storage = tempfile::tempdir().unwrap();
+    let roster = write_roster(storage.path(), roster_rows);
+    let pairs: Vec<(&str, &str)> = extra
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let settings = settings_with(&roster, &storage.path().join("objects"), &pairs);
+    let store = Store::from_pool(pool, &storage.path().join("objects"));
+    store.sync_units(&settings.roster).await.unwrap();
+    Env {
+        settings,
+        store,
+        _storage: storage,
+    }
+}
+
+/// A statistics table laid out like 附件2, filled in for `unit`.
+pub fn table(unit: &str, year: &str) -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write(0, 0, format!("{year}年太原市科技活动周开展情况统计表"))
+        .unwrap();
+    ws.write(1, 0, "填报单位（盖章）：").unwrap();
+    ws.write(1, 1, unit).unwrap();
+    for (c, h) in ["序号", "统计指标", "单位", "数量", "备注"]
+        .iter()
+        .enumerate()
+    {
+        ws.write(3, c as u16, *h).unwrap();
+    }
+    let rows: [(&str, &str, f64); 13] = [
+        ("举办科技活动总数", "项", 10.0),
+        ("其中：线上活动", "项", 4.0),
+        ("其中：线下活动", "项", 6.0),
+        ("参与公众人数", "人次", 1200.0),
+        ("其中：青少年参与人数", "人次", 300.0),
+        ("参与科技工作者人数", "人次", 40.0),
+        ("参与单位数", "个", 5.0),
+        ("开放科普场馆（基地）数", "个", 2.0),
+        ("发放科普资料", "份", 800.0),
+        ("媒体报道数", "篇", 3.0),
+        ("新媒体传播量（直播、短视频、H5）", "次", 5000.0),
+        ("投入经费", "万元", 1.5),
+        ("重点示范活动数", "项", 1.0),
+    ];
+    for (i, (label, u, v)) in rows.iter().enumerate() {
+        let r = 4 + i as u32;
+        ws.write(r, 0, (i + 1) as f64).unwrap();
+        ws.write(r, 1, *label).unwrap();
+        ws.write(r, 2, *u).unwrap();
+        ws.write(r, 3, *v).unwrap();
+    }
+    ws.write(17, 0, "重点示范活动名称及简介").unwrap();
+    ws.write(17, 1, "科普进社区").unwrap();
+    wb.save_to_buffer().unwrap()
+}
+
+/// A summary report as plain text: long enough and on topic.
+pub fn report_txt() -> Vec<u8> {
+    "2023年科技活动周期间，我单位围绕“热爱科学 崇尚科学”主题开展了系列科普活动。"
+        .repeat(12)
+        .into_bytes()
+}
+
+/// A minimal mp4 (ftyp + moov/mvhd) lasting `seconds`.
+pub fn mp4(seconds: u32) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&[0, 0, 0, 0x18]);
+    v.extend_from_slice(b"ftypisom\0\0\x02\0isomiso2");
+    let mut mvhd = vec![0u8; 108];
+    mvhd[0..4].copy_from_slice(&108u32.to_be_bytes());
+    mvhd[4..8].copy_from_slice(b"mvhd");
+    mvhd[20..24].copy_from_slice(&1000u32.to_be_bytes());
+    mvhd[24..28].copy_from_slice(&(seconds * 1000).to_be_bytes());
+    v.extend_from_slice(&(8 + mvhd.len() as u32).to_be_bytes());
+    v.extend_from_slice(b"moov");
+    v.extend_from_slice(&mvhd);
+    v.extend_from_slice(&16u32.to_be_bytes());
+    v.extend_from_slice(b"mdat\0\0\0\0\0\0\0\0");
+    v
+}
+
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
