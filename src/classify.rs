@@ -25,10 +25,14 @@ pub struct FileFacts<'a> {
     pub table: Option<TableFacts>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TableFacts {
     pub readable: bool,
     pub is_template: bool,
+    /// Its 填报单位 is written: units re-attach the blank template next to the filled one.
+    pub unit_named: bool,
+    /// Errors the template check found, to prefer the better of two filled tables.
+    pub errors: usize,
 }
 
 /// Where a file goes.
@@ -169,7 +173,7 @@ pub fn classify(campaign: &Campaign, files: &[FileFacts<'_>]) -> Vec<Placement> 
         let chosen = if item.validator == ValidatorKind::Table {
             choose_table(&candidates, files, &mut placements)
         } else {
-            choose_preferred(item, &candidates, files)
+            choose_preferred(item, &candidates, files, &placements)
         };
         for i in candidates {
             if i != chosen {
@@ -181,15 +185,24 @@ pub fn classify(campaign: &Campaign, files: &[FileFacts<'_>]) -> Vec<Placement> 
 }
 
 /// The spreadsheet that passes the template check; failing that, the last one sent, which then
-/// carries `table.not_template` if nothing worse is wrong with it.
+/// carries `table.not_template` if nothing worse is wrong with it. Among several that pass, the
+/// filled one: the blank 附件2 re-attached also passes, but names no unit and holds no values.
 fn choose_table(
     candidates: &[usize],
     files: &[FileFacts<'_>],
     placements: &mut [Placement],
 ) -> usize {
-    let passing = candidates.iter().copied().find(|&i| {
-        placements[i].validate && files[i].table.is_some_and(|t| t.readable && t.is_template)
-    });
+    let passing = candidates
+        .iter()
+        .copied()
+        .filter(|&i| {
+            placements[i].validate && files[i].table.is_some_and(|t| t.readable && t.is_template)
+        })
+        .max_by_key(|&i| {
+            let t = files[i].table.unwrap_or_default();
+            // On a tie the later attachment wins: a corrected table is attached after the old.
+            (t.unit_named, std::cmp::Reverse(t.errors), i)
+        });
     if let Some(i) = passing {
         return i;
     }
@@ -208,8 +221,15 @@ fn choose_table(
     last
 }
 
-/// Prefer a name containing one of the item's preferred words, then the largest file.
-fn choose_preferred(item: &ItemDef, candidates: &[usize], files: &[FileFacts<'_>]) -> usize {
+/// Prefer a name containing one of the item's preferred words, then the largest file. A file
+/// whose content is not what its name says (a `.mp4` that is a thumbnail picture) only counts
+/// when nothing of the right type was sent: it is not a candidate the unit meant as the item.
+fn choose_preferred(
+    item: &ItemDef,
+    candidates: &[usize],
+    files: &[FileFacts<'_>],
+    placements: &[Placement],
+) -> usize {
     candidates
         .iter()
         .copied()
@@ -218,7 +238,12 @@ fn choose_preferred(item: &ItemDef, candidates: &[usize], files: &[FileFacts<'_>
                 .prefer_name_contains
                 .iter()
                 .any(|s| files[i].name.contains(s));
-            (preferred, files[i].size, std::cmp::Reverse(i))
+            (
+                placements[i].validate,
+                preferred,
+                files[i].size,
+                std::cmp::Reverse(i),
+            )
         })
         .expect("candidates is not empty")
 }

@@ -263,6 +263,12 @@ pub fn decide(
             table: r.as_ref().map(|r| TableFacts {
                 readable: r.readable,
                 is_template: r.is_template,
+                unit_named: r.unit_text.is_some(),
+                errors: r
+                    .problems
+                    .iter()
+                    .filter(|p| p.severity == crate::problem::Severity::Error)
+                    .count(),
             }),
         })
         .collect();
