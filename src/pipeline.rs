@@ -170,6 +170,9 @@ pub fn set_aside(settings: &Settings, parsed: &Parsed) -> Option<&'static str> {
         .auto_submitted
         .as_deref()
         .is_some_and(|v| !v.trim().eq_ignore_ascii_case("no"))
+        || parsed.autoreply_header
+        || parsed.precedence.as_deref().map(str::trim) == Some("auto_reply")
+        || looks_like_vacation_reply(parsed)
     {
         return Some("auto_reply");
     }
@@ -182,6 +185,25 @@ pub fn set_aside(settings: &Settings, parsed: &Parsed) -> Option<&'static str> {
         return Some("bulk");
     }
     None
+}
+
+/// A vacation reply without any machine-readable marker: the subject says it is one and it
+/// carries nothing a unit could be submitting. A message with a file or a large-attachment link
+/// is never set aside on its subject alone, so a unit that answers "自动回复" with its
+/// materials still counts.
+fn looks_like_vacation_reply(parsed: &Parsed) -> bool {
+    const PREFIXES: [&str; 6] = [
+        "自动回复",
+        "自动答复",
+        "auto reply",
+        "auto-reply",
+        "automatic reply",
+        "out of office",
+    ];
+    let subject = parsed.subject.trim_start().to_lowercase();
+    parsed.files.is_empty()
+        && parsed.links.is_empty()
+        && PREFIXES.iter().any(|p| subject.starts_with(p))
 }
 
 /// Decides everything about a parsed message: pure, so tests call it directly on bytes.
