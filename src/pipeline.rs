@@ -312,6 +312,14 @@ pub fn decide(
         .filter_map(|r| r.unit_text.as_deref())
         .collect();
     let file_names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    // Whoever forwards a unit's mail (a colleague of the coordinator, a superior) is not that
+    // unit: learning their address would attribute the next unit they forward to the first.
+    let forwarded = is_forward(&subject)
+        || files.iter().any(|f| {
+            f.origin
+                .iter()
+                .any(|o| o.starts_with(intake::ATTACHED_MESSAGE_PREFIX))
+        });
     let identification = matcher.identify(
         &Evidence {
             sender: sender.as_deref(),
@@ -419,7 +427,8 @@ pub fn decide(
     if matches!(
         identification.rule,
         Some(Rule::Table | Rule::Subject | Rule::FileName)
-    ) && !learned.contains_key(sender.as_deref().unwrap_or_default())
+    ) && !forwarded
+        && !learned.contains_key(sender.as_deref().unwrap_or_default())
         && sender
             .as_deref()
             .is_some_and(|s| matcher.by_address(s).is_none())
@@ -427,6 +436,14 @@ pub fn decide(
         message.learn_address = sender;
     }
     (message, blobs)
+}
+
+/// `转发：…`, `Fw: …`, `FWD: …`, as Coremail, QQ, Foxmail and Outlook write a forward.
+fn is_forward(subject: &str) -> bool {
+    let s = subject.trim_start().to_lowercase();
+    ["转发", "fw:", "fw：", "fwd:", "fwd："]
+        .iter()
+        .any(|p| s.starts_with(p))
 }
 
 fn role_name(role: FileRole) -> &'static str {

@@ -133,6 +133,9 @@ pub struct Parsed {
     pub problems: Vec<Problem>,
 }
 
+/// How an attached message is named in a file's `origin`.
+pub const ATTACHED_MESSAGE_PREFIX: &str = "邮件附件：";
+
 const BODY_TEXT_MAX: usize = 64 << 10;
 /// Bodies longer than this are not scanned for links: the links sit in the first screens.
 const LINK_SCAN_MAX: usize = 1 << 20;
