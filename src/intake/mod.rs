@@ -298,11 +298,16 @@ fn read_top_headers(fields: &[RawField], p: &mut Parsed) {
     p.autoreply_header = ["x-autoreply", "x-autorespond", "x-autoreply-from"]
         .iter()
         .any(|n| field(fields, n).is_some_and(|f| !is_negative(&f.value)));
-    // The topmost Received: was added last, by our own mail server: closest to arrival.
-    p.received_at = field(fields, "received").and_then(|f| {
-        let at = f.value.iter().rposition(|&b| b == b';')?;
-        parse_date(&f.value[at + 1..])
-    });
+    // The topmost Received: was added last, by our own mail server: closest to arrival. One
+    // without a readable date (some relays write none) gives way to the next one down, which
+    // is still closer to arrival than the sender's own Date:.
+    p.received_at = fields
+        .iter()
+        .filter(|f| f.name.eq_ignore_ascii_case("received"))
+        .find_map(|f| {
+            let at = f.value.iter().rposition(|&b| b == b';')?;
+            parse_date(&f.value[at + 1..])
+        });
 }
 
 /// `no`, `false`, `0`: written by clients that always emit the field.
