@@ -52,6 +52,14 @@ fn other(item: &str) -> Placement {
     }
 }
 
+/// An extension other than `.txt` (not a version number like the `6` of `总结2023.6`).
+fn names_another_type(ext: &str) -> bool {
+    ext != "txt"
+        && (1..=5).contains(&ext.len())
+        && ext.chars().all(|c| c.is_ascii_alphanumeric())
+        && !ext.chars().all(|c| c.is_ascii_digit())
+}
+
 fn ext_of(name: &str) -> String {
     name.rsplit_once('.')
         .map(|(_, e)| e.to_lowercase())
@@ -62,12 +70,13 @@ fn ext_of(name: &str) -> String {
 fn place_one(campaign: &Campaign, f: &FileFacts<'_>) -> Placement {
     let by_name = kind_from_name(f.name);
     let name_item = by_name.and_then(|k| campaign.item_for_kind(k));
+    let ext = ext_of(f.name);
     let content_item = match f.kind {
-        // Plain text is only a report when it is called one: a .csv or .html is not.
-        FileKind::Txt if by_name.is_some_and(|k| k != FileKind::Txt) => None,
+        // Plain text is only a report when it is called one: a .csv, .html or .xml is text too,
+        // and a long activity list in csv would otherwise beat the real report on size.
+        FileKind::Txt if names_another_type(&ext) => None,
         k => campaign.item_for_kind(k),
     };
-    let ext = ext_of(f.name);
 
     if f.role == FileRole::Archive {
         // An archive named like an item (a `统计表.xlsx` that is really a zip) lies about its type.

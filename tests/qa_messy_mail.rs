@@ -582,6 +582,21 @@ async fn among_several_reports_the_summary_wins_then_the_largest(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "./migrations")]
+async fn a_long_csv_list_is_not_taken_for_the_report(pool: PgPool) {
+    let env = env(pool).await;
+    let list = "序号,活动名称,参与人数\n1,科技活动周科普进社区,300\n".repeat(500);
+    let raw = Mail::new("tydag_bgs@163.com", "市档案馆材料")
+        .attach("活动情况报告.docx", "application/octet-stream", report())
+        .attach("参与名单.csv", "text/csv", list.into_bytes())
+        .build();
+    env.process(raw, "csv").await;
+    let status = env.status_json().await;
+    let item = &unit(&status, "city-archives")["items"]["summary_report"];
+    assert_eq!(item["file"], "活动情况报告.docx");
+    assert_eq!(item["state"], "valid");
+}
+
+#[sqlx::test(migrations = "./migrations")]
 async fn a_real_video_wins_over_a_picture_named_as_one(pool: PgPool) {
     let env = env(pool).await;
     // A phone's cover image renamed .mp4 is bigger than the tiny real video: size must not
