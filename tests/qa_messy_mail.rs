@@ -947,3 +947,36 @@ async fn the_status_json_carries_every_key_of_contract_section_9(pool: PgPool) {
     let daily = unit(&status, "city-daily");
     assert!(daily["last_received_at"].is_null());
 }
+
+// ---------- the shipped roster ----------
+
+#[test]
+fn every_name_and_alias_of_the_shipped_roster_identifies_its_own_unit_however_written() {
+    use reportbox::identify::{Matcher, Roster};
+    let roster = Roster::load(&common::repo().join("config/units.csv")).unwrap();
+    let prefixes = vec!["太原市".to_string()];
+    let m = Matcher::new(&roster, &prefixes);
+    for u in &roster.units {
+        for name in std::iter::once(&u.name).chain(&u.aliases) {
+            // 市教育局 is written 太原市教育局, 小店区科技局 太原市小店区科技局.
+            let bare = name.strip_prefix("太原市").unwrap_or(name);
+            let full = match bare.strip_prefix('市') {
+                Some(_) => format!("太原{bare}"),
+                None => format!("太原市{bare}"),
+            };
+            for written in [
+                name.clone(),
+                full.clone(),
+                format!("{}　{}（盖章）", &full[..9], &full[9..]),
+                format!("填报单位：{name}"),
+            ] {
+                assert_eq!(
+                    m.in_text(&written).map(|x| x.id.as_str()),
+                    Some(u.id.as_str()),
+                    "{written:?} should name {}",
+                    u.id
+                );
+            }
+        }
+    }
+}
