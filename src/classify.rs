@@ -25,10 +25,14 @@ pub struct FileFacts<'a> {
     pub table: Option<TableFacts>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TableFacts {
     pub readable: bool,
     pub is_template: bool,
+    /// Its 填报单位 is written: units re-attach the blank template next to the filled one.
+    pub unit_named: bool,
+    /// Errors the template check found, to prefer the better of two filled tables.
+    pub errors: usize,
 }
 
 /// Where a file goes.
@@ -48,6 +52,14 @@ fn other(item: &str) -> Placement {
     }
 }
 
+/// An extension other than `.txt` (not a version number like the `6` of `总结2023.6`).
+fn names_another_type(ext: &str) -> bool {
+    ext != "txt"
+        && (1..=5).contains(&ext.len())
+        && ext.chars().all(|c| c.is_ascii_alphanumeric())
+        && !ext.chars().all(|c| c.is_ascii_digit())
+}
+
 fn ext_of(name: &str) -> String {
     name.rsplit_once('.')
         .map(|(_, e)| e.to_lowercase())
@@ -58,12 +70,13 @@ fn ext_of(name: &str) -> String {
 fn place_one(campaign: &Campaign, f: &FileFacts<'_>) -> Placement {
     let by_name = kind_from_name(f.name);
     let name_item = by_name.and_then(|k| campaign.item_for_kind(k));
+    let ext = ext_of(f.name);
     let content_item = match f.kind {
-        // Plain text is only a report when it is called one: a .csv or .html is not.
-        FileKind::Txt if by_name.is_some_and(|k| k != FileKind::Txt) => None,
+        // Plain text is only a report when it is called one: a .csv, .html or .xml is text too,
+        // and a long activity list in csv would otherwise beat the real report on size.
+        FileKind::Txt if names_another_type(&ext) => None,
         k => campaign.item_for_kind(k),
     };
-    let ext = ext_of(f.name);
 
     if f.role == FileRole::Archive {
         // An archive named like an item (a `统计表.xlsx` that is really a zip) lies about its type.
@@ -169,7 +182,7 @@ pub fn classify(campaign: &Campaign, files: &[FileFacts<'_>]) -> Vec<Placement> 
         let chosen = if item.validator == ValidatorKind::Table {
             choose_table(&candidates, files, &mut placements)
         } else {
-            choose_preferred(item, &candidates, files)
+            choose_preferred(item, &candidates, files, &placements)
         };
         for i in candidates {
             if i != chosen {
@@ -181,15 +194,24 @@ pub fn classify(campaign: &Campaign, files: &[FileFacts<'_>]) -> Vec<Placement> 
 }
 
 /// The spreadsheet that passes the template check; failing that, the last one sent, which then
-/// carries `table.not_template` if nothing worse is wrong with it.
+/// carries `table.not_template` if nothing worse is wrong with it. Among several that pass, the
+/// filled one: the blank 附件2 re-attached also passes, but names no unit and holds no values.
 fn choose_table(
     candidates: &[usize],
     files: &[FileFacts<'_>],
     placements: &mut [Placement],
 ) -> usize {
-    let passing = candidates.iter().copied().find(|&i| {
-        placements[i].validate && files[i].table.is_some_and(|t| t.readable && t.is_template)
-    });
+    let passing = candidates
+        .iter()
+        .copied()
+        .filter(|&i| {
+            placements[i].validate && files[i].table.is_some_and(|t| t.readable && t.is_template)
+        })
+        .max_by_key(|&i| {
+            let t = files[i].table.unwrap_or_default();
+            // On a tie the later attachment wins: a corrected table is attached after the old.
+            (t.unit_named, std::cmp::Reverse(t.errors), i)
+        });
     if let Some(i) = passing {
         return i;
     }
@@ -208,8 +230,15 @@ fn choose_table(
     last
 }
 
-/// Prefer a name containing one of the item's preferred words, then the largest file.
-fn choose_preferred(item: &ItemDef, candidates: &[usize], files: &[FileFacts<'_>]) -> usize {
+/// Prefer a name containing one of the item's preferred words, then the largest file. A file
+/// whose content is not what its name says (a `.mp4` that is a thumbnail picture) only counts
+/// when nothing of the right type was sent: it is not a candidate the unit meant as the item.
+fn choose_preferred(
+    item: &ItemDef,
+    candidates: &[usize],
+    files: &[FileFacts<'_>],
+    placements: &[Placement],
+) -> usize {
     candidates
         .iter()
         .copied()
@@ -218,7 +247,12 @@ fn choose_preferred(item: &ItemDef, candidates: &[usize], files: &[FileFacts<'_>
                 .prefer_name_contains
                 .iter()
                 .any(|s| files[i].name.contains(s));
-            (preferred, files[i].size, std::cmp::Reverse(i))
+            (
+                placements[i].validate,
+                preferred,
+                files[i].size,
+                std::cmp::Reverse(i),
+            )
         })
         .expect("candidates is not empty")
 }

@@ -264,7 +264,6 @@ pub struct Identification {
 /// Looks units up by address and by name.
 pub struct Matcher<'r> {
     roster: &'r Roster,
-    strip_prefixes: Vec<String>,
     /// (normalised name or alias, unit index), longest first.
     names: Vec<(String, usize)>,
 }
@@ -282,11 +281,7 @@ impl<'r> Matcher<'r> {
         }
         names.sort_by_key(|(n, i)| (std::cmp::Reverse(n.chars().count()), n.clone(), *i));
         names.dedup();
-        Matcher {
-            roster,
-            strip_prefixes: strip_prefixes.to_vec(),
-            names,
-        }
+        Matcher { roster, names }
     }
 
     /// The unit whose roster address this is.
@@ -298,10 +293,18 @@ impl<'r> Matcher<'r> {
             .find(|u| u.emails.contains(&address))
     }
 
+    /// Text to search for names in. Normalised like the names, except that a leading prefix is
+    /// kept: names are found inside the text, so the prefix costs nothing when a name is found
+    /// without it, and it is needed when the roster writes the name with `市` only (`市医保局`)
+    /// and the unit writes `太原市医保局`.
+    fn haystack(&self, text: &str) -> String {
+        normalize(text, &[])
+    }
+
     /// The one unit a text names: the longest name or alias found in it; two different units
     /// matching at that length name none.
     pub fn in_text(&self, text: &str) -> Option<&'r Unit> {
-        let hay = normalize(text, &self.strip_prefixes);
+        let hay = self.haystack(text);
         if hay.is_empty() {
             return None;
         }
@@ -328,7 +331,7 @@ impl<'r> Matcher<'r> {
     fn in_texts(&self, texts: &[&str]) -> Option<&'r Unit> {
         let mut best: Option<(usize, BTreeSet<&str>)> = None;
         for text in texts {
-            let hay = normalize(text, &self.strip_prefixes);
+            let hay = self.haystack(text);
             for (name, idx) in &self.names {
                 let len = name.chars().count();
                 if best.as_ref().is_some_and(|(l, _)| len < *l) {

@@ -171,6 +171,9 @@ pub fn set_aside(settings: &Settings, parsed: &Parsed) -> Option<&'static str> {
         .auto_submitted
         .as_deref()
         .is_some_and(|v| !v.trim().eq_ignore_ascii_case("no"))
+        || parsed.autoreply_header
+        || parsed.precedence.as_deref().map(str::trim) == Some("auto_reply")
+        || looks_like_vacation_reply(parsed)
     {
         return Some("auto_reply");
     }
@@ -183,6 +186,25 @@ pub fn set_aside(settings: &Settings, parsed: &Parsed) -> Option<&'static str> {
         return Some("bulk");
     }
     None
+}
+
+/// A vacation reply without any machine-readable marker: the subject says it is one and it
+/// carries nothing a unit could be submitting. A message with a file or a large-attachment link
+/// is never set aside on its subject alone, so a unit that answers "自动回复" with its
+/// materials still counts.
+fn looks_like_vacation_reply(parsed: &Parsed) -> bool {
+    const PREFIXES: [&str; 6] = [
+        "自动回复",
+        "自动答复",
+        "auto reply",
+        "auto-reply",
+        "automatic reply",
+        "out of office",
+    ];
+    let subject = parsed.subject.trim_start().to_lowercase();
+    parsed.files.is_empty()
+        && parsed.links.is_empty()
+        && PREFIXES.iter().any(|p| subject.starts_with(p))
 }
 
 /// Decides everything about a parsed message: pure, so tests call it directly on bytes.
@@ -264,6 +286,12 @@ pub fn decide(
             table: r.as_ref().map(|r| TableFacts {
                 readable: r.readable,
                 is_template: r.is_template,
+                unit_named: r.unit_text.is_some(),
+                errors: r
+                    .problems
+                    .iter()
+                    .filter(|p| p.severity == crate::problem::Severity::Error)
+                    .count(),
             }),
         })
         .collect();
@@ -285,6 +313,14 @@ pub fn decide(
         .filter_map(|r| r.unit_text.as_deref())
         .collect();
     let file_names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    // Whoever forwards a unit's mail (a colleague of the coordinator, a superior) is not that
+    // unit: learning their address would attribute the next unit they forward to the first.
+    let forwarded = is_forward(&subject)
+        || files.iter().any(|f| {
+            f.origin
+                .iter()
+                .any(|o| o.starts_with(intake::ATTACHED_MESSAGE_PREFIX))
+        });
     let identification = matcher.identify(
         &Evidence {
             sender: sender.as_deref(),
@@ -392,7 +428,8 @@ pub fn decide(
     if matches!(
         identification.rule,
         Some(Rule::Table | Rule::Subject | Rule::FileName)
-    ) && !learned.contains_key(sender.as_deref().unwrap_or_default())
+    ) && !forwarded
+        && !learned.contains_key(sender.as_deref().unwrap_or_default())
         && sender
             .as_deref()
             .is_some_and(|s| matcher.by_address(s).is_none())
@@ -400,6 +437,14 @@ pub fn decide(
         message.learn_address = sender;
     }
     (message, blobs)
+}
+
+/// `转发：…`, `Fw: …`, `FWD: …`, as Coremail, QQ, Foxmail and Outlook write a forward.
+fn is_forward(subject: &str) -> bool {
+    let s = subject.trim_start().to_lowercase();
+    ["转发", "fw:", "fw：", "fwd:", "fwd："]
+        .iter()
+        .any(|p| s.starts_with(p))
 }
 
 fn role_name(role: FileRole) -> &'static str {

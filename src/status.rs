@@ -198,7 +198,9 @@ pub fn compute(
                 .max_by_key(|(f, m)| (m.received_at, m.db_id, f.ordinal));
             let view = match newest {
                 Some((f, m)) => {
-                    let is_late = m.received_at > deadline;
+                    // The deadline is the first late instant: the notice asks for the
+                    // materials "before 10 June", so 00:00:00 on the 10th is already late.
+                    let is_late = m.received_at >= deadline;
                     late |= is_late;
                     ItemView {
                         state: f.state,
@@ -285,7 +287,7 @@ pub fn compute(
     }
     Status {
         campaign: campaign.name.clone(),
-        deadline: campaign.deadline.to_rfc3339(),
+        deadline: campaign.deadline.with_timezone(&tz).to_rfc3339(),
         generated_at: local(now, tz),
         counts,
         units: unit_views,

@@ -119,6 +119,9 @@ pub struct Parsed {
     /// Lowercased.
     pub auto_submitted: Option<String>,
     pub is_list: bool,
+    /// An `X-Autoreply` or `X-Autorespond` field, which some Chinese webmail vacation
+    /// responders write instead of `Auto-Submitted`.
+    pub autoreply_header: bool,
     /// Lowercased.
     pub precedence: Option<String>,
     pub is_delivery_report: bool,
@@ -129,6 +132,9 @@ pub struct Parsed {
     /// Message-level problems (archives, limits).
     pub problems: Vec<Problem>,
 }
+
+/// How an attached message is named in a file's `origin`.
+pub const ATTACHED_MESSAGE_PREFIX: &str = "邮件附件：";
 
 const BODY_TEXT_MAX: usize = 64 << 10;
 /// Bodies longer than this are not scanned for links: the links sit in the first screens.
@@ -289,11 +295,25 @@ fn read_top_headers(fields: &[RawField], p: &mut Parsed) {
         .map(|s| s.to_lowercase())
         .filter(|s| !s.is_empty());
     p.is_list = field(fields, "list-id").is_some() || field(fields, "list-unsubscribe").is_some();
-    // The topmost Received: was added last, by our own mail server: closest to arrival.
-    p.received_at = field(fields, "received").and_then(|f| {
-        let at = f.value.iter().rposition(|&b| b == b';')?;
-        parse_date(&f.value[at + 1..])
-    });
+    p.autoreply_header = ["x-autoreply", "x-autorespond", "x-autoreply-from"]
+        .iter()
+        .any(|n| field(fields, n).is_some_and(|f| !is_negative(&f.value)));
+    // The topmost Received: was added last, by our own mail server: closest to arrival. One
+    // without a readable date (some relays write none) gives way to the next one down, which
+    // is still closer to arrival than the sender's own Date:.
+    p.received_at = fields
+        .iter()
+        .filter(|f| f.name.eq_ignore_ascii_case("received"))
+        .find_map(|f| {
+            let at = f.value.iter().rposition(|&b| b == b';')?;
+            parse_date(&f.value[at + 1..])
+        });
+}
+
+/// `no`, `false`, `0`: written by clients that always emit the field.
+fn is_negative(value: &[u8]) -> bool {
+    let v = String::from_utf8_lossy(names::trim_bytes(value)).to_ascii_lowercase();
+    matches!(v.as_str(), "no" | "false" | "0")
 }
 
 fn top_content_type(fields: &[RawField]) -> Option<Structured> {

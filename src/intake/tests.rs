@@ -638,6 +638,28 @@ Message-ID:  <abc@x>\r\nDate: Tue, 6 Jun 2023 09:48:51 +0800\r\n\r\nbody",
 }
 
 #[test]
+fn a_received_header_without_a_date_gives_way_to_the_next_one() {
+    let p = parse(
+        b"Received: from a by b with LMTP\r\nReceived: from c by d; Tue, 6 Jun 2023 09:40:00 +0800\r\n\
+From: u@163.com\r\nDate: Mon, 5 Jun 2023 08:00:00 +0800\r\n\r\nbody",
+        &IntakeLimits::default(),
+    );
+    assert_eq!(p.received_at, dt("2023-06-06T09:40:00+08:00"));
+}
+
+#[test]
+fn vacation_responder_headers_are_read_unless_they_say_no() {
+    let read = |h: &str| {
+        let raw = format!("From: u@163.com\r\n{h}\r\nSubject: x\r\n\r\nbody");
+        parse(raw.as_bytes(), &IntakeLimits::default()).autoreply_header
+    };
+    assert!(read("X-Autoreply: yes"));
+    assert!(read("X-Autorespond: 1"));
+    assert!(!read("X-Autoreply: no"));
+    assert!(!read("X-Mailer: Foxmail 7.2"));
+}
+
+#[test]
 fn links_in_html_only_message_and_limits_deserialize() {
     let html = "<div>从QQ邮箱发来的超大附件</div><div>片.mp4 (1.2G, 2023年7月1日 10:00 到期)<a href=\"https://wx.mail.qq.com/ftn/download?func=3&amp;key=k&amp;code=c\">进入下载页面</a></div>";
     let raw = format!(

@@ -217,7 +217,7 @@ fn message_origin(inner: &Message<'_>, parent_raw: &[u8]) -> String {
         .or_else(|| inner.subject().map(|s| s.trim().to_string()))
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "（无主题）".to_string());
-    format!("邮件附件：{subject}")
+    format!("{ATTACHED_MESSAGE_PREFIX}{subject}")
 }
 
 fn decode_body(body: &[u8], cte: &str) -> Vec<u8> {
