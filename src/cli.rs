@@ -50,6 +50,10 @@ pub enum Command {
         #[arg(long)]
         clear: bool,
     },
+    /// Watch the mailbox ([mailbox] in the configuration) until SIGTERM or SIGINT.
+    Run,
+    /// One pass over the mailbox, then exit.
+    Once,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -83,6 +87,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("数据库已是最新结构");
         }
         Command::Import { paths } => return import(&settings, &store, &paths).await,
+        Command::Run => return run_daemon(&settings, &store).await,
+        Command::Once => return once(&settings, &store).await,
         Command::Status { format } => {
             let status = store.status(&campaign, Utc::now()).await?;
             match format {
@@ -277,6 +283,50 @@ async fn import(settings: &Settings, store: &Store, paths: &[PathBuf]) -> anyhow
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Exit status for a configuration the daemon cannot work with (sysexits EX_CONFIG): the systemd
+/// unit does not restart on it.
+const EXIT_CONFIG: u8 = 78;
+
+fn mailbox_exit(e: &crate::mailbox::MailboxError) -> ExitCode {
+    eprintln!("reportbox: {e}");
+    if e.is_fatal() {
+        ExitCode::from(EXIT_CONFIG)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+async fn run_daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
+    let (trigger, shutdown) = crate::mailbox::Shutdown::new();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("shutting down");
+        trigger.fire();
+    });
+    match crate::mailbox::run(settings, store, shutdown).await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => Ok(mailbox_exit(&e)),
+    }
+}
+
+async fn once(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
+    match crate::mailbox::once(settings, store).await {
+        Ok(r) => {
+            println!(
+                "收取完成：新邮件 {} 封，新记录 {} 封，已记录过 {} 封，超过大小上限 {} 封，放弃 {} 封",
+                r.found, r.recorded, r.already_stored, r.oversized, r.given_up
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(mailbox_exit(&e)),
+    }
 }
 
 #[cfg(test)]

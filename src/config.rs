@@ -24,6 +24,7 @@ const SECTIONS: &[&str] = &[
     "table_limits",
     "report",
     "video",
+    "mailbox",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,8 @@ struct RawSettings {
     report: ReportRules,
     #[serde(default)]
     video: VideoRules,
+    #[serde(default)]
+    mailbox: crate::mailbox::settings::RawMailbox,
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,6 +206,7 @@ pub struct Settings {
     pub table_limits: TableLimits,
     pub report: ReportRules,
     pub video: VideoRules,
+    pub mailbox: crate::mailbox::MailboxSettings,
     /// Loaded from `campaign.roster` and checked with the rest.
     pub roster: Roster,
 }
@@ -320,6 +324,9 @@ impl Settings {
             problems.push("video.max_seconds: must be positive".into());
         }
 
+        let mailbox_settings =
+            crate::mailbox::settings::convert(raw.mailbox, base, &mailbox, &mut problems);
+
         let roster_path = base.join(&roster_text);
         let roster = if roster_text.is_empty() {
             None
@@ -361,6 +368,7 @@ impl Settings {
                 table_limits: raw.table_limits,
                 report: raw.report,
                 video: raw.video,
+                mailbox: mailbox_settings,
                 roster,
             }),
             _ => Err(ConfigError::Invalid(problems)),

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod identify;
 pub mod intake;
+pub mod mailbox;
 pub mod pipeline;
 pub mod problem;
 pub mod status;
