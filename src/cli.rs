@@ -75,6 +75,10 @@ pub enum Command {
         #[arg(long)]
         clear: bool,
     },
+    /// Watch the mailbox ([mailbox] in the configuration) until SIGTERM or SIGINT.
+    Run,
+    /// One pass over the mailbox, then exit.
+    Once,
 }
 
 /// An instant for the scheduler, instead of the system clock.
@@ -115,6 +119,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("数据库已是最新结构");
         }
         Command::Import { paths } => return import(&settings, &store, &paths).await,
+        Command::Run => return run_daemon(&settings, &store).await,
+        Command::Once => return once(&settings, &store).await,
         Command::Status { format } => {
             let status = store.status(&campaign, Utc::now()).await?;
             match format {
@@ -442,6 +448,86 @@ async fn import(settings: &Settings, store: &Store, paths: &[PathBuf]) -> anyhow
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Exit status for a configuration the daemon cannot work with (sysexits EX_CONFIG): the systemd
+/// unit does not restart on it.
+const EXIT_CONFIG: u8 = 78;
+
+fn mailbox_exit(e: &crate::mailbox::MailboxError) -> ExitCode {
+    eprintln!("reportbox: {e}");
+    if e.is_fatal() {
+        ExitCode::from(EXIT_CONFIG)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+async fn run_daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
+    let (trigger, shutdown) = crate::shutdown::Shutdown::new();
+    let trigger = std::sync::Arc::new(trigger);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    let on_signal = trigger.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("shutting down");
+        on_signal.fire();
+    });
+    // Either task ending for good (a configuration error) stops the other, so the service
+    // exits and systemd shows why.
+    let mailbox = async {
+        let r = crate::mailbox::run(settings, store, shutdown.clone()).await;
+        trigger.fire();
+        r
+    };
+    let sender = async {
+        let r = notify::run(settings, store, shutdown.clone()).await;
+        trigger.fire();
+        r
+    };
+    let (mailbox, sender) = tokio::join!(mailbox, sender);
+    if let Err(e) = &sender {
+        eprintln!("reportbox: 发信配置有误：{e}");
+    }
+    match (mailbox, sender) {
+        (Err(e), _) => Ok(mailbox_exit(&e)),
+        (Ok(()), Err(_)) => Ok(ExitCode::from(78)),
+        (Ok(()), Ok(())) => Ok(ExitCode::SUCCESS),
+    }
+}
+
+async fn once(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
+    let code = match crate::mailbox::once(settings, store).await {
+        Ok(r) => {
+            println!(
+                "收取完成：新邮件 {} 封，新记录 {} 封，已记录过 {} 封，超过大小上限 {} 封，放弃 {} 封",
+                r.found, r.recorded, r.already_stored, r.oversized, r.given_up
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => mailbox_exit(&e),
+    };
+    // Acknowledgements of what was recorded go out even when the mailbox pass failed part way.
+    match notify::cycle(settings, store, Utc::now()).await? {
+        Some((tick, sent)) => {
+            if let Some(round) = tick.reminder_round {
+                println!("提醒轮次 {round}：{} 封提醒已排队", tick.reminders);
+            }
+            if let Some(report) = tick.report {
+                println!("日报 {report} 已排队");
+            }
+            println!(
+                "发信完成：发出 {} 封，待重试 {} 封，失败 {} 封",
+                sent.sent, sent.retried, sent.failed
+            );
+        }
+        None => println!("另一个 reportbox 实例正在发信，本次不发信"),
+    }
+    Ok(code)
 }
 
 #[cfg(test)]

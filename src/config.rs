@@ -26,6 +26,7 @@ const SECTIONS: &[&str] = &[
     "video",
     "smtp",
     "schedule",
+    "mailbox",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,8 @@ struct RawSettings {
     smtp: RawSmtp,
     #[serde(default)]
     schedule: RawSchedule,
+    #[serde(default)]
+    mailbox: crate::mailbox::settings::RawMailbox,
 }
 
 #[derive(Debug, Deserialize)]
@@ -338,6 +341,7 @@ pub struct Settings {
     pub video: VideoRules,
     pub smtp: SmtpSettings,
     pub schedule: ScheduleSettings,
+    pub mailbox: crate::mailbox::MailboxSettings,
     /// Loaded from `campaign.roster` and checked with the rest.
     pub roster: Roster,
 }
@@ -494,6 +498,9 @@ impl Settings {
                 ));
             }
         }
+        let mailbox_settings =
+            crate::mailbox::settings::convert(raw.mailbox, base, &mailbox, &mut problems);
+
         let roster_path = base.join(&roster_text);
         let roster = if roster_text.is_empty() {
             None
@@ -541,6 +548,7 @@ impl Settings {
                 video: raw.video,
                 smtp,
                 schedule,
+                mailbox: mailbox_settings,
                 roster,
             }),
             _ => Err(ConfigError::Invalid(problems)),

@@ -108,9 +108,18 @@ pub async fn process(
         store.objects.put(sha, bytes)?;
     }
     drop(blobs);
+    save(settings, store, &message).await
+}
+
+/// Records a decided message with its acknowledgement, if one is owed.
+async fn save(
+    settings: &Settings,
+    store: &Store,
+    message: &NewMessage,
+) -> Result<Outcome, PipelineError> {
     let saved = store
         .save(
-            &message,
+            message,
             &settings.campaign_view(),
             settings.campaign.acks_per_sender_per_hour,
             |after| crate::notify::compose_ack(settings, after),
@@ -121,6 +130,58 @@ pub async fn process(
         Saved::Recorded { disposition, rate_limited: false, .. } if disposition == "processed"
     );
     Ok(Outcome { saved, ack_due })
+}
+
+/// Records a message too large to download (over `mailbox.max_message_size`) from its header
+/// block alone, with a `file.too_large` problem on the message: the unit learns why nothing
+/// counted, the coordinator sees it, and it is not fetched again. Safe to repeat like [`process`].
+pub async fn process_oversized(
+    settings: &Settings,
+    store: &Store,
+    header: Vec<u8>,
+    size: u64,
+    source: String,
+    internal_date: Option<DateTime<Utc>>,
+) -> Result<Outcome, PipelineError> {
+    // Only the header block is kept, so its hash stands for the message.
+    let raw_sha256 = sha256_hex(&header);
+    if let Some(id) = store.find_raw(&raw_sha256).await? {
+        return Ok(Outcome {
+            saved: Saved::AlreadyStored { id },
+            ack_due: false,
+        });
+    }
+    store.objects.put(&raw_sha256, &header)?;
+    let parsed = intake::parse(&header, &settings.limits);
+    let mut learned = HashMap::new();
+    if let Some(s) = sender_of(&parsed) {
+        if let Some(unit) = store.learned_unit(&s).await? {
+            learned.insert(s, unit);
+        }
+    }
+    let (mut message, _) = decide(
+        settings,
+        parsed,
+        &learned,
+        Meta {
+            body_sha256: sha256_hex(format!("{raw_sha256}:{size}").as_bytes()),
+            raw_sha256,
+            size: usize::try_from(size).unwrap_or(usize::MAX),
+            source,
+            internal_date,
+        },
+    );
+    message.files.clear();
+    let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
+    message.problems.push(Problem::error(
+        "file.too_large",
+        format!(
+            "邮件大小约 {:.1} MB，超过接收上限 {:.1} MB，未能接收附件，请压缩后重新发送，或使用超大附件（网盘链接）发送",
+            mb(size),
+            mb(settings.mailbox.max_message_size)
+        ),
+    ));
+    save(settings, store, &message).await
 }
 
 /// Facts about the raw message that `decide` cannot see in the parsed one.

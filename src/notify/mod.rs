@@ -396,3 +396,122 @@ pub async fn resend_ack(
     store.enqueue(std::slice::from_ref(&email)).await?;
     Ok(Some(email))
 }
+
+/// The advisory lock that makes one instance the sender for this campaign's mailbox: the rate
+/// limit is per account, so two senders must never run side by side.
+fn sender_lock_key(settings: &Settings) -> String {
+    format!("reportbox-sender:{}", settings.campaign.mailbox)
+}
+
+/// How often the scheduler looks for due rounds, and how long an idle sender waits.
+const TICK: Duration = Duration::from_secs(30);
+const IDLE: Duration = Duration::from_secs(10);
+
+/// One full cycle for `once`: due rounds queued, then every due email sent (paced). Skipped,
+/// with `None`, when a running service is already the sender.
+pub async fn cycle(
+    settings: &Settings,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Option<(TickReport, SendReport)>, NotifyError> {
+    let mut lead =
+        crate::store::Leadership::connect(&settings.database.url, sender_lock_key(settings))
+            .await
+            .map_err(StoreError::from)?;
+    if !lead.try_lock().await.map_err(StoreError::from)? {
+        lead.release().await;
+        return Ok(None);
+    }
+    let result = async {
+        let mailer = Mailer::new(settings)?;
+        let tick = schedule_tick(settings, store, now).await?;
+        let sent = send_due(settings, store, &mailer, Utc::now(), usize::MAX).await?;
+        Ok::<_, NotifyError>((tick, sent))
+    }
+    .await;
+    lead.release().await;
+    result.map(Some)
+}
+
+/// The sender and scheduler of the service: runs until `shutdown` fires. Only one instance
+/// sends at a time; the others stand by. Errors (database or SMTP down) are logged once each
+/// and retried; only a configuration error ends it.
+pub async fn run(
+    settings: &Settings,
+    store: &Store,
+    mut shutdown: crate::shutdown::Shutdown,
+) -> Result<(), NotifyError> {
+    let mailer = Mailer::new(settings)?;
+    let pace = Duration::from_secs_f64(60.0 / f64::from(settings.smtp.max_per_minute.max(1)));
+    'standby: loop {
+        let mut lead = loop {
+            let attempt = async {
+                let mut l = crate::store::Leadership::connect(
+                    &settings.database.url,
+                    sender_lock_key(settings),
+                )
+                .await?;
+                let got = l.try_lock().await?;
+                Ok::<_, sqlx::Error>((l, got))
+            }
+            .await;
+            match attempt {
+                Ok((l, true)) => break l,
+                Ok((l, false)) => l.release().await,
+                Err(e) => tracing::warn!(error = %e, "sender: cannot reach the database"),
+            }
+            tokio::select! {
+                _ = shutdown.fired() => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        };
+        tracing::info!("sending mail for {}", settings.campaign.mailbox);
+        let mut last_tick: Option<std::time::Instant> = None;
+        let mut last_error = String::new();
+        loop {
+            if !lead.still_held().await {
+                tracing::warn!("sender: lost the database connection holding the sender lock");
+                continue 'standby;
+            }
+            let now = Utc::now();
+            if last_tick.is_none_or(|t| t.elapsed() >= TICK) {
+                last_tick = Some(std::time::Instant::now());
+                match schedule_tick(settings, store, now).await {
+                    Ok(t) if t.reminder_round.is_some() || t.report.is_some() => {
+                        tracing::info!(?t, "scheduled emails queued");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "scheduler failed; will retry"),
+                }
+            }
+            let wait = match send_due(settings, store, &mailer, now, 1).await {
+                Ok(r) => {
+                    last_error.clear();
+                    match r.paused_until {
+                        Some(until) if until > now => (until - now)
+                            .to_std()
+                            .unwrap_or(IDLE)
+                            .min(Duration::from_secs(60)),
+                        _ if r.sent + r.retried + r.failed > 0 => pace,
+                        _ => IDLE,
+                    }
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    if text != last_error {
+                        tracing::warn!(error = %text, "sender failed; will retry");
+                        last_error = text;
+                    }
+                    IDLE
+                }
+            };
+            tokio::select! {
+                _ = shutdown.fired() => {
+                    lead.release().await;
+                    return Ok(());
+                }
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}

@@ -3,7 +3,10 @@
 //! files, and the originals are content-addressed files that are written before that transaction
 //! and never deleted.
 
+mod leadership;
 mod outbox;
+
+pub use leadership::Leadership;
 
 pub use outbox::{Claimed, Delivery, NewOutbox, OutboxAttachment, OutboxRow};
 

@@ -1,0 +1,211 @@
+//! Mailbox daemon figures, against the loopback stack of deploy/testenv:
+//!
+//!     eval "$(deploy/testenv/up.sh)"; cargo bench --bench mailbox            # 1,000 messages
+//!     cargo bench --bench mailbox -- --messages 200 --latency 50
+//!
+//! 1. Drain: N messages (the 8 samples repeated with fresh Message-IDs, APPENDed to a fresh
+//!    mailbox) recorded by `mailbox::once`, against a bare async-imap client that only runs
+//!    `UID FETCH BODY.PEEK[]` over the same messages (one bulk command, and one command per
+//!    message as the daemon does). The ratio is the figure.
+//! 2. Latency under IDLE: `mailbox::run` watching a fresh mailbox; M messages, one at a time,
+//!    from the end of the APPEND (and of the SMTP transaction) to the commit (messages.processed_at).
+//!
+//! Uses its own database `reportbox_bench_mailbox`, recreated each run.
+
+#[path = "../tests/mailbox_support/mod.rs"]
+mod mailbox_support;
+
+use futures_util::TryStreamExt;
+use mailbox_support::*;
+use reportbox::mailbox::{self, Shutdown};
+use reportbox::store::Store;
+use sqlx::{Connection, PgPool};
+use std::time::{Duration, Instant, SystemTime};
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn fresh_db() -> PgPool {
+    let admin = var("DATABASE_URL");
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query("DROP DATABASE IF EXISTS reportbox_bench_mailbox WITH (FORCE)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("CREATE DATABASE reportbox_bench_mailbox")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (server, _) = admin.rsplit_once('/').unwrap();
+    PgPool::connect(&format!("{server}/reportbox_bench_mailbox"))
+        .await
+        .unwrap()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn bare_fetch(user: &str, per_message: bool) -> (Duration, usize) {
+    let mut s = imap(user).await;
+    let t = Instant::now();
+    s.select("INBOX").await.unwrap();
+    let mut bytes = 0;
+    if per_message {
+        let uids: Vec<u32> = s.uid_search("ALL").await.unwrap().into_iter().collect();
+        for uid in uids {
+            let f: Vec<_> = s
+                .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            bytes += f
+                .iter()
+                .filter_map(|f| f.body())
+                .map(<[u8]>::len)
+                .sum::<usize>();
+        }
+    } else {
+        let f: Vec<_> = s
+            .uid_fetch("1:*", "(UID BODY.PEEK[])")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        bytes = f.iter().filter_map(|f| f.body()).map(<[u8]>::len).sum();
+    }
+    let took = t.elapsed();
+    let _ = s.logout().await;
+    (took, bytes)
+}
+
+#[tokio::main]
+async fn main() {
+    // `cargo test --all-targets` runs bench binaries too; only `cargo bench` passes --bench.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("mailbox benchmark: run it with `cargo bench --bench mailbox`");
+        return;
+    }
+    let n = arg("--messages", 1000);
+    let m = arg("--latency", 100);
+    let pool = fresh_db().await;
+    let storage = tempfile::tempdir().unwrap();
+
+    // ---- drain
+    let user = uniq_user("bench-drain");
+    let mut s = imap(&user).await;
+    let t = Instant::now();
+    for i in 0..n {
+        s.append(
+            "INBOX",
+            None,
+            None,
+            &sample(i, &format!("bench-{i}-{}", common::uniq())),
+        )
+        .await
+        .unwrap();
+    }
+    println!("appended {n} messages in {:.2?}", t.elapsed());
+    s.logout().await.unwrap();
+    let (bulk, bytes) = bare_fetch(&user, false).await;
+    let (single, _) = bare_fetch(&user, true).await;
+    let drain_settings = settings(
+        storage.path(),
+        &user,
+        "reportbox-bench",
+        "none",
+        &[(
+            "REPORTBOX_MAILBOX__PROCESSED_KEYWORD",
+            "$Reportbox-Processed",
+        )],
+    );
+    let store = Store::from_pool(pool.clone(), storage.path());
+    store.migrate().await.unwrap();
+    store.sync_units(&drain_settings.roster).await.unwrap();
+    let t = Instant::now();
+    let report = mailbox::once(&drain_settings, &store).await.unwrap();
+    let drain = t.elapsed();
+    assert_eq!(report.recorded, n, "{report:?}");
+    println!(
+        "bare UID FETCH BODY.PEEK[] of {n} messages ({:.1} MB): {:.2?} in one command, {:.2?} one by one",
+        bytes as f64 / 1e6,
+        bulk,
+        single
+    );
+    println!(
+        "reportbox once, {n} messages: {:.2?} ({:.0} msg/s); ratio {:.1}x the bulk fetch, {:.1}x the one-by-one fetch",
+        drain,
+        n as f64 / drain.as_secs_f64(),
+        drain.as_secs_f64() / bulk.as_secs_f64(),
+        drain.as_secs_f64() / single.as_secs_f64()
+    );
+
+    // ---- latency under IDLE
+    let user = uniq_user("bench-idle");
+    let idle_settings = settings(storage.path(), &user, "reportbox-bench-idle", "none", &[]);
+    let (trigger, shutdown) = Shutdown::new();
+    let daemon = mailbox::run(&idle_settings, &store, shutdown);
+    let measure = async {
+        // Let the daemon reach IDLE on an empty mailbox first: one message, not measured.
+        let base: i64 = count_messages(&pool).await;
+        let mut s = imap(&user).await;
+        s.append(
+            "INBOX",
+            None,
+            None,
+            &sample(0, &format!("warm-{}", common::uniq())),
+        )
+        .await
+        .unwrap();
+        eventually("warm-up", || async { count_messages(&pool).await > base }).await;
+        let mut results = Vec::new();
+        for via_smtp in [false, true] {
+            let mut lat = Vec::with_capacity(m);
+            for i in 0..m {
+                let before = count_messages(&pool).await;
+                let raw = sample(i, &format!("lat-{via_smtp}-{i}-{}", common::uniq()));
+                if via_smtp {
+                    smtp_send(&user, &raw).await;
+                } else {
+                    s.append("INBOX", None, None, &raw).await.unwrap();
+                }
+                let arrived = SystemTime::now();
+                eventually("commit", || async { count_messages(&pool).await > before }).await;
+                let at: chrono::DateTime<chrono::Utc> =
+                    sqlx::query_scalar("SELECT max(processed_at) FROM messages")
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                let arrived: chrono::DateTime<chrono::Utc> = arrived.into();
+                lat.push((at - arrived).num_microseconds().unwrap() as f64 / 1000.0);
+            }
+            lat.sort_by(f64::total_cmp);
+            results.push((via_smtp, lat));
+        }
+        let _ = s.logout().await;
+        trigger.fire();
+        results
+    };
+    let (r, results) = tokio::join!(daemon, measure);
+    r.unwrap();
+    for (via_smtp, lat) in results {
+        println!(
+            "IDLE arrival-to-committed over {} messages, from the end of {}: median {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            lat.len(),
+            if via_smtp { "the SMTP transaction" } else { "the APPEND" },
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            lat.last().unwrap()
+        );
+    }
+}

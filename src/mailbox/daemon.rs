@@ -1,0 +1,634 @@
+//! The loop: lead (advisory lock) → connect → [`poll_once`] → wait (IDLE or poll) → again, with
+//! reconnects paced by `login_min_interval` and an exponential backoff with jitter.
+//!
+//! Exactly-once rests on two things: the pipeline's dedupe (same bytes or same Message-ID never
+//! count twice) and the rule that the folder's mark (`last_uid`) moves only after a message is
+//! committed. A crash anywhere repeats at most the message in flight, which dedupe absorbs.
+
+use super::client::{self, Connected};
+use super::progress::{self, Progress};
+use super::{IdleMode, MailboxError, MailboxSettings, Shutdown};
+use crate::config::Settings;
+use crate::pipeline::{self, Incoming};
+use crate::store::Leadership;
+use crate::store::{Saved, Store};
+use async_imap::extensions::idle::IdleResponse;
+use async_imap::types::UnsolicitedResponse;
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+use tokio::time::{sleep, Instant};
+use tracing::{debug, error, info, warn};
+
+/// How long one IMAP command may take before the connection is given up as dead.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+/// RFC 2177: servers may drop an IDLE after 30 minutes; renew well before.
+const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+/// How often a standby asks for the lock, and the leader checks it still holds it.
+const LOCK_CHECK: Duration = Duration::from_secs(1);
+
+/// What one [`poll_once`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PollOutcome {
+    /// New UIDs found by the search.
+    pub found: usize,
+    /// Recorded now (including set-aside ones and duplicates of an earlier Message-ID).
+    pub recorded: usize,
+    /// These bytes were recorded before (a rescan after a UIDVALIDITY change, a crash).
+    pub already_stored: usize,
+    /// Recorded from their headers only, with `file.too_large`.
+    pub oversized: usize,
+    /// Failed `max_attempts` times; left in `mailbox_failures` with `gave_up`.
+    pub given_up: usize,
+    /// Expunged between the search and the fetch.
+    pub vanished: usize,
+    pub last_uid: u32,
+    /// Shutdown was asked for before every message found was handled.
+    pub interrupted: bool,
+}
+
+/// What `once` reports.
+pub type PassReport = PollOutcome;
+
+async fn timed<T, E: Into<MailboxError>>(
+    what: &'static str,
+    f: impl Future<Output = Result<T, E>>,
+) -> Result<T, MailboxError> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, f).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(_) => Err(MailboxError::Timeout(what)),
+    }
+}
+
+/// `1:3,7,9:10` for the sorted UIDs given.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// One step: find the messages after the folder's mark, fetch each (`BODY.PEEK[]`, so nothing is
+/// marked read), run it through the pipeline, then flag/copy it and move the mark. Flags are never
+/// consulted: a message the coordinator already read is processed like any other.
+pub async fn poll_once(
+    settings: &Settings,
+    store: &Store,
+    conn: &mut Connected,
+    shutdown: &Shutdown,
+) -> Result<PollOutcome, MailboxError> {
+    let cfg = &settings.mailbox;
+    let account = cfg.account();
+    let folder = cfg.folder.as_str();
+    let pool = &store.pool;
+    let uv = conn.uidvalidity;
+    let mut last = match progress::load(pool, &account, folder).await? {
+        Some(p) if p.uidvalidity == uv => p.last_uid,
+        other => {
+            if let Some(p) = other {
+                warn!(
+                    folder,
+                    old = p.uidvalidity,
+                    new = uv,
+                    "UIDVALIDITY changed: scanning the folder again; messages already recorded are recognised and not counted twice"
+                );
+            }
+            let fresh = Progress {
+                uidvalidity: uv,
+                last_uid: 0,
+            };
+            progress::save(pool, &account, folder, fresh).await?;
+            0
+        }
+    };
+    let mut out = PollOutcome {
+        last_uid: last,
+        ..PollOutcome::default()
+    };
+    // Unsolicited EXISTS/EXPUNGE are not needed: the search below is the truth.
+    while conn.session.unsolicited_responses.try_recv().is_ok() {}
+    // `n:*` always matches the highest UID even when it is below n.
+    let mut uids: Vec<u32> = timed(
+        "searching",
+        conn.session.uid_search(format!("UID {}:*", last + 1)),
+    )
+    .await?
+    .into_iter()
+    .filter(|u| *u > last)
+    .collect();
+    uids.sort_unstable();
+    out.found = uids.len();
+    if uids.is_empty() {
+        return Ok(out);
+    }
+    debug!(folder, count = uids.len(), "new messages");
+    let meta: HashMap<u32, (u32, Option<DateTime<Utc>>)> = {
+        let fetched: Vec<_> = timed("fetching sizes", async {
+            conn.session
+                .uid_fetch(uid_set(&uids), "(UID RFC822.SIZE INTERNALDATE)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?;
+        fetched
+            .iter()
+            .filter_map(|f| {
+                Some((
+                    f.uid?,
+                    (
+                        f.size.unwrap_or(0),
+                        f.internal_date().map(|d| d.with_timezone(&Utc)),
+                    ),
+                ))
+            })
+            .collect()
+    };
+
+    for uid in uids {
+        if shutdown.is_fired() {
+            out.interrupted = true;
+            break;
+        }
+        let Some(&(size, internal_date)) = meta.get(&uid) else {
+            // Deleted by someone (the coordinator in webmail) after the search: nothing to read.
+            info!(folder, uid, "message vanished before it could be fetched");
+            progress::advance(pool, &account, folder, uv, uid).await?;
+            out.vanished += 1;
+            last = uid;
+            continue;
+        };
+        let oversized = u64::from(size) > cfg.max_message_size;
+        let query = if oversized {
+            "(UID BODY.PEEK[HEADER])"
+        } else {
+            "(UID BODY.PEEK[])"
+        };
+        let fetched: Vec<_> = timed("fetching a message", async {
+            conn.session
+                .uid_fetch(uid.to_string(), query)
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?;
+        let bytes = fetched
+            .iter()
+            .find(|f| f.uid == Some(uid))
+            .and_then(|f| if oversized { f.header() } else { f.body() }.map(<[u8]>::to_vec));
+        drop(fetched);
+        let Some(bytes) = bytes else {
+            info!(folder, uid, "message vanished before it could be fetched");
+            progress::advance(pool, &account, folder, uv, uid).await?;
+            out.vanished += 1;
+            last = uid;
+            continue;
+        };
+        let source = format!("imap:{folder}/{uv}/{uid}");
+        loop {
+            let attempts = progress::begin_attempt(pool, &account, folder, uv, uid).await?;
+            if attempts > cfg.max_attempts as i32 {
+                // A message that failed (or crashed the process) this often would block every
+                // message after it; it stays visible in mailbox_failures instead.
+                error!(
+                    folder,
+                    uid, attempts, "giving up on a message; see mailbox_failures"
+                );
+                progress::record_error(pool, &account, folder, uv, uid, "", true).await?;
+                out.given_up += 1;
+                break;
+            }
+            let result = if oversized {
+                pipeline::process_oversized(
+                    settings,
+                    store,
+                    bytes.clone(),
+                    u64::from(size),
+                    source.clone(),
+                    internal_date,
+                )
+                .await
+            } else {
+                pipeline::process(
+                    settings,
+                    store,
+                    Incoming {
+                        raw: bytes.clone(),
+                        source: source.clone(),
+                        internal_date,
+                    },
+                )
+                .await
+            };
+            match result {
+                Ok(outcome) => {
+                    match outcome.saved {
+                        Saved::AlreadyStored { .. } => out.already_stored += 1,
+                        Saved::Recorded { id, .. } => {
+                            out.recorded += 1;
+                            if oversized {
+                                out.oversized += 1;
+                            }
+                            debug!(folder, uid, id, "recorded");
+                        }
+                    }
+                    break;
+                }
+                Err(e) if e.is_transient() => {
+                    // Not the message's fault: this attempt does not count against it.
+                    let _ = sqlx::query(
+                        "UPDATE mailbox_failures SET attempts = attempts - 1
+                         WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = $4",
+                    )
+                    .bind(&account)
+                    .bind(folder)
+                    .bind(i64::from(uv))
+                    .bind(i64::from(uid))
+                    .execute(pool)
+                    .await;
+                    return Err(e.into());
+                }
+                Err(e) => {
+                    warn!(folder, uid, attempts, error = %e, "could not record a message");
+                    progress::record_error(pool, &account, folder, uv, uid, &e.to_string(), false)
+                        .await?;
+                }
+            }
+        }
+        mark(cfg, conn, uid).await;
+        progress::advance(pool, &account, folder, uv, uid).await?;
+        last = uid;
+    }
+    out.last_uid = last;
+    Ok(out)
+}
+
+/// After the commit: the optional keyword and copy. Failing here loses nothing (the message is
+/// recorded), so it is logged and not retried.
+async fn mark(cfg: &MailboxSettings, conn: &mut Connected, uid: u32) {
+    if !cfg.processed_keyword.is_empty() {
+        let r = timed("flagging", async {
+            conn.session
+                .uid_store(
+                    uid.to_string(),
+                    format!("+FLAGS.SILENT ({})", cfg.processed_keyword),
+                )
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await;
+        if let Err(e) = r {
+            warn!(uid, error = %e, "could not set the processed keyword");
+        }
+    }
+    if let Some(dest) = &cfg.copy_to_folder {
+        if let Err(e) = timed("copying", conn.session.uid_copy(uid.to_string(), dest)).await {
+            warn!(uid, folder = %dest, error = %e, "could not copy the message");
+        }
+    }
+}
+
+async fn logout(mut conn: Connected) {
+    let _ = tokio::time::timeout(Duration::from_secs(3), conn.session.logout()).await;
+}
+
+/// One pass over the folder, then LOGOUT. Refuses to run while another instance leads.
+pub async fn once(settings: &Settings, store: &Store) -> Result<PassReport, MailboxError> {
+    let cfg = &settings.mailbox;
+    let mut lock = Leadership::connect(
+        &settings.database.url,
+        mailbox_lock_key(&cfg.account(), &cfg.folder),
+    )
+    .await?;
+    if !lock.try_lock().await? {
+        return Err(MailboxError::Busy(cfg.account()));
+    }
+    let (_keep, shutdown) = Shutdown::new();
+    let mut conn = client::connect(cfg).await?;
+    let report = poll_once(settings, store, &mut conn, &shutdown).await;
+    logout(conn).await;
+    lock.release().await;
+    report
+}
+
+enum Exit {
+    Shutdown,
+    LockLost,
+}
+
+enum Wake {
+    Changed,
+    Exit(Exit),
+}
+
+/// Completes when the lock's connection is gone.
+async fn lock_lost(lock: &mut Leadership) {
+    let mut tick = tokio::time::interval(LOCK_CHECK);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if !lock.still_held().await {
+            return;
+        }
+    }
+}
+
+/// Exponential, capped, with jitter so that several instances do not retry in step.
+struct Backoff {
+    initial: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    fn new(cfg: &MailboxSettings) -> Self {
+        Backoff {
+            initial: cfg.backoff_initial,
+            max: cfg.backoff_max,
+            next: cfg.backoff_initial,
+        }
+    }
+    fn reset(&mut self) {
+        self.next = self.initial;
+    }
+    fn take(&mut self) -> Duration {
+        let base = self.next;
+        self.next = (self.next * 2).min(self.max);
+        base.mul_f64(0.5 + fastrand::f64() * 0.5)
+    }
+}
+
+/// Watches the mailbox until `shutdown` fires. Waits as a standby while another instance holds
+/// the mailbox's lock. Returns `Err` only for what needs a person (configuration, credentials,
+/// certificate); everything else is retried.
+pub async fn run(
+    settings: &Settings,
+    store: &Store,
+    mut shutdown: Shutdown,
+) -> Result<(), MailboxError> {
+    let cfg = &settings.mailbox;
+    if cfg.password.is_none() {
+        return Err(MailboxError::Config(
+            "mailbox.password: required (REPORTBOX_MAILBOX__PASSWORD or mailbox.password_file)"
+                .into(),
+        ));
+    }
+    let account = cfg.account();
+    let mut said_standby = false;
+    loop {
+        let mut lock = loop {
+            match Leadership::connect(
+                &settings.database.url,
+                mailbox_lock_key(&account, &cfg.folder),
+            )
+            .await
+            {
+                Ok(mut l) => match l.try_lock().await {
+                    Ok(true) => break l,
+                    Ok(false) => {
+                        if !said_standby {
+                            info!(%account, folder = %cfg.folder, "another instance is watching this mailbox; standing by");
+                            said_standby = true;
+                        }
+                        // Keep this connection and ask again on it.
+                        loop {
+                            tokio::select! {
+                                _ = sleep(LOCK_CHECK) => {}
+                                _ = shutdown.fired() => return Ok(()),
+                            }
+                            match l.try_lock().await {
+                                Ok(true) => break,
+                                Ok(false) => continue,
+                                Err(e) => {
+                                    warn!(error = %e, "lost the database connection while standing by");
+                                    break;
+                                }
+                            }
+                        }
+                        if l.still_held().await {
+                            break l;
+                        }
+                    }
+                    Err(e) => warn!(error = %e, "cannot ask for the mailbox lock"),
+                },
+                Err(e) => warn!(error = %e, "cannot connect to the database for the mailbox lock"),
+            }
+            tokio::select! {
+                _ = sleep(cfg.backoff_initial.max(LOCK_CHECK)) => {}
+                _ = shutdown.fired() => return Ok(()),
+            }
+        };
+        said_standby = false;
+        info!(%account, folder = %cfg.folder, "watching the mailbox");
+        let exit = lead(settings, store, &mut lock, &mut shutdown).await;
+        lock.release().await;
+        match exit? {
+            Exit::Shutdown => return Ok(()),
+            Exit::LockLost => {
+                warn!("lost the mailbox lock (its database connection dropped); standing by");
+            }
+        }
+    }
+}
+
+async fn lead(
+    settings: &Settings,
+    store: &Store,
+    lock: &mut Leadership,
+    shutdown: &mut Shutdown,
+) -> Result<Exit, MailboxError> {
+    let cfg = &settings.mailbox;
+    let mut backoff = Backoff::new(cfg);
+    let mut last_login: Option<Instant> = None;
+    loop {
+        // 163 (and others) throttle accounts that log in often: at most one login per interval.
+        if let Some(t) = last_login {
+            let next = t + cfg.login_min_interval;
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                _ = shutdown.fired() => return Ok(Exit::Shutdown),
+                _ = lock_lost(lock) => return Ok(Exit::LockLost),
+            }
+        }
+        last_login = Some(Instant::now());
+        let attempt = tokio::select! {
+            r = client::connect(cfg) => r,
+            _ = shutdown.fired() => return Ok(Exit::Shutdown),
+        };
+        let failure = match attempt {
+            Ok(conn) => {
+                info!(
+                    uidvalidity = conn.uidvalidity,
+                    idle = conn.can_idle && cfg.idle == IdleMode::Auto,
+                    "mailbox open"
+                );
+                match serve(settings, store, conn, lock, shutdown, &mut backoff).await {
+                    Ok(exit) => return Ok(exit),
+                    Err(e) => e,
+                }
+            }
+            Err(e) => e,
+        };
+        if failure.is_fatal() {
+            return Err(failure);
+        }
+        let delay = backoff.take();
+        warn!(error = %failure, retry_in = ?delay, "mailbox unavailable; reconnecting");
+        tokio::select! {
+            _ = sleep(delay) => {}
+            _ = shutdown.fired() => return Ok(Exit::Shutdown),
+            _ = lock_lost(lock) => return Ok(Exit::LockLost),
+        }
+    }
+}
+
+async fn serve(
+    settings: &Settings,
+    store: &Store,
+    mut conn: Connected,
+    lock: &mut Leadership,
+    shutdown: &mut Shutdown,
+    backoff: &mut Backoff,
+) -> Result<Exit, MailboxError> {
+    let cfg = &settings.mailbox;
+    let use_idle = conn.can_idle && cfg.idle == IdleMode::Auto;
+    loop {
+        let out = poll_once(settings, store, &mut conn, shutdown).await?;
+        backoff.reset();
+        if out.found > 0 {
+            info!(
+                found = out.found,
+                recorded = out.recorded,
+                already = out.already_stored,
+                oversized = out.oversized,
+                given_up = out.given_up,
+                last_uid = out.last_uid,
+                "mailbox pass"
+            );
+        }
+        if shutdown.is_fired() {
+            logout(conn).await;
+            return Ok(Exit::Shutdown);
+        }
+        let (c, wake) = if use_idle {
+            idle(conn, shutdown, lock).await?
+        } else {
+            poll_wait(conn, cfg.poll_interval, shutdown, lock).await?
+        };
+        conn = c;
+        if let Wake::Exit(exit) = wake {
+            logout(conn).await;
+            return Ok(exit);
+        }
+    }
+}
+
+async fn poll_wait(
+    mut conn: Connected,
+    interval: Duration,
+    shutdown: &mut Shutdown,
+    lock: &mut Leadership,
+) -> Result<(Connected, Wake), MailboxError> {
+    tokio::select! {
+        _ = sleep(interval) => {}
+        _ = shutdown.fired() => return Ok((conn, Wake::Exit(Exit::Shutdown))),
+        _ = lock_lost(lock) => return Ok((conn, Wake::Exit(Exit::LockLost))),
+    }
+    // NOOP keeps the session alive and lets the server report changes; the search does the rest.
+    timed("NOOP", conn.session.noop()).await?;
+    Ok((conn, Wake::Changed))
+}
+
+async fn idle(
+    conn: Connected,
+    shutdown: &mut Shutdown,
+    lock: &mut Leadership,
+) -> Result<(Connected, Wake), MailboxError> {
+    let Connected {
+        session,
+        uidvalidity,
+        can_idle,
+    } = conn;
+    let unsolicited = session.unsolicited_responses.clone();
+    while unsolicited.try_recv().is_ok() {}
+    let mut handle = session.idle();
+    timed("starting IDLE", handle.init()).await?;
+    // Mail that arrived between the search and IDLE is announced before the server's "+", and
+    // the library files it as unsolicited: look there first, or it would wait for the next one.
+    let mut arrived = false;
+    while let Ok(r) = unsolicited.try_recv() {
+        arrived |= matches!(
+            r,
+            UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
+        );
+    }
+    let wake = if arrived {
+        Wake::Changed
+    } else {
+        let (wait, _stop) = handle.wait_with_timeout(IDLE_RENEW);
+        tokio::select! {
+            r = wait => match r? {
+                IdleResponse::NewData(_) | IdleResponse::Timeout | IdleResponse::ManualInterrupt => Wake::Changed,
+            },
+            _ = sleep(IDLE_RENEW) => Wake::Changed,
+            _ = shutdown.fired() => Wake::Exit(Exit::Shutdown),
+            _ = lock_lost(lock) => Wake::Exit(Exit::LockLost),
+        }
+    };
+    let session = timed("ending IDLE", handle.done()).await?;
+    Ok((
+        Connected {
+            session,
+            uidvalidity,
+            can_idle,
+        },
+        wake,
+    ))
+}
+
+fn mailbox_lock_key(account: &str, folder: &str) -> String {
+    format!("reportbox-mailbox:{account}/{folder}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_collapse_runs() {
+        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(uid_set(&[5]), "5");
+        assert_eq!(uid_set(&[]), "");
+    }
+
+    #[test]
+    fn unsafe_login_is_a_configuration_error() {
+        let e = client::classify_no(async_imap::error::Error::No(
+            "SELECT Unsafe Login. Please contact kefu@188.com for help".into(),
+        ));
+        assert!(e.is_fatal(), "{e}");
+        assert!(e.to_string().contains("Unsafe Login"));
+        let other =
+            client::classify_no(async_imap::error::Error::No("Mailbox doesn't exist".into()));
+        assert!(!other.is_fatal());
+    }
+}

@@ -1,0 +1,128 @@
+//! Per-folder progress (UIDVALIDITY, last committed UID) and attempt bookkeeping. The lock that
+//! makes one instance the leader is `store::Leadership`.
+
+use sqlx::{PgPool, Row};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub uidvalidity: u32,
+    pub last_uid: u32,
+}
+
+pub async fn load(
+    pool: &PgPool,
+    account: &str,
+    folder: &str,
+) -> Result<Option<Progress>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT uidvalidity, last_uid FROM mailbox_progress WHERE account = $1 AND folder = $2",
+    )
+    .bind(account)
+    .bind(folder)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| Progress {
+        uidvalidity: r.get::<i64, _>("uidvalidity") as u32,
+        last_uid: r.get::<i64, _>("last_uid") as u32,
+    }))
+}
+
+/// Records `p`, replacing whatever was there (a new UIDVALIDITY starts again from 0).
+pub async fn save(
+    pool: &PgPool,
+    account: &str,
+    folder: &str,
+    p: Progress,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO mailbox_progress (account, folder, uidvalidity, last_uid) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (account, folder) DO UPDATE SET uidvalidity = $3, last_uid = $4, updated_at = now()",
+    )
+    .bind(account)
+    .bind(folder)
+    .bind(i64::from(p.uidvalidity))
+    .bind(i64::from(p.last_uid))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Moves the mark past `uid` and forgets its attempts, in one transaction. Never moves it back
+/// (two instances briefly overlapping must not undo each other's progress).
+pub async fn advance(
+    pool: &PgPool,
+    account: &str,
+    folder: &str,
+    uidvalidity: u32,
+    uid: u32,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE mailbox_progress SET last_uid = GREATEST(last_uid, $4), updated_at = now()
+         WHERE account = $1 AND folder = $2 AND uidvalidity = $3",
+    )
+    .bind(account)
+    .bind(folder)
+    .bind(i64::from(uidvalidity))
+    .bind(i64::from(uid))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM mailbox_failures
+         WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = $4 AND NOT gave_up",
+    )
+    .bind(account)
+    .bind(folder)
+    .bind(i64::from(uidvalidity))
+    .bind(i64::from(uid))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Counts one more attempt at a message before it is made; returns the count including this one.
+pub async fn begin_attempt(
+    pool: &PgPool,
+    account: &str,
+    folder: &str,
+    uidvalidity: u32,
+    uid: u32,
+) -> Result<i32, sqlx::Error> {
+    let row = sqlx::query(
+        "INSERT INTO mailbox_failures (account, folder, uidvalidity, uid, attempts) VALUES ($1, $2, $3, $4, 1)
+         ON CONFLICT (account, folder, uidvalidity, uid)
+         DO UPDATE SET attempts = mailbox_failures.attempts + 1, last_at = now()
+         RETURNING attempts",
+    )
+    .bind(account)
+    .bind(folder)
+    .bind(i64::from(uidvalidity))
+    .bind(i64::from(uid))
+    .fetch_one(pool)
+    .await?;
+    Ok(row.get("attempts"))
+}
+
+pub async fn record_error(
+    pool: &PgPool,
+    account: &str,
+    folder: &str,
+    uidvalidity: u32,
+    uid: u32,
+    error: &str,
+    gave_up: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE mailbox_failures SET last_error = COALESCE($5, last_error), gave_up = gave_up OR $6, last_at = now()
+         WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = $4",
+    )
+    .bind(account)
+    .bind(folder)
+    .bind(i64::from(uidvalidity))
+    .bind(i64::from(uid))
+    .bind((!error.is_empty()).then_some(error))
+    .bind(gave_up)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
