@@ -252,6 +252,8 @@ impl Daemon {
                 common::samples_dir().join("roster.csv"),
             )
             .env("REPORTBOX_LOG", "info,reportbox=debug")
+            // The sender runs too: point it at the loopback Postfix, never at 163.
+            .envs(common::smtp_env())
             .envs(mailbox.iter().cloned())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
