@@ -64,46 +64,33 @@ pub fn window_end(settings: &Settings) -> DateTime<Utc> {
         + chrono::Duration::days(settings.schedule.report_days_after_deadline.max(0) + 1)
 }
 
+/// Every configured reminder round of the campaign.
+fn reminder_rounds(settings: &Settings) -> impl Iterator<Item = Round> + '_ {
+    let base = deadline_date(settings);
+    settings.schedule.reminders.iter().filter_map(move |r| {
+        let date = shift(base, r.days)?;
+        Some(Round {
+            key: format!("reminder:{base}:{:+}:{}", r.days, r.at.format("%H:%M")),
+            due_at: local_instant(settings, date, r.at)?,
+            days: r.days,
+            date,
+        })
+    })
+}
+
 /// The latest reminder round due at `now`, if any and if still within the campaign window.
 pub fn latest_reminder_round(settings: &Settings, now: DateTime<Utc>) -> Option<Round> {
     if now > window_end(settings) {
         return None;
     }
-    let base = deadline_date(settings);
-    settings
-        .schedule
-        .reminders
-        .iter()
-        .filter_map(|r| {
-            let date = shift(base, r.days)?;
-            let due_at = local_instant(settings, date, r.at)?;
-            Some(Round {
-                key: format!("reminder:{base}:{:+}:{}", r.days, r.at.format("%H:%M")),
-                due_at,
-                days: r.days,
-                date,
-            })
-        })
+    reminder_rounds(settings)
         .filter(|r| r.due_at <= now)
         .max_by_key(|r| r.due_at)
 }
 
 /// The next reminder round after `now` (for `remind --dry-run`).
 pub fn next_reminder_round(settings: &Settings, now: DateTime<Utc>) -> Option<Round> {
-    let base = deadline_date(settings);
-    settings
-        .schedule
-        .reminders
-        .iter()
-        .filter_map(|r| {
-            let date = shift(base, r.days)?;
-            Some(Round {
-                key: format!("reminder:{base}:{:+}:{}", r.days, r.at.format("%H:%M")),
-                due_at: local_instant(settings, date, r.at)?,
-                days: r.days,
-                date,
-            })
-        })
+    reminder_rounds(settings)
         .filter(|r| r.due_at > now)
         .min_by_key(|r| r.due_at)
 }
@@ -132,4 +119,80 @@ pub fn latest_daily_report(settings: &Settings, now: DateTime<Utc>) -> Option<Ro
         days: 0,
         date,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/reportbox.toml");
+        Settings::load(&path, Vec::new()).expect("shipped config")
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn reminder_rounds_fall_at_nine_local_time_around_the_deadline_date() {
+        let s = settings();
+        let due: Vec<String> = reminder_rounds(&s)
+            .map(|r| r.due_at.with_timezone(&s.campaign.tz).to_rfc3339())
+            .collect();
+        assert_eq!(
+            due,
+            [
+                "2023-06-07T09:00:00+08:00",
+                "2023-06-09T09:00:00+08:00",
+                "2023-06-11T09:00:00+08:00",
+                "2023-06-13T09:00:00+08:00"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_the_latest_due_round_counts_and_none_before_the_first() {
+        let s = settings();
+        assert_eq!(
+            latest_reminder_round(&s, at("2023-06-07T08:59:59+08:00")),
+            None
+        );
+        let r = latest_reminder_round(&s, at("2023-06-12T00:00:00+08:00")).unwrap();
+        assert_eq!(r.days, 1);
+        let next = next_reminder_round(&s, at("2023-06-12T00:00:00+08:00")).unwrap();
+        assert_eq!(next.days, 3);
+    }
+
+    #[test]
+    fn nothing_is_due_long_after_the_campaign() {
+        let s = settings();
+        assert_eq!(
+            latest_reminder_round(&s, at("2026-12-01T09:00:00+08:00")),
+            None
+        );
+        assert_eq!(
+            latest_daily_report(&s, at("2026-12-01T09:00:00+08:00")),
+            None
+        );
+    }
+
+    #[test]
+    fn the_daily_report_is_yesterdays_until_todays_time_has_come() {
+        let s = settings();
+        let before = latest_daily_report(&s, at("2023-06-05T08:29:00+08:00")).unwrap();
+        assert_eq!(before.key, "report:2023-06-04");
+        let after = latest_daily_report(&s, at("2023-06-05T08:30:00+08:00")).unwrap();
+        assert_eq!(after.key, "report:2023-06-05");
+        // Reports run from the opening until report_days_after_deadline (7) past the deadline.
+        assert_eq!(
+            latest_daily_report(&s, at("2023-05-08T12:00:00+08:00")),
+            None
+        );
+        assert!(latest_daily_report(&s, at("2023-06-17T12:00:00+08:00")).is_some());
+        assert_eq!(
+            latest_daily_report(&s, at("2023-06-18T12:00:00+08:00")),
+            None
+        );
+    }
 }
