@@ -304,53 +304,43 @@ impl<'r> Matcher<'r> {
     /// The one unit a text names: the longest name or alias found in it; two different units
     /// matching at that length name none.
     pub fn in_text(&self, text: &str) -> Option<&'r Unit> {
+        self.in_texts(&[text])
+    }
+
+    /// The longest names found in one text, with their length.
+    fn longest_in(&self, text: &str) -> Option<(usize, BTreeSet<usize>)> {
         let hay = self.haystack(text);
         if hay.is_empty() {
             return None;
         }
-        let mut best_len = 0;
-        let mut found: BTreeSet<usize> = BTreeSet::new();
+        let mut best: Option<(usize, BTreeSet<usize>)> = None;
         for (name, idx) in &self.names {
             let len = name.chars().count();
-            if len < best_len {
+            if best.as_ref().is_some_and(|(l, _)| len < *l) {
                 break;
             }
             if hay.contains(name.as_str()) {
-                best_len = len;
-                found.insert(*idx);
+                best.get_or_insert_with(|| (len, BTreeSet::new()))
+                    .1
+                    .insert(*idx);
             }
         }
-        if found.len() == 1 {
-            found.first().map(|&i| &self.roster.units[i])
-        } else {
-            None
-        }
+        best
     }
 
-    /// The unit several texts name together (the longest match over all of them).
+    /// The unit several texts name together: the longest match over all of them; two
+    /// different units at that length name none.
     fn in_texts(&self, texts: &[&str]) -> Option<&'r Unit> {
-        let mut best: Option<(usize, BTreeSet<&str>)> = None;
-        for text in texts {
-            let hay = self.haystack(text);
-            for (name, idx) in &self.names {
-                let len = name.chars().count();
-                if best.as_ref().is_some_and(|(l, _)| len < *l) {
-                    break;
-                }
-                if hay.contains(name.as_str()) {
-                    let id = self.roster.units[*idx].id.as_str();
-                    match &mut best {
-                        Some((l, ids)) if *l == len => {
-                            ids.insert(id);
-                        }
-                        _ => best = Some((len, BTreeSet::from([id]))),
-                    }
-                    break;
-                }
+        let mut best: Option<(usize, BTreeSet<usize>)> = None;
+        for (len, found) in texts.iter().filter_map(|t| self.longest_in(t)) {
+            match &mut best {
+                Some((l, ids)) if *l == len => ids.extend(found),
+                Some((l, _)) if *l > len => {}
+                _ => best = Some((len, found)),
             }
         }
         match best {
-            Some((_, ids)) if ids.len() == 1 => ids.first().and_then(|id| self.roster.get(id)),
+            Some((_, ids)) if ids.len() == 1 => ids.first().map(|&i| &self.roster.units[i]),
             _ => None,
         }
     }
