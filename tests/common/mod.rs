@@ -324,14 +324,19 @@ pub async fn env_with_roster(
     }
 }
 
-/// A statistics table laid out like 附件2, filled in for `unit`.
+/// A statistics table laid out like 附件2, filled in for `unit`; `unit` empty gives the blank
+/// template.
 pub fn table(unit: &str, year: &str) -> Vec<u8> {
+    let filled = !unit.is_empty();
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet();
     ws.write(0, 0, format!("{year}年太原市科技活动周开展情况统计表"))
         .unwrap();
     ws.write(1, 0, "填报单位（盖章）：").unwrap();
-    ws.write(1, 1, unit).unwrap();
+    if filled {
+        ws.write(1, 1, unit).unwrap();
+    }
+    ws.write(1, 3, "填报日期：").unwrap();
     for (c, h) in ["序号", "统计指标", "单位", "数量", "备注"]
         .iter()
         .enumerate()
@@ -358,10 +363,14 @@ pub fn table(unit: &str, year: &str) -> Vec<u8> {
         ws.write(r, 0, (i + 1) as f64).unwrap();
         ws.write(r, 1, *label).unwrap();
         ws.write(r, 2, *u).unwrap();
-        ws.write(r, 3, *v).unwrap();
+        if filled {
+            ws.write(r, 3, *v).unwrap();
+        }
     }
     ws.write(17, 0, "重点示范活动名称及简介").unwrap();
-    ws.write(17, 1, "科普进社区").unwrap();
+    if filled {
+        ws.write(17, 1, "科普进社区").unwrap();
+    }
     wb.save_to_buffer().unwrap()
 }
 
