@@ -583,6 +583,66 @@ fn an_invalid_ods_table_reports_its_errors() {
     assert_eq!(c, ["table.negative", "table.not_integer"]);
 }
 
+// ---- tables saved by LibreOffice (tests/fixtures/table/libreoffice/README.md) ----
+
+fn libreoffice(name: &str) -> Vec<u8> {
+    fixture(&format!("libreoffice/{name}"))
+}
+
+#[test]
+fn valid_tables_resaved_by_libreoffice_read_the_same_in_every_format() {
+    for (name, format) in [
+        ("valid.xlsx", SheetFormat::Xlsx),
+        ("valid.ods", SheetFormat::Ods),
+    ] {
+        let r = check(&libreoffice(name), format);
+        assert!(r.readable && r.is_template, "{name}: {r:#?}");
+        assert!(r.problems.is_empty(), "{name}: {:#?}", r.problems);
+        assert_eq!(r.unit_text.as_deref(), Some("市公安局"), "{name}");
+        assert_eq!(r.values["funding"], json!(45.69), "{name}");
+    }
+}
+
+#[test]
+fn invalid_tables_resaved_by_libreoffice_keep_their_errors_and_name_the_row() {
+    for (name, format) in [
+        ("invalid.xlsx", SheetFormat::Xlsx),
+        ("invalid.ods", SheetFormat::Ods),
+        ("invalid.xls", SheetFormat::Xls),
+    ] {
+        let r = check(&libreoffice(name), format);
+        let mut c = codes(&r);
+        c.sort();
+        assert_eq!(c, ["table.negative", "table.not_integer"], "{name}");
+        assert!(
+            only(&r, "table.not_integer").contains("参与单位数"),
+            "{name}"
+        );
+        assert!(
+            only(&r, "table.negative").contains("参与公众人数"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_sample_table_converted_by_libreoffice_to_xls_and_ods_is_still_the_units_table() {
+    let original = check(
+        &fixture("samples/01_市公安局2023年科技活动周开展情况统计表.xlsx"),
+        SheetFormat::Xlsx,
+    );
+    assert_valid(&original);
+    for (name, format) in [
+        ("sample01.xls", SheetFormat::Xls),
+        ("sample01.ods", SheetFormat::Ods),
+    ] {
+        let r = check(&libreoffice(name), format);
+        assert_valid(&r);
+        assert_eq!(r.unit_text, original.unit_text, "{name}");
+        assert_eq!(r.values, original.values, "{name}");
+    }
+}
+
 // ---- the corpus ----
 
 #[test]
