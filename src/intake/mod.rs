@@ -11,6 +11,7 @@ mod date;
 mod links;
 mod names;
 mod sniff;
+mod tnef;
 mod walk;
 
 pub use date::MailDate;
