@@ -277,10 +277,13 @@ pub fn decide(
     meta: Meta,
 ) -> (NewMessage, Vec<(String, Vec<u8>)>) {
     let sender = sender_of(&parsed);
+    // A date written without a zone (or with China's `CST`) is the campaign's wall clock.
+    let tz = &settings.campaign.tz;
+    let date_header = parsed.date.map(|d| d.to_utc(tz));
     let received_at = meta
         .internal_date
-        .or_else(|| parsed.received_at.map(|d| d.with_timezone(&Utc)))
-        .or_else(|| parsed.date.map(|d| d.with_timezone(&Utc)))
+        .or_else(|| parsed.received_at.map(|d| d.to_utc(tz)))
+        .or(date_header)
         .unwrap_or_else(Utc::now);
     let dedupe_key = parsed
         .message_id
@@ -297,7 +300,7 @@ pub fn decide(
         sender_addr: parsed.sender.as_ref().map(|m| m.address.clone()),
         reply_to: parsed.reply_to.as_ref().map(|m| m.address.clone()),
         subject: parsed.subject.clone(),
-        date_header: parsed.date.map(|d| d.with_timezone(&Utc)),
+        date_header,
         received_at,
         size_bytes: meta.size as i64,
         source: meta.source,

@@ -274,9 +274,11 @@ async fn an_outlook_name_split_mid_character_across_encoded_words_and_a_winmail_
         "附件2：2023年科技活动周统计表（市档案馆）.xlsx"
     );
     assert_eq!(u["items"]["statistics_table"]["state"], "valid");
+    // An empty TNEF (signature, key, zero padding): kept as a container, and no problem.
+    assert_eq!(u["problems"], serde_json::json!([]), "{u:#}");
     let files = stored_files(&env).await;
     assert!(
-        files.contains(&("winmail.dat".to_string(), "other".to_string())),
+        files.contains(&("winmail.dat".to_string(), "archive".to_string())),
         "{files:?}"
     );
 }

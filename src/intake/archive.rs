@@ -1,4 +1,4 @@
-//! Unpacking zip and 7z attachments (contract §3, §6). Every limit is checked twice: first
+//! Unpacking zip and 7z attachments (contract §3, §6); Outlook's winmail.dat is in `tnef`. Every limit is checked twice: first
 //! against what the archive declares (so a bomb is refused before any work), then while reading
 //! (so an archive that lies about its sizes still cannot exceed them).
 
@@ -50,6 +50,7 @@ pub(crate) fn unpack(
         match kind {
             FileKind::Zip => unzip(name, bytes, limits, budget, &mut out),
             FileKind::SevenZ => un7z(name, bytes, limits, budget, &mut out),
+            FileKind::Tnef => super::tnef::unpack(name, bytes, limits, budget, &mut out),
             FileKind::Rar => out.problems.push(Problem::error(
                 "archive.unsupported",
                 format!("压缩包“{name}”是 RAR 格式，系统无法解压。请改用 zip 格式压缩，或直接把文件作为附件发送。"),

@@ -7,16 +7,18 @@
 //! because mail-parser turns raw GBK into replacement characters.
 
 mod archive;
+mod date;
 mod links;
 mod names;
 mod sniff;
+mod tnef;
 mod walk;
 
+pub use date::MailDate;
 pub use links::{provider_of, LargeLink};
 pub use sniff::{kind_from_name, sniff, FileFamily, FileKind};
 
 use crate::problem::Problem;
-use chrono::{DateTime, FixedOffset, TimeZone};
 use mail_parser::MessageParser;
 use names::{field, split_fields, RawField, Structured};
 use serde::{Deserialize, Serialize};
@@ -113,9 +115,11 @@ pub struct Parsed {
     pub sender: Option<Mailbox>,
     pub reply_to: Option<Mailbox>,
     pub subject: String,
-    pub date: Option<DateTime<FixedOffset>>,
-    /// Date of the topmost Received: header.
-    pub received_at: Option<DateTime<FixedOffset>>,
+    /// The Date: header; a date without a zone (or with China's `CST`) stays a wall-clock
+    /// time for the pipeline to read in the campaign's time zone.
+    pub date: Option<MailDate>,
+    /// Date of the topmost Received: header with a readable date, likewise.
+    pub received_at: Option<MailDate>,
     /// Lowercased.
     pub auto_submitted: Option<String>,
     pub is_list: bool,
@@ -189,7 +193,6 @@ fn parse_inner(raw: &[u8], limits: &IntakeLimits) -> Parsed {
     p.from = mailbox(msg.from());
     p.sender = mailbox(msg.sender());
     p.reply_to = mailbox(msg.reply_to());
-    p.date = msg.date().and_then(to_chrono);
     let is_report = top_content_type(&fields).is_some_and(|c| c.value == "multipart/report");
     let robot = |m: &Option<Mailbox>| {
         m.as_ref().is_some_and(|m| {
@@ -294,6 +297,7 @@ fn read_top_headers(fields: &[RawField], p: &mut Parsed) {
     p.precedence = text("precedence")
         .map(|s| s.to_lowercase())
         .filter(|s| !s.is_empty());
+    p.date = field(fields, "date").and_then(|f| date::parse(&f.value));
     p.is_list = field(fields, "list-id").is_some() || field(fields, "list-unsubscribe").is_some();
     p.autoreply_header = ["x-autoreply", "x-autorespond", "x-autoreply-from"]
         .iter()
@@ -306,7 +310,7 @@ fn read_top_headers(fields: &[RawField], p: &mut Parsed) {
         .filter(|f| f.name.eq_ignore_ascii_case("received"))
         .find_map(|f| {
             let at = f.value.iter().rposition(|&b| b == b';')?;
-            parse_date(&f.value[at + 1..])
+            date::parse(&f.value[at + 1..])
         });
 }
 
@@ -318,30 +322,6 @@ fn is_negative(value: &[u8]) -> bool {
 
 fn top_content_type(fields: &[RawField]) -> Option<Structured> {
     field(fields, "content-type").map(|f| names::parse_structured(&f.value))
-}
-
-fn parse_date(text: &[u8]) -> Option<DateTime<FixedOffset>> {
-    let mut line = names::trim_bytes(text).to_vec();
-    line.extend_from_slice(b"\r\n");
-    match mail_parser::parsers::MessageStream::new(&line).parse_date() {
-        mail_parser::HeaderValue::DateTime(d) => to_chrono(&d),
-        _ => None,
-    }
-}
-
-fn to_chrono(d: &mail_parser::DateTime) -> Option<DateTime<FixedOffset>> {
-    let secs =
-        (d.tz_hour as i32 * 3600 + d.tz_minute as i32 * 60) * if d.tz_before_gmt { -1 } else { 1 };
-    FixedOffset::east_opt(secs)?
-        .with_ymd_and_hms(
-            d.year as i32,
-            d.month as u32,
-            d.day as u32,
-            d.hour as u32,
-            d.minute as u32,
-            d.second as u32,
-        )
-        .single()
 }
 
 fn mailbox(a: Option<&mail_parser::Address<'_>>) -> Option<Mailbox> {

@@ -42,6 +42,8 @@ pub enum FileKind {
     #[serde(rename = "7z")]
     SevenZ,
     Rar,
+    /// Outlook's `winmail.dat` (`application/ms-tnef`): attachments wrapped in TNEF.
+    Tnef,
     Eml,
     Empty,
     Unknown,
@@ -91,6 +93,7 @@ impl FileKind {
             Zip => "zip",
             SevenZ => "7z",
             Rar => "rar",
+            Tnef => "tnef",
             Eml => "eml",
             Empty => "empty",
             Unknown => "unknown",
@@ -106,7 +109,7 @@ impl FileKind {
                 FileFamily::Video
             }
             Jpg | Png | Gif | Bmp | Heic => FileFamily::Image,
-            Zip | SevenZ | Rar => FileFamily::Archive,
+            Zip | SevenZ | Rar | Tnef => FileFamily::Archive,
             Eml => FileFamily::Message,
             Empty | Unknown => FileFamily::Other,
         }
@@ -174,6 +177,9 @@ pub fn sniff(b: &[u8]) -> FileKind {
     }
     if b.starts_with(b"Rar!\x1A\x07") {
         return Rar;
+    }
+    if b.starts_with(&super::tnef::SIGNATURE) {
+        return Tnef;
     }
     if b.starts_with(b"\x89PNG\r\n\x1A\n") {
         return Png;

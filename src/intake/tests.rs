@@ -109,8 +109,10 @@ fn corpus(name: &str) -> Parsed {
     parse(&raw, &IntakeLimits::default())
 }
 
-fn dt(s: &str) -> Option<DateTime<FixedOffset>> {
-    Some(DateTime::parse_from_rfc3339(s).unwrap())
+fn dt(s: &str) -> Option<MailDate> {
+    Some(MailDate::Zoned(
+        chrono::DateTime::parse_from_rfc3339(s).unwrap(),
+    ))
 }
 
 #[test]

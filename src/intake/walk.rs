@@ -269,10 +269,13 @@ fn archive_kind(f: &IncomingFile) -> Option<FileKind> {
         return None;
     }
     match f.kind {
-        FileKind::Zip | FileKind::SevenZ | FileKind::Rar => Some(f.kind),
-        FileKind::Unknown | FileKind::Txt => {
-            kind_from_name(&f.name).filter(|k| k.family() == FileFamily::Archive)
-        }
+        FileKind::Zip | FileKind::SevenZ | FileKind::Rar | FileKind::Tnef => Some(f.kind),
+        FileKind::Unknown | FileKind::Txt => kind_from_name(&f.name)
+            .filter(|k| k.family() == FileFamily::Archive)
+            .or_else(|| {
+                super::tnef::claims_tnef(&f.name, f.declared_type.as_deref())
+                    .then_some(FileKind::Tnef)
+            }),
         _ => None,
     }
 }

@@ -123,6 +123,8 @@ pub struct Mail {
     pub subject: String,
     pub message_id: Option<String>,
     pub date: String,
+    /// Whether a relay's `Received:` line (carrying `date`) tops the message.
+    pub received: bool,
     pub headers: Vec<String>,
     pub body: String,
     pub attachments: Vec<(String, String, Vec<u8>)>,
@@ -135,6 +137,7 @@ impl Mail {
             subject: subject.to_string(),
             message_id: Some(format!("<{}@test.example>", uniq())),
             date: "Mon, 5 Jun 2023 10:00:00 +0800".to_string(),
+            received: true,
             headers: Vec::new(),
             body: "您好，附件为报送材料。".to_string(),
             attachments: Vec::new(),
@@ -156,10 +159,12 @@ impl Mail {
         let b64 = base64::engine::general_purpose::STANDARD;
         let enc = |s: &str| format!("=?UTF-8?B?{}?=", b64.encode(s.as_bytes()));
         let mut out = String::new();
-        out.push_str(&format!(
-            "Received: from client (unknown [10.0.0.1]) by mx.test; {}\r\n",
-            self.date
-        ));
+        if self.received {
+            out.push_str(&format!(
+                "Received: from client (unknown [10.0.0.1]) by mx.test; {}\r\n",
+                self.date
+            ));
+        }
         out.push_str(&format!("From: <{}>\r\n", self.from));
         out.push_str("To: w251342595@163.com\r\n");
         out.push_str(&format!("Subject: {}\r\n", enc(&self.subject)));
