@@ -1,12 +1,15 @@
-//! Unpacking zip and 7z attachments (contract §3, §6); Outlook's winmail.dat is in `tnef`. Every limit is checked twice: first
-//! against what the archive declares (so a bomb is refused before any work), then while reading
-//! (so an archive that lies about its sizes still cannot exceed them).
+//! Unpacking zip, 7z and RAR attachments (contract §3, §6); Outlook's winmail.dat is in `tnef`.
+//! Every limit is checked twice: first against what the archive declares (so a bomb is refused
+//! before any work), then while reading (so an archive that lies about its sizes still cannot
+//! exceed them).
 
 use super::names::{clean_name, decode_guess};
 use super::sniff::{self, FileKind};
 use super::IntakeLimits;
 use crate::problem::Problem;
 use std::io::{Cursor, Read};
+
+mod rar;
 
 /// What is left of the limits for one top-level archive and the archives inside it.
 pub(crate) struct Budget {
@@ -50,11 +53,8 @@ pub(crate) fn unpack(
         match kind {
             FileKind::Zip => unzip(name, bytes, limits, budget, &mut out),
             FileKind::SevenZ => un7z(name, bytes, limits, budget, &mut out),
+            FileKind::Rar => rar::unrar(name, bytes, limits, budget, &mut out),
             FileKind::Tnef => super::tnef::unpack(name, bytes, limits, budget, &mut out),
-            FileKind::Rar => out.problems.push(Problem::error(
-                "archive.unsupported",
-                format!("压缩包“{name}”是 RAR 格式，系统无法解压。请改用 zip 格式压缩，或直接把文件作为附件发送。"),
-            )),
             _ => out.problems.push(unreadable(name)),
         }
         out
@@ -77,6 +77,15 @@ fn encrypted(name: &str) -> Problem {
     Problem::error(
         "archive.encrypted",
         format!("压缩包“{name}”设置了密码，无法解压。请取消密码后重新发送。"),
+    )
+}
+
+fn unsupported(name: &str) -> Problem {
+    Problem::error(
+        "archive.unsupported",
+        format!(
+            "压缩包“{name}”使用了系统不支持的压缩方式，未能解压。请用常见的 zip 格式重新压缩。"
+        ),
     )
 }
 
@@ -291,10 +300,7 @@ fn un7z(name: &str, bytes: &[u8], limits: &IntakeLimits, budget: &mut Budget, ou
             | Error::UnsupportedCompressionMethod(_)
             | Error::Unsupported(_),
         ) => {
-            out.problems.push(Problem::error(
-                "archive.unsupported",
-                format!("压缩包“{name}”使用了系统不支持的压缩方式，未能解压。请用常见的 zip 格式重新压缩。"),
-            ));
+            out.problems.push(unsupported(name));
             return;
         }
         Err(_) => {
@@ -551,7 +557,8 @@ mod tests {
             b"Rar!\x1A\x07\x01\0junk",
             &IntakeLimits::default(),
         );
-        assert_eq!(u.problems[0].code, "archive.unsupported");
+        // Junk after the RAR signature is a damaged archive, like a cut-off zip.
+        assert_eq!(u.problems[0].code, "file.unreadable");
         assert!(u.problems[0].message.contains("材料.zip"));
     }
 

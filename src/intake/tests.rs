@@ -448,8 +448,9 @@ fn corrupt_zip_and_rar_in_a_message() {
         attachment("a.rar", b"Rar!\x1A\x07\x00xxxx"),
     ]);
     let codes: Vec<_> = p.problems.iter().map(|p| p.code.as_str()).collect();
-    assert_eq!(codes, ["file.unreadable", "archive.unsupported"]);
+    assert_eq!(codes, ["file.unreadable", "file.unreadable"]);
     assert!(p.problems[0].message.contains("坏.zip"));
+    assert!(p.problems[1].message.contains("a.rar"));
     assert!(p.files.iter().all(|f| f.role == FileRole::Archive));
 }
 
