@@ -6,21 +6,15 @@
 //! Prints messages/s, MB/s and the process's peak RSS (VmHWM). Uses its own database
 //! `reportbox_bench`, recreated each run, and a temporary storage directory.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::peak_rss_mb;
 use reportbox::config::Settings;
 use reportbox::pipeline::{self, Incoming};
 use reportbox::store::Store;
 use std::path::PathBuf;
 use std::time::Instant;
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 fn samples() -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/samples/corpus");

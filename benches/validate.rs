@@ -8,9 +8,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use common::peak_rss_mb;
 use reportbox::config::{Settings, ValidatorKind};
 use reportbox::intake::FileKind;
-use reportbox::validate;
+use reportbox::validate::{self, Checked};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -26,16 +27,6 @@ fn median(mut f: impl FnMut()) -> Duration {
         .collect();
     times.sort();
     times[RUNS / 2]
-}
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn settings() -> Settings {
@@ -82,25 +73,30 @@ fn mp4(mb: usize) -> Vec<u8> {
     v
 }
 
+/// One file through its validator, as the pipeline calls it.
+fn check(
+    settings: &Settings,
+    v: ValidatorKind,
+    name: &str,
+    kind: FileKind,
+    bytes: &[u8],
+) -> Checked {
+    validate::check(settings, v, name, kind, bytes, None)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if !args.iter().any(|a| a == "--bench") {
         return; // `cargo test --all-targets` builds benches but must not run them
     }
     let settings = settings();
+    let video = ValidatorKind::Video;
     if let Some(i) = args.iter().position(|a| a == "--big") {
         let mb: usize = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(200);
-        let video = mp4(mb);
+        let bytes = mp4(mb);
         let before = peak_rss_mb();
         let t = Instant::now();
-        let c = validate::check(
-            &settings,
-            ValidatorKind::Video,
-            "视频.mp4",
-            FileKind::Mp4,
-            &video,
-            None,
-        );
+        let c = check(&settings, video, "视频.mp4", FileKind::Mp4, &bytes);
         println!(
             "{mb} MiB mp4: {:?}, duration {:?}, peak RSS {:.0} MB (before validating {:.0} MB)",
             t.elapsed(),
@@ -118,32 +114,22 @@ fn main() {
     });
     println!("table xlsx ({} B): median {t:?}", xlsx.len());
 
-    let doc = docx(20);
-    let t = median(|| {
-        let c = validate::check(
-            &settings,
+    let runs: [(&str, ValidatorKind, &str, FileKind, Vec<u8>); 2] = [
+        (
+            "20-page docx",
             ValidatorKind::Report,
             "总结.docx",
             FileKind::Docx,
-            &doc,
-            None,
-        );
-        assert!(c.problems.is_empty(), "{:?}", c.problems);
-    });
-    println!("20-page docx ({} B): median {t:?}", doc.len());
-
-    let video = mp4(30);
-    let t = median(|| {
-        let c = validate::check(
-            &settings,
-            ValidatorKind::Video,
-            "视频.mp4",
-            FileKind::Mp4,
-            &video,
-            None,
-        );
-        assert!(c.problems.is_empty(), "{:?}", c.problems);
-    });
-    println!("30 MiB mp4: median {t:?}");
+            docx(20),
+        ),
+        ("30 MiB mp4", video, "视频.mp4", FileKind::Mp4, mp4(30)),
+    ];
+    for (what, v, name, kind, bytes) in &runs {
+        let t = median(|| {
+            let c = check(&settings, *v, name, *kind, bytes);
+            assert!(c.problems.is_empty(), "{what}: {:?}", c.problems);
+        });
+        println!("{what} ({} B): median {t:?}", bytes.len());
+    }
     println!("peak RSS {:.0} MB", peak_rss_mb());
 }

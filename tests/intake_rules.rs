@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{env, table, Mail, XLSX};
+use common::{env, table, unit, Mail, XLSX};
 use reportbox::store::Saved;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -29,15 +29,6 @@ fn zip_of(entries: &[(&str, &[u8])], encrypted: bool) -> Vec<u8> {
         }
     }
     z
-}
-
-fn unit<'a>(status: &'a Value, id: &str) -> &'a Value {
-    status["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["id"] == id)
-        .unwrap()
 }
 
 fn recorded(o: &reportbox::pipeline::Outcome) -> (i64, String, Option<String>) {

@@ -5,18 +5,9 @@
 
 mod common;
 
-use common::{env, table, Mail, XLSX};
+use common::{env, table, unit, Mail, XLSX};
 use serde_json::Value;
 use sqlx::PgPool;
-
-fn unit<'a>(status: &'a Value, id: &str) -> &'a Value {
-    status["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["id"] == id)
-        .unwrap()
-}
 
 /// The city archives' table, dated `date`, with no `Received:` line: imported from a file,
 /// so the `Date:` header is the received time (contract §7).

@@ -5,7 +5,7 @@
 mod common;
 
 use base64::Engine;
-use common::{env, Env, Mail};
+use common::{env, unit, Env, Mail};
 use reportbox::store::Saved;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -145,15 +145,6 @@ fn top(from: &str, subject: &str, date: &str) -> String {
 const JUNE_5: &str = "Mon, 5 Jun 2023 10:00:00 +0800";
 
 // ---------- reading the outcome ----------
-
-fn unit<'a>(status: &'a Value, id: &str) -> &'a Value {
-    status["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["id"] == id)
-        .unwrap_or_else(|| panic!("no unit {id}"))
-}
 
 fn codes(problems: &Value) -> Vec<String> {
     problems

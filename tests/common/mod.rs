@@ -227,6 +227,27 @@ pub fn testenv(var: &str) -> String {
     })
 }
 
+/// One unit's object in the status JSON (contract §9).
+pub fn unit<'a>(status: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    status["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == id)
+        .unwrap_or_else(|| panic!("no unit {id}"))
+}
+
+/// The process's peak resident memory so far (VmHWM), in MB; for the benchmarks.
+pub fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 /// A fresh address on the test mail domain: every test reads its own mailboxes.
 pub fn test_address(name: &str) -> String {
     format!(
