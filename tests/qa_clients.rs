@@ -1056,3 +1056,92 @@ async fn an_appledouble_twin_never_stands_for_the_table(pool: PgPool) {
     assert_eq!(t["file"], "附件2统计表.xlsx");
     assert_eq!(codes(&t["problems"]), vec!["table.not_template"]);
 }
+
+/// Mail on the Mac sends a video over 20 MB with Mail Drop: the html alternative carries an
+/// iCloud link named by `f=`, the text alternative the name and the link in angle brackets. It
+/// is the video, sent as a link (contract §3), not a missing video.
+#[sqlx::test(migrations = "./migrations")]
+async fn an_apple_mail_drop_video_is_the_video_needing_review(pool: PgPool) {
+    let env = env(pool).await;
+    let url = "https://www.icloud.com/attachment/?u=https%3A%2F%2Fcvws.icloud-content.com%2FB%2FAaBbCcDd%2F%24%7Bf%7D%3Fo%3DAtE5&uk=Xy3kQ2&f=IMG_0042.MOV&sz=315217632";
+    let mixed = "Apple-Mail=_6D1C0B8E-3F2A-4E5D-8C7B-9A0F1E2D3C4B";
+    let alt = "Apple-Mail=_A4B3C2D1-0E9F-4A8B-7C6D-5E4F3A2B1C0D";
+    let html = format!(
+        "<html><head><meta http-equiv=\"content-type\" content=\"text/html; charset=utf-8\"></head><body style=\"overflow-wrap: break-word;\"><div>附件为统计表，视频较大，用“邮件下载”发送。</div><div><br></div><div class=\"mail-drop-attachments\"><a href=\"{}\">IMG_0042.MOV</a><br>300.6 MB</div></body></html>",
+        url.replace('&', "&amp;")
+    );
+    let raw = format!(
+        "Received: from smtpclient.apple (unknown [111.53.12.7]) by mx.test; {JUNE_5}\n\
+From: =?utf-8?B?5biC5qGj5qGI6aaG?= <tydag_bgs@163.com>\n\
+Content-Type: multipart/mixed;\n\tboundary=\"{mixed}\"\n\
+Mime-Version: 1.0 (Mac OS X Mail 16.0 \\(3731.600.7\\))\n\
+Subject: {subject}\n\
+X-Apple-Mail-Remote-Attachments: YES\n\
+Date: {JUNE_5}\n\
+X-Apple-Base-Url: x-msg://12/\n\
+Message-Id: <5C1E2D3F-4A5B-6C7D-8E9F-0A1B2C3D4E5F@163.com>\n\
+To: w251342595@163.com\n\
+X-Mailer: Apple Mail (2.3731.600.7)\n\
+\n\
+\n\
+--{mixed}\n\
+Content-Type: multipart/alternative;\n\tboundary=\"{alt}\"\n\
+\n\
+\n\
+--{alt}\n\
+Content-Transfer-Encoding: base64\n\
+Content-Type: text/plain;\n\tcharset=utf-8\n\
+\n\
+{plain}\
+--{alt}\n\
+Content-Transfer-Encoding: base64\n\
+Content-Type: text/html;\n\tcharset=utf-8\n\
+\n\
+{html}\
+--{alt}--\n\
+\n\
+--{mixed}\n\
+Content-Disposition: attachment;\n\tfilename*={tname}\n\
+Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet;\n\tx-unix-mode=0644;\n\tname=\"=?utf-8?B?{tb64}?=\"\n\
+Content-Transfer-Encoding: base64\n\
+\n\
+{table}\
+--{mixed}--\n",
+        subject = q_words("市档案馆 科技活动周统计表和视频", 6),
+        plain = b64(format!("附件为统计表，视频较大，用“邮件下载”发送。\n\nIMG_0042.MOV\n<{url}>\n").as_bytes()),
+        html = b64(html.as_bytes()),
+        tname = pct("统计表.xlsx"),
+        tb64 = base64::engine::general_purpose::STANDARD.encode("统计表.xlsx"),
+        table = b64(&table("市档案馆")),
+    );
+    let o = env.process(crlf(&raw), "mail drop").await;
+    assert!(o.ack_due);
+    let status = env.status_json().await;
+    let u = unit(&status, "city-archives");
+    assert_eq!(u["items"]["statistics_table"]["state"], "valid", "{u:#}");
+    let v = &u["items"]["video"];
+    assert_eq!(v["state"], "needs_review", "{u:#}");
+    assert_eq!(v["file"], "IMG_0042.MOV");
+    assert_eq!(codes(&v["problems"]), vec!["video.link_only"]);
+}
+
+/// A unit pastes the text 百度网盘 copies for a share (link with `?pwd=`, 提取码, the
+/// "来自百度网盘…的分享" line): the video was sent as a link and needs a person to fetch it.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_baidu_netdisk_share_pasted_in_the_body_is_the_video_needing_review(pool: PgPool) {
+    let env = env(pool).await;
+    let mut mail = Mail::new("tytv_kjpd@126.com", "太原广播电视台科技活动周材料")
+        .attach("统计表.xlsx", XLSX, table("太原广播电视台"))
+        .attach("总结.docx", "application/msword", docx());
+    mail.body = "您好，视频文件较大，已上传百度网盘，请下载：\n链接：https://pan.baidu.com/s/1a2B3c4D5e6F7g8H9i0JkLm?pwd=x7k9 \n提取码：x7k9 \n--来自百度网盘超级会员V3的分享\n\n太原广播电视台科教频道".into();
+    let o = env.process(mail.build(), "baidu").await;
+    assert!(o.ack_due);
+    let status = env.status_json().await;
+    let u = unit(&status, "city-tv");
+    assert_eq!(u["status"], "needs_review", "{u:#}");
+    let v = &u["items"]["video"];
+    assert_eq!(v["state"], "needs_review");
+    assert_eq!(codes(&v["problems"]), vec!["video.link_only"]);
+    let (_, body) = ack_of(&env, message_row(&o)).await;
+    assert!(body.contains("人工下载审核"), "{body}");
+}
