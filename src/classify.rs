@@ -11,6 +11,24 @@ use crate::problem::Problem;
 pub const PHOTOS: &str = "photos";
 pub const OTHER: &str = "other";
 pub const ARCHIVE: &str = "archive";
+/// What an office suite or an operating system writes next to the real files and a zip or a
+/// file picker takes along: never an item, whatever its extension says.
+pub const SYSTEM: &str = "system";
+
+/// Office and WPS lock files (`~$统计表.xlsx`), LibreOffice's (`.~lock.统计表.xlsx#`), the
+/// AppleDouble twins macOS puts under `__MACOSX/` (`._统计表.xlsx`), `.DS_Store`, and
+/// Explorer's `Thumbs.db` and `desktop.ini`. A lock file named `.xlsx` is not a broken table:
+/// taking it for one would replace the unit's valid table with an invalid one.
+pub fn is_system_file(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    name.starts_with("~$")
+        || name.starts_with("._")
+        || lower.starts_with(".~lock.")
+        || matches!(
+            lower.as_str(),
+            ".ds_store" | "thumbs.db" | "ehthumbs.db" | "desktop.ini"
+        )
+}
 
 /// What classification needs to know of one file.
 #[derive(Debug, Clone)]
@@ -84,6 +102,9 @@ fn place_one(campaign: &Campaign, f: &FileFacts<'_>) -> Placement {
             return mismatch(item, f, &ext);
         }
         return other(ARCHIVE);
+    }
+    if is_system_file(f.name) {
+        return other(SYSTEM);
     }
     if f.kind == FileKind::Empty {
         let item = name_item.or(content_item);
@@ -297,10 +318,94 @@ pub fn place_link(campaign: &Campaign, link: &LargeLink, taken: &[String]) -> Pl
         problems: vec![Problem::review(
             &format!("{}.link_only", item.code),
             format!(
-                "{}以超大附件下载链接形式发送{}，系统无法自动核验，需人工下载审核；链接过期前请勿删除",
+                "{}以下载链接（超大附件或网盘分享）形式发送{}，系统无法自动核验，需人工下载审核；链接过期前请勿删除",
                 item.label, detail
             ),
         )],
         validate: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::sniff;
+
+    fn campaign() -> Campaign {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/reportbox.toml");
+        crate::config::Settings::load(&path, Vec::new())
+            .expect("shipped config")
+            .campaign
+    }
+
+    fn facts<'a>(name: &'a str, bytes: &[u8], table: Option<TableFacts>) -> FileFacts<'a> {
+        FileFacts {
+            name,
+            kind: sniff(bytes),
+            role: FileRole::Member,
+            size: bytes.len() as u64,
+            blocked: false,
+            table,
+        }
+    }
+
+    #[test]
+    fn system_file_names() {
+        for n in [
+            "~$统计表.xlsx",
+            "~$总结.docx",
+            "._统计表.xlsx",
+            "._.DS_Store",
+            ".DS_Store",
+            "Thumbs.db",
+            "desktop.ini",
+            ".~lock.统计表.xlsx#",
+        ] {
+            assert!(is_system_file(n), "{n}");
+        }
+        for n in [
+            "统计表.xlsx",
+            "附件2 统计表(1).xlsx",
+            "统计表.xlsx.xlsx",
+            "~统计表.xlsx",
+            "_总结.docx",
+        ] {
+            assert!(!is_system_file(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn lock_files_and_appledouble_twins_are_never_an_item() {
+        let c = campaign();
+        // The unit's spreadsheet is not the template; its AppleDouble twin and an Excel lock
+        // file come after it. The table is the unit's file, with table.not_template.
+        let not_template = Some(TableFacts {
+            readable: true,
+            is_template: false,
+            unit_named: false,
+            errors: 0,
+        });
+        let xlsx = b"PK\x03\x04 not a real one, but sniffed by name below";
+        let mut sheet = facts("附件2统计表.xlsx", xlsx, not_template);
+        sheet.kind = FileKind::Xlsx;
+        let apple_double = [0x00, 0x05, 0x16, 0x07, 0x00, 0x02, 0x00, 0x00, 0x4D, 0x61];
+        let lock = [5, b'a', b'd', b'm', b'i', b'n', b' ', b' ', 0, 0];
+        let files = [
+            sheet,
+            facts("._附件2统计表.xlsx", &apple_double, None),
+            facts("~$附件2统计表.xlsx", &lock, None),
+            facts(
+                "Thumbs.db",
+                &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0],
+                None,
+            ),
+        ];
+        let p = classify(&c, &files);
+        assert_eq!(p[0].item, "statistics_table");
+        assert_eq!(p[0].problems[0].code, "table.not_template");
+        for q in &p[1..] {
+            assert_eq!(q.item, SYSTEM);
+            assert!(q.problems.is_empty() && !q.validate);
+        }
     }
 }

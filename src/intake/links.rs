@@ -59,7 +59,14 @@ pub fn provider_of(url: &str) -> Option<&'static str> {
         .to_ascii_lowercase();
     let path = path.to_ascii_lowercase();
     let on = |h: &str| host == h || host.ends_with(&format!(".{h}"));
+    // Apple Mail Drop (iPhone and Mac Mail turn a video over 20 MB into one), and 百度网盘
+    // share links, which units paste when a video is too large for any attachment.
+    let icloud_mail_drop = host == "www.icloud.com" && path.starts_with("attachment");
+    let baidu_share = (host == "pan.baidu.com" || host == "yun.baidu.com")
+        && (path.starts_with("s/") || path.starts_with("share/"));
     if host == "edisk.qiye.163.com"
+        || icloud_mail_drop
+        || baidu_share
         || on("cloud.189.cn")
         || (on("mail.sina.com.cn") && path.starts_with("filecenter"))
     {
@@ -191,6 +198,8 @@ fn describe(provider: &str, url: &str, before: &str, after: &str) -> LargeLink {
     if link.file_name.is_none() {
         link.file_name = query_param(url, "title")
             .or_else(|| query_param(url, "name"))
+            // Mail Drop: `f=IMG_0042.MOV`.
+            .or_else(|| query_param(url, "f").filter(|n| r.file_like.is_match(n)))
             .filter(|n| !n.trim().is_empty());
     }
     link
@@ -462,6 +471,29 @@ mod tests {
         find_in_text(&format!("见链接 {URL163}。"), &mut out);
         assert_eq!(out[0].file_name.as_deref(), Some("影像.mp4"));
         assert_eq!(out[0].size_text, None);
+    }
+
+    #[test]
+    fn apple_mail_drop_and_baidu_share_links() {
+        let drop = "https://www.icloud.com/attachment/?u=https%3A%2F%2Fcvws.icloud-content.com%2FB%2FAaBb%2F%24%7Bf%7D%3Fo%3DAt&uk=Xy3k&f=IMG_0042.MOV&sz=315217632";
+        assert_eq!(provider_of(drop), Some("other"));
+        let mut out = Vec::new();
+        find_in_text(&format!("附件请查收\n\nIMG_0042.MOV\n<{drop}>\n"), &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].url, drop);
+        assert_eq!(out[0].file_name.as_deref(), Some("IMG_0042.MOV"));
+
+        let baidu = "https://pan.baidu.com/s/1a2B3c4D5e6F7g8H9i0JkLm?pwd=x7k9";
+        assert_eq!(provider_of(baidu), Some("other"));
+        let mut out = Vec::new();
+        find_in_text(
+            &format!("视频较大，已上传百度网盘：\n链接：{baidu} \n提取码：x7k9 \n--来自百度网盘超级会员V3的分享"),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].url, baidu);
+        assert_eq!(provider_of("https://pan.baidu.com/disk/home"), None);
+        assert_eq!(provider_of("https://www.icloud.com/"), None);
     }
 
     #[test]

@@ -120,6 +120,7 @@ fn item_label<'a>(settings: &'a Settings, key: &'a str) -> &'a str {
         None => match key {
             "photos" => "活动照片",
             "archive" => "压缩包",
+            crate::classify::SYSTEM => "系统临时文件",
             k if k.ends_with("_scan") => "统计表扫描件",
             _ => "其他文件",
         },
@@ -139,6 +140,9 @@ fn file_line(settings: &Settings, f: &NewFile) -> (String, Vec<String>) {
     };
     let what = match settings.campaign.item(&f.item) {
         Some(item) => format!("计为“{}”，{}", item.label, f.state.label_zh()),
+        None if f.item == crate::classify::SYSTEM => {
+            "是办公软件或操作系统自动生成的临时文件（如Excel、WPS打开文档时产生的“~$”文件），不是材料本身，不计入报送材料；如本想发送此文件，请发送原文件".to_string()
+        }
         None if f.item.ends_with("_scan") => {
             "作为统计表扫描件留存（统计表须另附Excel文件）".to_string()
         }
@@ -247,6 +251,8 @@ pub fn ack(settings: &Settings, saved: &AfterSave<'_>, unit: Option<&Unit>) -> O
         .files
         .iter()
         .filter(|f| f.role != "archive" || settings.campaign.item(&f.item).is_some())
+        // `._总结.docx`, `.DS_Store` inside a zip from a Mac: the unit never saw them.
+        .filter(|f| !(f.role == "member" && f.item == crate::classify::SYSTEM))
         .map(|f| file_line(settings, f))
         .collect();
     let mut body = Body::default();
