@@ -93,7 +93,7 @@ async fn a_submission_gets_exactly_one_acknowledgement_with_its_verdicts(pool: P
     );
     assert!(text.contains("视频时长为4分0秒，超过3分钟的上限"), "{text}");
     assert!(text.contains("活动周总结报告：未报送"), "{text}");
-    assert!(text.contains("2023年6月10日 00:00"), "{text}");
+    assert!(text.contains("2023年6月9日 24:00"), "{text}");
     assert!(text.contains("重新发送"), "{text}");
 }
 
@@ -243,7 +243,7 @@ async fn reminders_go_once_to_units_that_owe_something_and_never_to_exempt_or_co
     let reminder = &reminders[0];
     assert_eq!(
         reminder.subject,
-        "提醒：请于2023年6月10日 00:00前报送2023年太原市科技活动周材料（市教育局）"
+        "提醒：请于2023年6月9日 24:00前报送2023年太原市科技活动周材料（市教育局）"
     );
     assert_eq!(reminder.auto_submitted.as_deref(), Some("auto-generated"));
     assert!(

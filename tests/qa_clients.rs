@@ -8,20 +8,17 @@
 mod common;
 
 use base64::Engine;
-use common::{env, mp4, report_txt, Env, Mail, XLSX};
+use common::{
+    activity_list, b64, codes, disposition, env, fixture, mp4, report_txt, unit, zip_of, Env, Mail,
+    XLSX,
+};
 use reportbox::store::Saved;
-use serde_json::Value;
 use sqlx::PgPool;
-use std::io::Write;
 
 // ---------- files ----------
 
 fn table(unit: &str) -> Vec<u8> {
     common::table(unit, "2023")
-}
-
-fn fixture(path: &str) -> Vec<u8> {
-    std::fs::read(common::repo().join("tests/fixtures").join(path)).unwrap()
 }
 
 fn docx() -> Vec<u8> {
@@ -31,18 +28,6 @@ fn docx() -> Vec<u8> {
 /// A QuickTime movie as the iPhone records it (`ftypqt  `, ffmpeg-made, 3 s).
 fn mov() -> Vec<u8> {
     fixture("video/tiny3s.mov")
-}
-
-/// 附件1, the list of activities: a spreadsheet, but not the table's template.
-fn activity_list() -> Vec<u8> {
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    let ws = wb.add_worksheet();
-    ws.write(0, 0, "2023年科技活动周重点活动安排表").unwrap();
-    for (c, h) in ["序号", "活动名称", "时间", "地点"].iter().enumerate() {
-        ws.write(1, c as u16, *h).unwrap();
-    }
-    ws.write(2, 1, "档案开放日").unwrap();
-    wb.save_to_buffer().unwrap()
 }
 
 /// What Word/Excel/WPS leave next to an open document: 162 bytes, the user's name in ASCII
@@ -82,21 +67,6 @@ fn ds_store() -> Vec<u8> {
     v
 }
 
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, bytes) in entries {
-        if name.ends_with('/') {
-            w.add_directory(*name, zip::write::SimpleFileOptions::default())
-                .unwrap();
-            continue;
-        }
-        w.start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        w.write_all(bytes).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
-
 /// A zip as Windows tools (WinRAR, 360压缩, Bandizip in its default) write it: GBK names, no
 /// UTF-8 flag.
 fn gbk_zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
@@ -128,14 +98,6 @@ fn gbk_zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 // ---------- encodings as clients write them ----------
-
-fn b64(data: &[u8]) -> String {
-    let s = base64::engine::general_purpose::STANDARD.encode(data);
-    s.as_bytes()
-        .chunks(76)
-        .map(|c| format!("{}\n", std::str::from_utf8(c).unwrap()))
-        .collect()
-}
 
 /// One RFC 2047 B word; GB labels are written with GB18030 bytes (GBK's superset).
 fn word(label: &str, s: &str) -> String {
@@ -198,35 +160,6 @@ fn crlf(s: &str) -> Vec<u8> {
 const JUNE_5: &str = "Mon, 5 Jun 2023 10:00:00 +0800";
 
 // ---------- reading the outcome ----------
-
-fn unit<'a>(status: &'a Value, id: &str) -> &'a Value {
-    status["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["id"] == id)
-        .unwrap_or_else(|| panic!("no unit {id}"))
-}
-
-fn codes(problems: &Value) -> Vec<String> {
-    problems
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["code"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn recorded(o: &reportbox::pipeline::Outcome) -> (String, Option<String>) {
-    match &o.saved {
-        Saved::Recorded {
-            disposition,
-            unit_id,
-            ..
-        } => (disposition.clone(), unit_id.clone()),
-        other => panic!("not recorded: {other:?}"),
-    }
-}
 
 fn message_row(o: &reportbox::pipeline::Outcome) -> i64 {
     match &o.saved {
@@ -342,7 +275,7 @@ Content-Transfer-Encoding: quoted-printable\n\
     );
     let o = env.process(crlf(&raw), "iphone").await;
     assert!(o.ack_due);
-    assert_eq!(recorded(&o).1.as_deref(), Some("city-urban"));
+    assert_eq!(disposition(&o).1.as_deref(), Some("city-urban"));
     let id = message_row(&o);
     // The table names the unit; the subject's `城乡管理局` would too, but rule 2 comes first.
     assert_eq!(match_rule(&env, id).await.as_deref(), Some("table"));
@@ -503,7 +436,7 @@ async fn an_outlook_reply_to_our_acknowledgement_with_the_corrected_table_counts
     );
     let o = env.process(reply, "outlook reply").await;
     assert_eq!(
-        recorded(&o),
+        disposition(&o),
         ("processed".into(), Some("city-medical-insurance".into()))
     );
     assert!(o.ack_due, "a person's reply is acknowledged");
@@ -608,7 +541,7 @@ Content-Transfer-Encoding: base64\n\
     );
     let o = env.process(crlf(&raw), "qq").await;
     assert_eq!(
-        recorded(&o),
+        disposition(&o),
         ("processed".into(), Some("city-police".into()))
     );
     assert!(o.ack_due);
@@ -748,7 +681,7 @@ Content-Disposition: attachment;\n\tfilename=\"{tname}\"\n\
     );
     let o = env.process(crlf(&raw), "163 app").await;
     assert_eq!(
-        recorded(&o),
+        disposition(&o),
         ("processed".into(), Some("city-daily".into()))
     );
     let status = env.status_json().await;
@@ -787,7 +720,7 @@ async fn an_inline_forward_by_a_colleague_counts_for_the_unit_in_the_table(pool:
     mail.body = "张科长：这是国资委发到我邮箱的材料，转给你登记。\n\n\n-------- 转发邮件信息 --------\n发件人：\"规划发展处\" <tygzw_ghc@163.com>\n发送日期：2023-06-04 16:20:11\n收件人：kjj_zhanghua@163.com\n主题：市国资委科技活动周材料\n附件请查收".into();
     let o = env.process(mail.build(), "inline forward").await;
     assert_eq!(
-        recorded(&o),
+        disposition(&o),
         ("processed".into(), Some("city-sasac".into()))
     );
     assert_eq!(
@@ -812,7 +745,7 @@ async fn a_qq_forward_after_the_deadline_is_late_and_found_by_its_subject(pool: 
     mail.body = "\n\n\n------------------&nbsp;原始邮件&nbsp;------------------\n发件人: \"市档案馆\"<tydag_bgs@163.com>;\n发送时间: 2023年6月8日(星期四) 下午5:12\n收件人: \"李\"<38127764@qq.com>;\n主题: 太原市档案馆科技活动周总结和视频\n".into();
     let o = env.process(mail.build(), "qq forward").await;
     assert_eq!(
-        recorded(&o),
+        disposition(&o),
         ("processed".into(), Some("city-archives".into()))
     );
     assert_eq!(
@@ -874,7 +807,7 @@ async fn a_unit_named_only_by_display_name_and_signature_is_unmatched_and_asked_
         b64(&mp4(60)),
     ));
     let o = env.process(raw, "display name").await;
-    assert_eq!(recorded(&o), ("processed".into(), None));
+    assert_eq!(disposition(&o), ("processed".into(), None));
     assert!(o.ack_due);
     let status = env.status_json().await;
     assert_eq!(
@@ -901,7 +834,7 @@ async fn a_subject_naming_two_units_falls_back_to_the_file_names(pool: PgPool) {
     .build();
     // `市档案馆` twice and `市公安局` once: still two units at the same length, so no match.
     let o = env.process(raw, "two units").await;
-    assert_eq!(recorded(&o).1.as_deref(), Some("city-archives"));
+    assert_eq!(disposition(&o).1.as_deref(), Some("city-archives"));
     assert_eq!(
         match_rule(&env, message_row(&o)).await.as_deref(),
         Some("file_name")
@@ -911,7 +844,7 @@ async fn a_subject_naming_two_units_falls_back_to_the_file_names(pool: PgPool) {
         .attach("市公安局、市档案馆联合活动.mp4", "video/mp4", mp4(60))
         .build();
     let o = env.process(raw, "two units, both in the name").await;
-    assert_eq!(recorded(&o), ("processed".into(), None));
+    assert_eq!(disposition(&o), ("processed".into(), None));
 }
 
 /// Reply and forward prefixes, a 【…】 tag and the city prefix around the unit's name in the
@@ -927,7 +860,7 @@ async fn prefixes_around_the_unit_in_the_subject_do_not_hide_it(pool: PgPool) {
     .attach("总结.docx", "application/msword", docx())
     .build();
     let o = env.process(raw, "reply prefixes").await;
-    assert_eq!(recorded(&o).1.as_deref(), Some("city-archives"));
+    assert_eq!(disposition(&o).1.as_deref(), Some("city-archives"));
     let raw = Mail::new(
         "kjj_wang@163.com",
         "Fwd: 转发：【科技活动周】太原市公安局材料",
@@ -935,7 +868,7 @@ async fn prefixes_around_the_unit_in_the_subject_do_not_hide_it(pool: PgPool) {
     .attach("视频.mp4", "video/mp4", mp4(60))
     .build();
     let o = env.process(raw, "forward prefixes").await;
-    assert_eq!(recorded(&o).1.as_deref(), Some("city-police"));
+    assert_eq!(disposition(&o).1.as_deref(), Some("city-police"));
     assert_eq!(
         learned(&env).await,
         vec![("dag_liu@126.com".to_string(), "city-archives".to_string())]

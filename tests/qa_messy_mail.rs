@@ -5,11 +5,9 @@
 mod common;
 
 use base64::Engine;
-use common::{env, unit, Env, Mail};
-use reportbox::store::Saved;
+use common::{activity_list, b64, codes, disposition, env, fixture, unit, zip_of, Env, Mail};
 use serde_json::Value;
 use sqlx::PgPool;
-use std::io::Write;
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
@@ -20,22 +18,6 @@ fn table(unit: &str) -> Vec<u8> {
     common::table(unit, "2023")
 }
 
-/// 附件1, the list of activities some units send along: a spreadsheet, not the table.
-fn activity_list() -> Vec<u8> {
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    let ws = wb.add_worksheet();
-    ws.write(0, 0, "2023年科技活动周重点活动安排表").unwrap();
-    for (c, h) in ["序号", "活动名称", "时间", "地点"].iter().enumerate() {
-        ws.write(1, c as u16, *h).unwrap();
-    }
-    ws.write(2, 1, "科普进社区").unwrap();
-    wb.save_to_buffer().unwrap()
-}
-
-fn fixture(path: &str) -> Vec<u8> {
-    std::fs::read(common::repo().join("tests/fixtures").join(path)).unwrap()
-}
-
 fn report() -> Vec<u8> {
     fixture("report/report.docx")
 }
@@ -44,30 +26,7 @@ fn video() -> Vec<u8> {
     fixture("video/tiny3s.mp4")
 }
 
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, bytes) in entries {
-        if name.ends_with('/') {
-            w.add_directory(*name, zip::write::SimpleFileOptions::default())
-                .unwrap();
-            continue;
-        }
-        w.start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        w.write_all(bytes).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
-
 // ---------- raw messages, header by header ----------
-
-fn b64(data: &[u8]) -> String {
-    let s = base64::engine::general_purpose::STANDARD.encode(data);
-    s.as_bytes()
-        .chunks(76)
-        .map(|c| format!("{}\r\n", std::str::from_utf8(c).unwrap()))
-        .collect()
-}
 
 /// `=?gb2312?B?…?=`, as Foxmail writes names and subjects.
 fn gbk_word(s: &str) -> String {
@@ -145,26 +104,6 @@ fn top(from: &str, subject: &str, date: &str) -> String {
 const JUNE_5: &str = "Mon, 5 Jun 2023 10:00:00 +0800";
 
 // ---------- reading the outcome ----------
-
-fn codes(problems: &Value) -> Vec<String> {
-    problems
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["code"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn disposition(o: &reportbox::pipeline::Outcome) -> (String, Option<String>) {
-    match &o.saved {
-        Saved::Recorded {
-            disposition,
-            unit_id,
-            ..
-        } => (disposition.clone(), unit_id.clone()),
-        other => panic!("not recorded: {other:?}"),
-    }
-}
 
 /// (name, item) of every stored file of the newest message.
 async fn stored_files(env: &Env) -> Vec<(String, String)> {

@@ -19,8 +19,19 @@ pub fn time_zh<T: TimeZone>(t: &DateTime<T>, settings: &Settings) -> String {
         .to_string()
 }
 
+/// The deadline as units read it: a midnight deadline is the end of the day before
+/// (`2023年6月9日 24:00`), because `6月10日 00:00` is easily taken for the end of the 10th.
 fn deadline_zh(settings: &Settings) -> String {
-    time_zh(&settings.campaign.deadline, settings)
+    let local = settings
+        .campaign
+        .deadline
+        .with_timezone(&settings.campaign.tz);
+    if local.time() == chrono::NaiveTime::MIN {
+        let day = local.date_naive() - chrono::Days::new(1);
+        format!("{} 24:00", day.format("%Y年%-m月%-d日"))
+    } else {
+        time_zh(&local, settings)
+    }
 }
 
 pub fn escape(s: &str) -> String {

@@ -426,3 +426,69 @@ pub fn mp4(seconds: u32) -> Vec<u8> {
 }
 
 pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+// ---------- shared by the QA suites ----------
+
+/// 附件1, the list of activities some units send along: a spreadsheet, not the table.
+pub fn activity_list() -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write(0, 0, "2023年科技活动周重点活动安排表").unwrap();
+    for (c, h) in ["序号", "活动名称", "时间", "地点"].iter().enumerate() {
+        ws.write(1, c as u16, *h).unwrap();
+    }
+    ws.write(2, 1, "科普进社区").unwrap();
+    wb.save_to_buffer().unwrap()
+}
+
+/// A committed file under tests/fixtures.
+pub fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(repo().join("tests/fixtures").join(path)).unwrap()
+}
+
+/// A zip with UTF-8 names; a name ending in `/` is a folder.
+pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, bytes) in entries {
+        if name.ends_with('/') {
+            w.add_directory(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            continue;
+        }
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut w, bytes).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// Base64 in 76-character CRLF lines, as mail bodies carry it.
+pub fn b64(data: &[u8]) -> String {
+    let s = base64::engine::general_purpose::STANDARD.encode(data);
+    s.as_bytes()
+        .chunks(76)
+        .map(|c| format!("{}\r\n", std::str::from_utf8(c).unwrap()))
+        .collect()
+}
+
+/// The problem codes of a status JSON problem list.
+pub fn codes(problems: &serde_json::Value) -> Vec<String> {
+    problems
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// (disposition, unit) of a recorded message; panics for any other outcome.
+pub fn disposition(o: &reportbox::pipeline::Outcome) -> (String, Option<String>) {
+    match &o.saved {
+        reportbox::store::Saved::Recorded {
+            disposition,
+            unit_id,
+            ..
+        } => (disposition.clone(), unit_id.clone()),
+        other => panic!("not recorded: {other:?}"),
+    }
+}
