@@ -266,18 +266,20 @@ impl fmt::Debug for SmtpSettings {
     }
 }
 
+/// How a connection to the mail servers (IMAP and SMTP alike) is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {
     Implicit,
     StartTls,
-    /// Loopback tests only.
+    /// Plain text: for loopback tests only.
     None,
 }
 
 impl TlsMode {
-    fn parse(s: &str) -> Option<TlsMode> {
-        match s {
-            "implicit" => Some(TlsMode::Implicit),
+    /// `implicit` (or `ssl`, as 163's help pages call it), `starttls`, `none`; any case.
+    pub(crate) fn parse(s: &str) -> Option<TlsMode> {
+        match s.trim().to_lowercase().as_str() {
+            "implicit" | "ssl" => Some(TlsMode::Implicit),
             "starttls" => Some(TlsMode::StartTls),
             "none" => Some(TlsMode::None),
             _ => None,

@@ -37,6 +37,28 @@ async fn fixture(
     }
 }
 
+/// Runs the daemon while the samples `which` arrive one by one over SMTP, each recorded before
+/// the next is sent, then shuts it down and checks that it ended cleanly.
+async fn run_while_sending(f: &Fixture, pool: &PgPool, user: &str, which: std::ops::Range<usize>) {
+    let (trigger, shutdown) = Shutdown::new();
+    let daemon = mailbox::run(&f.settings, &f.store, shutdown);
+    let work = async {
+        for (n, i) in which.enumerate() {
+            smtp_send(user, &sample(i, &common::uniq())).await;
+            let want = n as i64 + 1;
+            eventually("the daemon to record the message", || async {
+                count_messages(pool).await >= want
+            })
+            .await;
+        }
+        trigger.fire();
+    };
+    let (result, ()) = tokio::time::timeout(DEADLINE, async { tokio::join!(daemon, work) })
+        .await
+        .expect("run ends after shutdown");
+    result.unwrap();
+}
+
 /// A TCP relay in front of Dovecot's plain port that keeps what the client sends, to check the
 /// order of commands on the wire.
 async fn recording_proxy() -> (u16, Arc<Mutex<Vec<u8>>>) {
@@ -167,23 +189,7 @@ async fn once_records_smtp_submissions_including_read_ones_and_identifies_before
 async fn run_with_idle_over_implicit_tls_records_mail_arriving_while_running(pool: PgPool) {
     let user = uniq_user("idle");
     let f = fixture(pool.clone(), &user, "rb-test-idle", "implicit", &[]).await;
-    let (trigger, shutdown) = Shutdown::new();
-    let daemon = mailbox::run(&f.settings, &f.store, shutdown);
-    let work = async {
-        for i in 0..3 {
-            smtp_send(&user, &sample(i, &common::uniq())).await;
-            let want = i as i64 + 1;
-            eventually("the daemon to record the message", || async {
-                count_messages(&pool).await >= want
-            })
-            .await;
-        }
-        trigger.fire();
-    };
-    let (result, ()) = tokio::time::timeout(DEADLINE, async { tokio::join!(daemon, work) })
-        .await
-        .expect("run ends after shutdown");
-    result.unwrap();
+    run_while_sending(&f, &pool, &user, 0..3).await;
     assert_eq!(count_messages(&pool).await, 3);
 }
 
@@ -198,23 +204,7 @@ async fn run_polling_over_starttls_records_mail_arriving_while_running(pool: PgP
         &[("REPORTBOX_MAILBOX__IDLE", "off")],
     )
     .await;
-    let (trigger, shutdown) = Shutdown::new();
-    let daemon = mailbox::run(&f.settings, &f.store, shutdown);
-    let work = async {
-        for i in 0..2 {
-            smtp_send(&user, &sample(i + 2, &common::uniq())).await;
-            let want = i as i64 + 1;
-            eventually("the polling daemon to record the message", || async {
-                count_messages(&pool).await >= want
-            })
-            .await;
-        }
-        trigger.fire();
-    };
-    let (result, ()) = tokio::time::timeout(DEADLINE, async { tokio::join!(daemon, work) })
-        .await
-        .expect("run ends after shutdown");
-    result.unwrap();
+    run_while_sending(&f, &pool, &user, 2..4).await;
     assert_eq!(count_messages(&pool).await, 2);
 }
 

@@ -32,6 +32,15 @@ fn parse(raw: &[u8]) -> intake::Parsed {
     intake::parse(raw, &IntakeLimits::default())
 }
 
+/// The one message in `address`'s inbox, raw and parsed, once it has arrived.
+async fn only_message(address: &str) -> (Vec<u8>, intake::Parsed) {
+    let mut inbox = imap_wait(address, 1).await;
+    assert_eq!(inbox.len(), 1, "exactly one message for {address}");
+    let raw = inbox.remove(0);
+    let parsed = parse(&raw);
+    (raw, parsed)
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn a_submission_gets_exactly_one_acknowledgement_with_its_verdicts(pool: PgPool) {
     let police = test_address("police");
@@ -58,9 +67,7 @@ async fn a_submission_gets_exactly_one_acknowledgement_with_its_verdicts(pool: P
     assert_eq!((report.sent, report.failed), (1, 0));
     assert_eq!(send(&env, Utc::now()).await.sent, 0);
 
-    let inbox = imap_wait(&police, 1).await;
-    assert_eq!(inbox.len(), 1, "exactly one acknowledgement");
-    let ack = parse(&inbox[0]);
+    let (raw_ack, ack) = only_message(&police).await;
     assert_eq!(
         ack.subject,
         "回执：2023年太原市科技活动周材料已收到（市公安局）"
@@ -71,15 +78,15 @@ async fn a_submission_gets_exactly_one_acknowledgement_with_its_verdicts(pool: P
         "the unit's attachments are not sent back"
     );
     assert_eq!(
-        header(&inbox[0], "In-Reply-To").as_deref(),
+        header(&raw_ack, "In-Reply-To").as_deref(),
         Some("<police-1@test.example>")
     );
     assert_eq!(
-        header(&inbox[0], "References").as_deref(),
+        header(&raw_ack, "References").as_deref(),
         Some("<police-1@test.example>")
     );
     assert_eq!(
-        header(&inbox[0], "X-Auto-Response-Suppress").as_deref(),
+        header(&raw_ack, "X-Auto-Response-Suppress").as_deref(),
         Some("All")
     );
     let text = &ack.body_text;
@@ -106,9 +113,7 @@ async fn an_unmatched_sender_is_asked_to_resend_with_the_unit_in_the_subject(poo
         .build();
     assert!(env.process(raw, "unmatched").await.ack_due);
     send(&env, Utc::now()).await;
-    let inbox = imap_wait(&stranger, 1).await;
-    assert_eq!(inbox.len(), 1);
-    let ack = parse(&inbox[0]);
+    let (_, ack) = only_message(&stranger).await;
     assert_eq!(
         ack.subject,
         "回执：2023年太原市科技活动周材料已收到（未能确认报送单位）"
@@ -280,9 +285,7 @@ async fn rounds_missed_while_down_collapse_into_the_latest_one(pool: PgPool) {
     assert_eq!(tick.reminders, 1);
     assert!(tick.reminder_round.unwrap().contains(":+1:"));
     send(&env, Utc::now()).await;
-    let inbox = imap_wait(&owing, 1).await;
-    assert_eq!(inbox.len(), 1);
-    assert!(parse(&inbox[0]).subject.starts_with("催报："));
+    assert!(only_message(&owing).await.1.subject.starts_with("催报："));
     // Years later nothing is sent any more.
     let late = notify::schedule_tick(&env.settings, &env.store, at("2026-12-01T09:30:00+08:00"))
         .await
@@ -327,9 +330,7 @@ async fn the_daily_report_arrives_once_a_day_with_totals_that_add_up(pool: PgPoo
         .unwrap();
     assert_eq!(again.report, None, "one report a day");
     send(&env, Utc::now()).await;
-    let inbox = imap_wait(&coordinator, 1).await;
-    assert_eq!(inbox.len(), 1);
-    let report = parse(&inbox[0]);
+    let (_, report) = only_message(&coordinator).await;
     assert_eq!(
         report.subject,
         "2023年太原市科技活动周报送情况日报（2023-06-08）"

@@ -96,29 +96,22 @@ async fn every_sample_is_attributed_classified_and_judged_as_expected(pool: PgPo
         }
     }
 
-    let unmatched: Vec<(&str, &str)> = status["unmatched"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["message_id"].as_str().unwrap(),
-                m["reason"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    let want_unmatched: Vec<(&str, &str)> = exp["unmatched"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["message_id"].as_str().unwrap(),
-                m["reason"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(unmatched, want_unmatched);
+    let id_and_reason = |list: &'_ Value| -> Vec<(String, String)> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["message_id"].as_str().unwrap().to_string(),
+                    m["reason"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        id_and_reason(&status["unmatched"]),
+        id_and_reason(&exp["unmatched"])
+    );
 
     let ignored = status["ignored"].as_array().unwrap();
     for want in exp["ignored"].as_array().unwrap() {

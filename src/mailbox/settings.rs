@@ -2,6 +2,7 @@
 //! (imap.163.com, 993, implicit TLS); every problem is reported with its key, like the rest of
 //! the configuration.
 
+pub use crate::config::TlsMode;
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -153,14 +154,6 @@ fn d_max_attempts() -> u32 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    Implicit,
-    StartTls,
-    /// Plain text: for loopback tests only.
-    None,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdleMode {
     /// IDLE when the server's CAPABILITY lists it, otherwise poll.
     Auto,
@@ -243,17 +236,13 @@ pub(crate) fn convert(
     if backoff_max < backoff_initial {
         problems.push("mailbox.backoff_max: must not be less than mailbox.backoff_initial".into());
     }
-    let tls = match raw.tls.trim().to_lowercase().as_str() {
-        "implicit" | "ssl" => TlsMode::Implicit,
-        "starttls" => TlsMode::StartTls,
-        "none" => TlsMode::None,
-        other => {
-            problems.push(format!(
-                "mailbox.tls: {other:?} is not one of implicit, starttls, none"
-            ));
-            TlsMode::Implicit
-        }
-    };
+    let tls = TlsMode::parse(&raw.tls).unwrap_or_else(|| {
+        problems.push(format!(
+            "mailbox.tls: {:?} is not one of implicit, starttls, none",
+            raw.tls
+        ));
+        TlsMode::Implicit
+    });
     let idle = match raw.idle.trim().to_lowercase().as_str() {
         "auto" | "on" => IdleMode::Auto,
         "off" => IdleMode::Off,
