@@ -99,7 +99,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => {
             eprintln!("reportbox: {} : {e}", cli.config.display());
-            return Ok(ExitCode::from(2));
+            return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
     if let Command::CheckConfig = cli.command {
