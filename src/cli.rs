@@ -299,7 +299,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         &settings.storage_dir,
     )
     .await
-    .context("cannot connect to the database (database.url)")?;
+    .context("无法连接数据库（database.url）")?;
     store.migrate().await.context("cannot apply migrations")?;
     store.sync_units(&settings.roster).await?;
     Ok(store)

@@ -170,6 +170,9 @@ pub enum Saved {
     },
 }
 
+/// How long the first connection to PostgreSQL may take before a command gives up.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Debug, Clone)]
 pub struct Store {
     pub pool: PgPool,
@@ -182,6 +185,23 @@ impl Store {
         max_connections: u32,
         storage_dir: &Path,
     ) -> Result<Store, StoreError> {
+        // The pool retries a refused connection until its acquire timeout and then reports only
+        // "pool timed out": one direct attempt first, so a stopped server or a wrong URL fails
+        // within seconds and says why.
+        use sqlx::Connection;
+        match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect(url)).await {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+            }
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => {
+                return Err(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+                ))
+                .into())
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(std::time::Duration::from_secs(30))
