@@ -18,8 +18,24 @@ async fn main() -> ExitCode {
     match cli::run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("reportbox: {e:#}");
+            eprintln!("reportbox: {}", message(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, leaving out a cause whose text the line already holds
+/// (sqlx and our own errors repeat their source in their message).
+fn message(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }
