@@ -305,46 +305,78 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// What `import` found under the paths it was given.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// (label, raw message), in a stable order.
+    pub messages: Vec<(String, Vec<u8>)>,
+    /// Files inside a directory that are not mail by their extension: left alone.
+    pub skipped: Vec<PathBuf>,
+    /// Paths that do not exist, cannot be read or are not mail, each with why (in Chinese):
+    /// nothing of them was imported.
+    pub unreadable: Vec<String>,
+}
+
 /// The messages found under `paths`, in a stable order: directories are read by file name
-/// (which is arrival order for exported mail), keeping `.eml` and mbox files.
-pub fn collect_messages(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+/// (which is arrival order for exported mail), keeping `.eml` and mbox files. A path that
+/// cannot be read is noted and the others are still collected.
+pub fn collect_messages(paths: &[PathBuf]) -> Collected {
+    let mut found = Collected::default();
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut files)?;
+            walk(p, &mut files, &mut found);
         } else if p.is_file() {
             files.push(p.clone());
         } else {
-            bail!("{} does not exist", p.display());
+            found
+                .unreadable
+                .push(format!("{}：路径不存在", p.display()));
         }
     }
-    let mut out = Vec::new();
     for f in files {
-        let bytes = std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?;
+        let bytes = match std::fs::read(&f) {
+            Ok(b) => b,
+            Err(e) => {
+                found
+                    .unreadable
+                    .push(format!("{}：无法读取：{e}", f.display()));
+                continue;
+            }
+        };
         let label = f.file_name().map_or_else(
             || f.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
         if bytes.starts_with(b"From ") {
             for (i, m) in split_mbox(&bytes).into_iter().enumerate() {
-                out.push((format!("{label}#{}", i + 1), m));
+                found.messages.push((format!("{label}#{}", i + 1), m));
             }
+        } else if looks_like_mail(&bytes) {
+            found.messages.push((label, bytes));
         } else {
-            out.push((label, bytes));
+            found
+                .unreadable
+                .push(format!("{}：不是邮件（开头没有邮件头），未导入", f.display()));
         }
     }
-    Ok(out)
+    found
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, found: &mut Collected) {
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            found
+                .unreadable
+                .push(format!("{}：无法读取：{e}", dir.display()));
+            return;
+        }
+    };
     entries.sort();
     for e in entries {
         if e.is_dir() {
-            walk(&e, out)?;
+            walk(&e, out, found);
         } else {
             let ext = e
                 .extension()
@@ -352,10 +384,34 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
                 .unwrap_or_default();
             if matches!(ext.as_str(), "eml" | "mbox" | "mbx") {
                 out.push(e);
+            } else {
+                found.skipped.push(e);
             }
         }
     }
-    Ok(())
+}
+
+/// Whether `bytes` start like a message: the first line is a header field, and the header
+/// block has one of the fields every message has. A spreadsheet or a text note handed to
+/// `import` by mistake must not be recorded (the pipeline would file it as a bounce).
+fn looks_like_mail(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(256 * 1024)];
+    let fields: Vec<&[u8]> = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let name = |l: &[u8]| -> Option<Vec<u8>> {
+        let n = l.iter().position(|&b| b == b':')?;
+        (n > 0 && l[..n].iter().all(|&b| (33..=126).contains(&b)))
+            .then(|| l[..n].to_ascii_lowercase())
+    };
+    let known: [&[u8]; 5] = [b"from", b"date", b"message-id", b"received", b"subject"];
+    fields.first().is_some_and(|l| name(l).is_some())
+        && fields
+            .iter()
+            .filter_map(|l| name(l))
+            .any(|n| known.contains(&n.as_slice()))
 }
 
 /// Splits an mbox (mboxo or mboxrd) into messages, undoing `>From ` quoting.
@@ -396,7 +452,17 @@ pub fn split_mbox(bytes: &[u8]) -> Vec<Vec<u8>> {
 }
 
 async fn import(settings: &Settings, store: &Store, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let messages = collect_messages(paths)?;
+    let Collected {
+        messages,
+        skipped,
+        unreadable,
+    } = collect_messages(paths);
+    for problem in &unreadable {
+        eprintln!("{problem}");
+    }
+    for f in &skipped {
+        println!("{}：不是邮件文件（只导入 .eml 和 mbox），跳过", f.display());
+    }
     if messages.is_empty() {
         eprintln!("没有找到邮件文件（.eml 或 mbox）");
         return Ok(ExitCode::FAILURE);
@@ -442,8 +508,15 @@ async fn import(settings: &Settings, store: &Store, paths: &[PathBuf]) -> anyhow
             }
         }
     }
-    println!("导入完成：新增 {new} 封，已存在 {known} 封，失败 {failed} 封");
-    Ok(if failed == 0 {
+    let mut summary = format!("导入完成：新增 {new} 封，已存在 {known} 封，失败 {failed} 封");
+    if !skipped.is_empty() {
+        summary.push_str(&format!("，跳过非邮件文件 {} 个", skipped.len()));
+    }
+    if !unreadable.is_empty() {
+        summary.push_str(&format!("，未导入的路径 {} 个", unreadable.len()));
+    }
+    println!("{summary}");
+    Ok(if failed == 0 && unreadable.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
