@@ -140,11 +140,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .to_string();
             let mut email = notify::compose_report(&settings, &store, &date, now).await?;
             if print {
+                let to = if email.recipients.is_empty() {
+                    "（未配置 campaign.coordinators，--send 无人可收）".to_string()
+                } else {
+                    email.recipients.join("，")
+                };
                 println!(
-                    "主题：{}\n收件人：{}\n\n{}",
-                    email.subject,
-                    email.recipients.join("，"),
-                    email.body_text
+                    "主题：{}\n收件人：{to}\n\n{}",
+                    email.subject, email.body_text
                 );
             }
             if send {
