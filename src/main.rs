@@ -14,6 +14,8 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,reportbox=info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: under systemd stderr is the journal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli::run(cli).await {
         Ok(code) => code,
