@@ -358,9 +358,10 @@ pub fn collect_messages(paths: &[PathBuf]) -> Collected {
         } else if looks_like_mail(&bytes) {
             found.messages.push((label, bytes));
         } else {
-            found
-                .unreadable
-                .push(format!("{}：不是邮件（开头没有邮件头），未导入", f.display()));
+            found.unreadable.push(format!(
+                "{}：不是邮件（开头没有邮件头），未导入",
+                f.display()
+            ));
         }
     }
     found
