@@ -400,9 +400,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, found: &mut Collected) {
 /// `import` by mistake must not be recorded (the pipeline would file it as a bounce).
 fn looks_like_mail(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(256 * 1024)];
+    // Some Windows tools save .eml with a UTF-8 BOM or a blank line first.
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     let fields: Vec<&[u8]> = head
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .skip_while(|l| l.is_empty())
         .take_while(|l| !l.is_empty())
         .collect();
     let name = |l: &[u8]| -> Option<Vec<u8>> {
@@ -618,5 +621,17 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m[0], b"Subject: one\n\nFrom here\nbody\n".to_vec());
         assert_eq!(m[1], b"Subject: two\n\nx\n".to_vec());
+    }
+
+    #[test]
+    fn mail_is_told_from_other_files_by_its_header_block() {
+        let mail = b"Return-Path: <a@b>\r\nFrom: a@b\r\nSubject: x\r\n\r\nbody";
+        assert!(looks_like_mail(mail));
+        assert!(looks_like_mail(
+            &[b"\xEF\xBB\xBF\r\n".as_slice(), mail].concat()
+        ));
+        assert!(!looks_like_mail("id,name\nxiaodian,小店区\n".as_bytes()));
+        assert!(!looks_like_mail(b"PK\x03\x04\x14\0\0\0"));
+        assert!(!looks_like_mail(b"Note: call them\nabout the table\n"));
     }
 }

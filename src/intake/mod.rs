@@ -170,7 +170,24 @@ pub fn parse(raw: &[u8], limits: &IntakeLimits) -> Parsed {
     })
 }
 
+/// A UTF-8 BOM or blank lines before the first header field: what some Windows tools write
+/// into a saved .eml. Mail never arrives like that over SMTP or IMAP, but read as is, the first
+/// header (often `From:`) would be lost, or the whole message taken for a body.
+fn file_preamble_len(raw: &[u8]) -> usize {
+    let after_bom = if raw.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    after_bom
+        + raw[after_bom..]
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count()
+}
+
 fn parse_inner(raw: &[u8], limits: &IntakeLimits) -> Parsed {
+    let raw = &raw[file_preamble_len(raw)..];
     let mut p = Parsed::default();
     let header_len = header_block_len(raw);
     if header_len > limits.max_header_bytes {

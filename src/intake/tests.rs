@@ -688,3 +688,16 @@ fn links_in_html_only_message_and_limits_deserialize() {
         }
     );
 }
+
+#[test]
+fn a_saved_eml_with_a_bom_or_blank_lines_first_keeps_its_headers() {
+    let mail = b"From: =?utf-8?B?5biC5YWs5a6J5bGA?= <a@b.cn>\r\nSubject: x\r\n\r\nbody";
+    for prefix in [&b"\xEF\xBB\xBF"[..], b"\r\n", b"\xEF\xBB\xBF\r\n\r\n"] {
+        let p = parse(
+            &[prefix, mail.as_slice()].concat(),
+            &IntakeLimits::default(),
+        );
+        assert_eq!(p.from.map(|s| s.address).as_deref(), Some("a@b.cn"));
+        assert_eq!(p.subject, "x");
+    }
+}
