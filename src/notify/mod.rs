@@ -137,6 +137,17 @@ pub async fn send_due(
                             retry_at: backoff(claimed.row.attempts, now),
                         }
                     }
+                    FailureClass::Unreachable => {
+                        // Trying the rest now would only wait out the pace for each of them
+                        // (minutes for a command like `resend-ack`); they stay due.
+                        report.retried += 1;
+                        let retry = Delivery::Retry {
+                            error: f.message,
+                            retry_at: backoff(claimed.row.attempts, now),
+                        };
+                        store.complete(claimed, &retry).await?;
+                        break;
+                    }
                     FailureClass::SlowDown | FailureClass::DailyQuota => {
                         let until = if f.class == FailureClass::SlowDown {
                             now + chrono::Duration::minutes(16)

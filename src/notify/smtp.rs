@@ -24,6 +24,9 @@ pub enum SetupError {
 pub enum FailureClass {
     /// Try this email again later with backoff.
     Transient,
+    /// No reply at all (connection refused, DNS, TLS, timeout): the server is not there, so
+    /// the emails after this one would fail the same way. Retry later, and end the pass.
+    Unreachable,
     /// `451 MI:SFQ`: the sender is over its 15-minute limit; pause all sending.
     SlowDown,
     /// `MI:STC`, `RP:TRC`: the day's quota is used; pause until tomorrow.
@@ -49,7 +52,8 @@ pub fn classify(code: Option<u16>, text: &str) -> FailureClass {
     }
     match code {
         Some(c) if (500..600).contains(&c) => FailureClass::Permanent,
-        _ => FailureClass::Transient,
+        Some(_) => FailureClass::Transient,
+        None => FailureClass::Unreachable,
     }
 }
 
@@ -260,7 +264,7 @@ mod tests {
         );
         assert_eq!(
             classify(None, "connection refused"),
-            FailureClass::Transient
+            FailureClass::Unreachable
         );
     }
 }
