@@ -455,6 +455,10 @@ pub async fn run(
     let mailer = Mailer::new(settings)?;
     let pace = Duration::from_secs_f64(60.0 / f64::from(settings.smtp.max_per_minute.max(1)));
     'standby: loop {
+        // While the database is unreachable: wait longer each time (up to 30 s) and say so
+        // once per distinct error, not every second into the journal.
+        let mut db_wait = Duration::from_secs(1);
+        let mut db_error = String::new();
         let mut lead = loop {
             let attempt = async {
                 let mut l = crate::store::Leadership::connect(
@@ -466,14 +470,27 @@ pub async fn run(
                 Ok::<_, sqlx::Error>((l, got))
             }
             .await;
-            match attempt {
+            let wait = match attempt {
                 Ok((l, true)) => break l,
-                Ok((l, false)) => l.release().await,
-                Err(e) => tracing::warn!(error = %e, "sender: cannot reach the database"),
-            }
+                Ok((l, false)) => {
+                    l.release().await;
+                    db_wait = Duration::from_secs(1);
+                    db_wait
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    if text != db_error {
+                        tracing::warn!(error = %text, "sender: cannot reach the database; will retry");
+                        db_error = text;
+                    }
+                    let wait = db_wait;
+                    db_wait = (db_wait * 2).min(Duration::from_secs(30));
+                    wait
+                }
+            };
             tokio::select! {
                 _ = shutdown.fired() => return Ok(()),
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         };
         tracing::info!("sending mail for {}", settings.campaign.mailbox);
