@@ -33,12 +33,14 @@ fn written(v: &Value) -> String {
     }
 }
 
+/// One row's header cells: the 统计指标 column, and each 数量-like column with its match.
+type HeaderCells = (Option<u32>, Vec<(u32, Match)>);
+
 /// Where the header is: its row, the label column and the value column. A header typed on two
 /// rows (统计指标 merged over both, 数量 under a group heading) counts as one, on its lower row.
 fn find_header(sheet: &Sheet, t: &TableTemplate) -> Option<(u32, u32, u32)> {
     let (hl, vl) = (normalize(&t.header_label), normalize(&t.value_label));
-    // Per row: the label column, and each 数量-like column with how well it matches.
-    let scan = |r: u32| {
+    let scan = |r: u32| -> HeaderCells {
         let mut label_col = None;
         let mut value_cols: Vec<(u32, Match)> = Vec::new();
         for (c, e) in sheet.row(r) {
@@ -54,11 +56,12 @@ fn find_header(sheet: &Sheet, t: &TableTemplate) -> Option<(u32, u32, u32)> {
         }
         (label_col, value_cols)
     };
-    let mut previous: Option<(u32, Option<u32>, Vec<(u32, Match)>)> = None;
+    let mut previous: Option<(u32, HeaderCells)> = None;
     for r in sheet.rows() {
         let (mut label_col, mut value_cols) = scan(r);
-        let half = label_col.is_some() != !value_cols.is_empty();
-        if let Some((_, pl, pv)) = previous.take().filter(|(pr, _, _)| half && pr + 1 == r) {
+        // Only one half of the header on this row: the other may be on the row above.
+        let half = label_col.is_some() == value_cols.is_empty();
+        if let Some((_, (pl, pv))) = previous.take().filter(|(pr, _)| half && pr + 1 == r) {
             if label_col.is_none() {
                 label_col = pl;
             } else {
@@ -80,7 +83,7 @@ fn find_header(sheet: &Sheet, t: &TableTemplate) -> Option<(u32, u32, u32)> {
                 return Some((r, lc, vc));
             }
         }
-        previous = Some((r, label_col, value_cols));
+        previous = Some((r, (label_col, value_cols)));
     }
     None
 }
