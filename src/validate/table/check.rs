@@ -13,6 +13,9 @@ pub struct Found {
     pub unit_text: Option<String>,
     pub values: BTreeMap<String, Json>,
     pub problems: Vec<Problem>,
+    /// How much of the table is filled in (indicator values written, the unit named): of two
+    /// sheets holding the template, a blank copy and the filled one, the filled one is read.
+    pub filled: usize,
 }
 
 fn text_of(sheet: &Sheet, r: u32, c: u32) -> Option<&str> {
@@ -25,17 +28,21 @@ fn text_of(sheet: &Sheet, r: u32, c: u32) -> Option<&str> {
 /// The value as the unit wrote it, for messages.
 fn written(v: &Value) -> String {
     match v {
-        Value::Number(f) => format!("{f}"),
-        Value::Text(s) | Value::Other(s) => shown(s),
+        Value::Number(f) | Value::DateNumber(f) => format!("{f}"),
+        Value::Text(s) | Value::Error(s) | Value::Other(s) => shown(s),
     }
 }
 
-/// Where the header is: its row, the label column and the value column.
+/// One row's header cells: the 统计指标 column, and each 数量-like column with its match.
+type HeaderCells = (Option<u32>, Vec<(u32, Match)>);
+
+/// Where the header is: its row, the label column and the value column. A header typed on two
+/// rows (统计指标 merged over both, 数量 under a group heading) counts as one, on its lower row.
 fn find_header(sheet: &Sheet, t: &TableTemplate) -> Option<(u32, u32, u32)> {
     let (hl, vl) = (normalize(&t.header_label), normalize(&t.value_label));
-    for r in sheet.rows() {
+    let scan = |r: u32| -> HeaderCells {
         let mut label_col = None;
-        let mut value_cols = Vec::new();
+        let mut value_cols: Vec<(u32, Match)> = Vec::new();
         for (c, e) in sheet.row(r) {
             let Some(Value::Text(s)) = &e.value else {
                 continue;
@@ -43,19 +50,40 @@ fn find_header(sheet: &Sheet, t: &TableTemplate) -> Option<(u32, u32, u32)> {
             let n = normalize(s);
             if label_col.is_none() && label_match(&n, &hl).is_some() {
                 label_col = Some(c);
-            } else if label_match(&n, &vl).is_some() {
-                value_cols.push(c);
+            } else if let Some(m) = label_match(&n, &vl) {
+                value_cols.push((c, m));
             }
         }
-        if let (Some(lc), Some(&first)) = (label_col, value_cols.first()) {
-            // Several 数量-like columns: the one right of the labels is the template's.
-            let vc = value_cols
-                .iter()
-                .copied()
-                .find(|&c| c > lc)
-                .unwrap_or(first);
-            return Some((r, lc, vc));
+        (label_col, value_cols)
+    };
+    let mut previous: Option<(u32, HeaderCells)> = None;
+    for r in sheet.rows() {
+        let (mut label_col, mut value_cols) = scan(r);
+        // Only one half of the header on this row: the other may be on the row above.
+        let half = label_col.is_some() == value_cols.is_empty();
+        if let Some((_, (pl, pv))) = previous.take().filter(|(pr, _)| half && pr + 1 == r) {
+            if label_col.is_none() {
+                label_col = pl;
+            } else {
+                value_cols = pv;
+            }
         }
+        if let Some(lc) = label_col {
+            // Several 数量-like columns (`2022年数量`, `数量（2022年）`): the exact header right
+            // of the labels is the template's.
+            let pick = [Match::Exact, Match::Prefix].into_iter().find_map(|want| {
+                let of = |&&(c, m): &&(u32, Match)| m == want && c > lc;
+                let any = |&&(_, m): &&(u32, Match)| m == want;
+                value_cols
+                    .iter()
+                    .find(of)
+                    .or_else(|| value_cols.iter().find(any))
+            });
+            if let Some(&(vc, _)) = pick {
+                return Some((r, lc, vc));
+            }
+        }
+        previous = Some((r, (label_col, value_cols)));
     }
     None
 }
@@ -202,10 +230,16 @@ pub fn check_sheet(sheet: &Sheet, t: &TableTemplate, campaign_year: i32) -> Opti
         }
     }
 
+    let filled = assigned
+        .values()
+        .filter(|&&r| sheet.get(r, value_col).is_some())
+        .count()
+        + usize::from(unit_text.is_some());
     Some(Found {
         unit_text,
         values,
         problems,
+        filled,
     })
 }
 
@@ -251,10 +285,27 @@ fn read_value(
         return Cell::Empty;
     };
     let shown_v = written(v);
+    if let Value::Error(e) = v {
+        let what = if entry.is_some_and(|e| e.formula) {
+            "公式的计算结果为错误值"
+        } else {
+            "填写为错误值"
+        };
+        problems.push(Problem::error(
+            "table.not_a_number",
+            format!("{at}{what}“{}”，请修正公式或直接填写数字", shown(e)),
+        ));
+        return Cell::Invalid;
+    }
     let reading: Option<Reading> = match v {
         Value::Number(f) => numbers::from_float(*f),
+        // The unit typed a number; the cell's date format only changes how Excel shows it.
+        Value::DateNumber(f) => numbers::from_float(*f).map(|r| Reading {
+            normalized: true,
+            ..r
+        }),
         Value::Text(s) => numbers::parse_text(s, &ind.unit),
-        Value::Other(_) => None,
+        Value::Error(_) | Value::Other(_) => None,
     };
     let Some(reading) = reading else {
         problems.push(Problem::error(
@@ -284,7 +335,15 @@ fn read_value(
             (reading.value * p).round() / p
         }
     };
-    if reading.normalized {
+    if matches!(v, Value::DateNumber(_)) {
+        problems.push(Problem::warning(
+            "table.number_normalized",
+            format!(
+                "{at}填写为“{shown_v}”，但该单元格格式为日期或时间，表中显示为日期；已按{value}{}计，请将该单元格格式改为“常规”或“数值”",
+                ind.unit
+            ),
+        ));
+    } else if reading.normalized {
         problems.push(Problem::warning(
             "table.number_normalized",
             format!("{at}填写为“{shown_v}”，已按{value}{}计", ind.unit),
@@ -377,4 +436,48 @@ fn find_text_row(sheet: &Sheet, label: &str, header_row: u32) -> Option<String> 
             other => Some(written(other)),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::table::grid::Entry;
+
+    fn sheet(cells: &[(u32, u32, &str)]) -> Sheet {
+        let mut s = Sheet {
+            name: "统计表".into(),
+            ..Sheet::default()
+        };
+        for &(r, c, t) in cells {
+            s.cells.insert(
+                (r, c),
+                Entry {
+                    value: Some(Value::Text(t.into())),
+                    formula: false,
+                },
+            );
+        }
+        s
+    }
+
+    #[test]
+    fn the_exact_value_header_wins_over_one_that_only_begins_with_it() {
+        let t = TableTemplate::default();
+        let s = sheet(&[(3, 1, "统计指标"), (3, 2, "数量（2022年）"), (3, 3, "数量")]);
+        assert_eq!(find_header(&s, &t), Some((3, 1, 3)));
+        let s = sheet(&[(3, 1, "统计指标"), (3, 2, "2022年数量"), (3, 3, "数 量")]);
+        assert_eq!(find_header(&s, &t), Some((3, 1, 3)));
+    }
+
+    #[test]
+    fn a_header_split_over_two_adjacent_rows_is_one_header() {
+        let t = TableTemplate::default();
+        let s = sheet(&[(3, 1, "统计指标"), (3, 3, "2023年"), (4, 3, "数量")]);
+        assert_eq!(find_header(&s, &t), Some((4, 1, 3)));
+        let s = sheet(&[(3, 3, "数量"), (4, 1, "统计指标")]);
+        assert_eq!(find_header(&s, &t), Some((4, 1, 3)));
+        // Not adjacent: two unrelated cells are no header.
+        let s = sheet(&[(1, 1, "统计指标说明"), (5, 3, "数量")]);
+        assert_eq!(find_header(&s, &t), None);
+    }
 }

@@ -13,7 +13,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub enum Value {
     Number(f64),
     Text(String),
-    /// Boolean, error or date: shown as written, never a count.
+    /// A number in a cell formatted as a date or a time (Excel shows 45 as 1900/2/14): the
+    /// file holds the number the unit typed.
+    DateNumber(f64),
+    /// An error value (`#REF!`, `#DIV/0!`), usually a formula's result.
+    Error(String),
+    /// Boolean or an ODS date: shown as written, never a count.
     Other(String),
 }
 
@@ -68,8 +73,8 @@ fn convert(d: Data) -> Option<Value> {
         Data::String(s) if s.trim().is_empty() => None,
         Data::String(s) => Some(Value::Text(s)),
         Data::Bool(b) => Some(Value::Other(if b { "TRUE" } else { "FALSE" }.into())),
-        Data::Error(e) => Some(Value::Other(e.to_string())),
-        Data::DateTime(d) => Some(Value::Other(d.to_string())),
+        Data::Error(e) => Some(Value::Error(e.to_string())),
+        Data::DateTime(d) => Some(Value::DateNumber(d.as_f64())),
         Data::DateTimeIso(s) | Data::DurationIso(s) => Some(Value::Other(s)),
     }
 }
@@ -206,5 +211,21 @@ fn fill(sheet: &mut Sheet, values: Range<Data>, formulas: Range<String>, limits:
                 sheet.put((r, c), None, true, limits);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use calamine::{CellErrorType, ExcelDateTime, ExcelDateTimeType};
+
+    #[test]
+    fn a_date_formatted_number_keeps_its_number_and_an_error_stays_an_error() {
+        let d = ExcelDateTime::new(45.0, ExcelDateTimeType::DateTime, false);
+        assert_eq!(convert(Data::DateTime(d)), Some(Value::DateNumber(45.0)));
+        assert_eq!(
+            convert(Data::Error(CellErrorType::Ref)),
+            Some(Value::Error("#REF!".into()))
+        );
     }
 }

@@ -121,6 +121,10 @@ fn read_inner(
         readable: true,
         ..TableReading::default()
     };
+    // Every sheet holding the template is a candidate: a blank copy kept beside the filled
+    // table (before or after it, hidden or not) must not hide it. The most filled one is read;
+    // of equally filled ones, the first.
+    let mut best: Option<(String, check::Found)> = None;
     for name in book.sheet_names().into_iter().take(limits.max_sheets) {
         let sheet = match book.sheet(&name, limits) {
             Ok(Some(s)) => s,
@@ -128,13 +132,17 @@ fn read_inner(
             Err(reason) => return TableReading::unreadable(reason),
         };
         if let Some(found) = check::check_sheet(&sheet, template, campaign_year) {
-            reading.is_template = true;
-            reading.sheet = Some(name);
-            reading.unit_text = found.unit_text;
-            reading.values = found.values;
-            reading.problems = found.problems;
-            break;
+            if best.as_ref().is_none_or(|(_, b)| found.filled > b.filled) {
+                best = Some((name, found));
+            }
         }
+    }
+    if let Some((name, found)) = best {
+        reading.is_template = true;
+        reading.sheet = Some(name);
+        reading.unit_text = found.unit_text;
+        reading.values = found.values;
+        reading.problems = found.problems;
     }
     reading
 }
