@@ -308,9 +308,13 @@ fn read_value(
         Value::Error(_) | Value::Other(_) => None,
     };
     let Some(reading) = reading else {
+        let hint = match v {
+            Value::Text(t) if numbers::is_none_word(t) => "，没有请填写0",
+            _ => "",
+        };
         problems.push(Problem::error(
             "table.not_a_number",
-            format!("{at}填写为“{shown_v}”，应填写数字"),
+            format!("{at}填写为“{shown_v}”，应填写数字{hint}"),
         ));
         return Cell::Invalid;
     };

@@ -21,8 +21,14 @@ const UNITS: &[&str] = &[
 ];
 const APPROX_PREFIX: &[&str] = &["大约", "约", "近", "超过", "逾", "共计", "共", "合计"];
 const APPROX_SUFFIX: &[&str] = &["余", "多", "+", "以上", "左右"];
-/// Written for "none" in an optional row; read as 0 with a notice.
-const NONE_WORDS: &[&str] = &["无", "/", "-", "—", "——", "－"];
+/// Written for "none". Contract §4 lists no such form, so they are not numbers; the unit is
+/// told to write 0 instead.
+const NONE_WORDS: &[&str] = &["无", "没有", "/", "-", "—", "——", "－", "--"];
+
+/// Whether the cell says "none" in words or a dash rather than 0.
+pub fn is_none_word(raw: &str) -> bool {
+    NONE_WORDS.contains(&normalize(raw.trim()).as_str())
+}
 
 /// A numeric cell: whole when it differs from an integer only by float noise (`=A1*0.1`).
 pub fn from_float(f: f64) -> Option<Reading> {
@@ -46,11 +52,7 @@ pub fn parse_text(raw: &str, unit: &str) -> Option<Reading> {
     }
     let mut normalized = s != trimmed;
     if NONE_WORDS.contains(&s.as_str()) {
-        return Some(Reading {
-            value: 0.0,
-            is_whole: true,
-            normalized: true,
-        });
+        return None;
     }
 
     let mut rest = s.as_str();
@@ -239,9 +241,13 @@ mod tests {
     }
 
     #[test]
-    fn none_words_count_as_zero_with_a_notice() {
-        assert_eq!(v("无", "项"), Some((0.0, true, true)));
-        assert_eq!(v("/", "项"), Some((0.0, true, true)));
+    fn none_words_are_not_numbers() {
+        // Contract §4: only the listed forms are read; the check tells the unit to write 0.
+        for w in ["无", "/", "-", "—", "－"] {
+            assert_eq!(v(w, "项"), None, "{w}");
+            assert!(is_none_word(w), "{w}");
+        }
+        assert!(!is_none_word("见附件"));
     }
 
     #[test]
