@@ -355,7 +355,7 @@ pub fn collect_messages(paths: &[PathBuf]) -> Collected {
             for (i, m) in split_mbox(&bytes).into_iter().enumerate() {
                 found.messages.push((format!("{label}#{}", i + 1), m));
             }
-        } else if looks_like_mail(&bytes) {
+        } else if crate::intake::looks_like_message(&bytes) {
             found.messages.push((label, bytes));
         } else {
             found.unreadable.push(format!(
@@ -393,32 +393,6 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, found: &mut Collected) {
             }
         }
     }
-}
-
-/// Whether `bytes` start like a message: the first line is a header field, and the header
-/// block has one of the fields every message has. A spreadsheet or a text note handed to
-/// `import` by mistake must not be recorded (the pipeline would file it as a bounce).
-fn looks_like_mail(bytes: &[u8]) -> bool {
-    let head = &bytes[..bytes.len().min(256 * 1024)];
-    // Some Windows tools save .eml with a UTF-8 BOM or a blank line first.
-    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    let fields: Vec<&[u8]> = head
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .skip_while(|l| l.is_empty())
-        .take_while(|l| !l.is_empty())
-        .collect();
-    let name = |l: &[u8]| -> Option<Vec<u8>> {
-        let n = l.iter().position(|&b| b == b':')?;
-        (n > 0 && l[..n].iter().all(|&b| (33..=126).contains(&b)))
-            .then(|| l[..n].to_ascii_lowercase())
-    };
-    let known: [&[u8]; 5] = [b"from", b"date", b"message-id", b"received", b"subject"];
-    fields.first().is_some_and(|l| name(l).is_some())
-        && fields
-            .iter()
-            .filter_map(|l| name(l))
-            .any(|n| known.contains(&n.as_slice()))
 }
 
 /// Splits an mbox (mboxo or mboxrd) into messages, undoing `>From ` quoting.
@@ -621,17 +595,5 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m[0], b"Subject: one\n\nFrom here\nbody\n".to_vec());
         assert_eq!(m[1], b"Subject: two\n\nx\n".to_vec());
-    }
-
-    #[test]
-    fn mail_is_told_from_other_files_by_its_header_block() {
-        let mail = b"Return-Path: <a@b>\r\nFrom: a@b\r\nSubject: x\r\n\r\nbody";
-        assert!(looks_like_mail(mail));
-        assert!(looks_like_mail(
-            &[b"\xEF\xBB\xBF\r\n".as_slice(), mail].concat()
-        ));
-        assert!(!looks_like_mail("id,name\nxiaodian,小店区\n".as_bytes()));
-        assert!(!looks_like_mail(b"PK\x03\x04\x14\0\0\0"));
-        assert!(!looks_like_mail(b"Note: call them\nabout the table\n"));
     }
 }

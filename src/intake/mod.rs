@@ -186,6 +186,23 @@ fn file_preamble_len(raw: &[u8]) -> usize {
             .count()
 }
 
+/// Whether `raw` starts like a message (after a saved file's BOM or blank lines): its first
+/// line is a header field, and the header block holds a field every message has. `import`
+/// asks this so that a spreadsheet or a note handed to it by mistake is not recorded as mail.
+pub fn looks_like_message(raw: &[u8]) -> bool {
+    let raw = &raw[file_preamble_len(raw)..];
+    let raw = &raw[..raw.len().min(256 * 1024)];
+    let block = &raw[..header_block_len(raw)];
+    let fields = split_fields(block);
+    let first_line_is_a_field = fields
+        .first()
+        .is_some_and(|f| block.starts_with(f.name.as_bytes()));
+    first_line_is_a_field
+        && ["from", "date", "message-id", "received", "subject"]
+            .iter()
+            .any(|n| field(&fields, n).is_some())
+}
+
 fn parse_inner(raw: &[u8], limits: &IntakeLimits) -> Parsed {
     let raw = &raw[file_preamble_len(raw)..];
     let mut p = Parsed::default();

@@ -701,3 +701,15 @@ fn a_saved_eml_with_a_bom_or_blank_lines_first_keeps_its_headers() {
         assert_eq!(p.subject, "x");
     }
 }
+
+#[test]
+fn mail_is_told_from_other_files_by_its_header_block() {
+    let mail = b"Return-Path: <a@b>\r\nFrom: a@b\r\nSubject: x\r\n\r\nbody";
+    assert!(looks_like_message(mail));
+    assert!(looks_like_message(
+        &[b"\xEF\xBB\xBF\r\n".as_slice(), mail].concat()
+    ));
+    assert!(!looks_like_message("id,name\nxiaodian,小店区\n".as_bytes()));
+    assert!(!looks_like_message(b"PK\x03\x04\x14\0\0\0"));
+    assert!(!looks_like_message(b"Note: call them\nabout the table\n"));
+}

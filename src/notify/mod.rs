@@ -113,40 +113,33 @@ pub async fn send_due(
                 store.objects.get(&a.sha256)?,
             ));
         }
-        let outcome = match mailer.send(&claimed.row, files).await {
+        // `stop`: this failure says the rest would fail too; they stay due for the next pass.
+        let (outcome, stop) = match mailer.send(&claimed.row, files).await {
             Ok(reply) => {
                 report.sent += 1;
                 tracing::info!(id = claimed.row.id, kind = %claimed.row.email.kind, "email sent");
-                Delivery::Sent { reply }
+                (Delivery::Sent { reply }, false)
             }
             Err(f) => {
                 tracing::warn!(id = claimed.row.id, error = %f.message, class = ?f.class, "email not sent");
                 match f.class {
                     FailureClass::Permanent => {
                         report.failed += 1;
-                        Delivery::Failed { error: f.message }
+                        (Delivery::Failed { error: f.message }, false)
                     }
                     _ if claimed.row.attempts + 1 >= MAX_ATTEMPTS => {
                         report.failed += 1;
-                        Delivery::Failed { error: f.message }
+                        (Delivery::Failed { error: f.message }, false)
                     }
-                    FailureClass::Transient => {
-                        report.retried += 1;
-                        Delivery::Retry {
-                            error: f.message,
-                            retry_at: backoff(claimed.row.attempts, now),
-                        }
-                    }
-                    FailureClass::Unreachable => {
-                        // Trying the rest now would only wait out the pace for each of them
-                        // (minutes for a command like `resend-ack`); they stay due.
+                    // No server answering: trying the rest now would only wait out the pace
+                    // for each of them (minutes for a command like `resend-ack`).
+                    FailureClass::Transient | FailureClass::Unreachable => {
                         report.retried += 1;
                         let retry = Delivery::Retry {
                             error: f.message,
                             retry_at: backoff(claimed.row.attempts, now),
                         };
-                        store.complete(claimed, &retry).await?;
-                        break;
+                        (retry, f.class == FailureClass::Unreachable)
                     }
                     FailureClass::SlowDown | FailureClass::DailyQuota => {
                         let until = if f.class == FailureClass::SlowDown {
@@ -157,21 +150,19 @@ pub async fn send_due(
                         store.pause_sender(until, &f.message).await?;
                         report.retried += 1;
                         report.paused_until = Some(until);
-                        store
-                            .complete(
-                                claimed,
-                                &Delivery::Retry {
-                                    error: f.message,
-                                    retry_at: until,
-                                },
-                            )
-                            .await?;
-                        break;
+                        let retry = Delivery::Retry {
+                            error: f.message,
+                            retry_at: until,
+                        };
+                        (retry, true)
                     }
                 }
             }
         };
         store.complete(claimed, &outcome).await?;
+        if stop {
+            break;
+        }
     }
     Ok(report)
 }

@@ -298,12 +298,9 @@ fn read_value(
         return Cell::Invalid;
     }
     let reading: Option<Reading> = match v {
-        Value::Number(f) => numbers::from_float(*f),
-        // The unit typed a number; the cell's date format only changes how Excel shows it.
-        Value::DateNumber(f) => numbers::from_float(*f).map(|r| Reading {
-            normalized: true,
-            ..r
-        }),
+        // The unit typed a number; the cell's date format only changes how Excel shows it
+        // (the warning below says so).
+        Value::Number(f) | Value::DateNumber(f) => numbers::from_float(*f),
         Value::Text(s) => numbers::parse_text(s, &ind.unit),
         Value::Error(_) | Value::Other(_) => None,
     };

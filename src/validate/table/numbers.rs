@@ -51,9 +51,6 @@ pub fn parse_text(raw: &str, unit: &str) -> Option<Reading> {
         return None;
     }
     let mut normalized = s != trimmed;
-    if NONE_WORDS.contains(&s.as_str()) {
-        return None;
-    }
 
     let mut rest = s.as_str();
     let mut negative = false;
