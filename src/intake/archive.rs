@@ -90,7 +90,7 @@ fn unsupported(name: &str) -> Problem {
 }
 
 /// Checks the declared totals; `Some(problem)` refuses the archive before anything is read.
-fn precheck(
+pub(crate) fn precheck(
     name: &str,
     compressed: u64,
     entries: usize,

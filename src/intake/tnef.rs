@@ -14,7 +14,7 @@
 //! from a count the stream claims, and the attachments share the archive `Budget`. Checksums are
 //! not enforced (some writers get them wrong; the lengths are what keeps us safe).
 
-use super::archive::{fmt_size, Budget, Member, Unpacked};
+use super::archive::{precheck, Budget, Member, Unpacked};
 use super::names::{clean_name, decode_guess};
 use super::IntakeLimits;
 use crate::problem::Problem;
@@ -86,26 +86,16 @@ pub(crate) fn unpack(
         }
     }
     let declared: u64 = found.iter().map(|(_, r)| (r.1 - r.0) as u64).sum();
-    if found.len() > budget.entries {
-        out.problems.push(Problem::error(
-            "archive.too_large",
-            format!(
-                "附件“{name}”（Outlook 的 winmail.dat）内文件过多（{} 个，上限 {} 个），未解开。请直接把文件作为附件发送。",
-                found.len(),
-                limits.archive_max_entries
-            ),
-        ));
-        return;
-    }
-    if declared > budget.bytes {
-        out.problems.push(Problem::error(
-            "archive.too_large",
-            format!(
-                "附件“{name}”（Outlook 的 winmail.dat）内的文件过大（{}，上限 {}），未解开。请分开发送。",
-                fmt_size(declared),
-                fmt_size(limits.archive_max_expanded)
-            ),
-        ));
+    // The same entry and size limits as every archive (TNEF stores, so the ratio never binds).
+    if let Some(p) = precheck(
+        name,
+        bytes.len() as u64,
+        found.len(),
+        declared,
+        limits,
+        budget,
+    ) {
+        out.problems.push(p);
         return;
     }
     for (member, (start, end)) in found {
