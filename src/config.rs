@@ -160,6 +160,43 @@ struct RawCampaign {
     contact: String,
     /// The blank statistics table, attached to reminders when the table is missing.
     template_file: Option<String>,
+    /// Words that make a message from an unknown sender worth keeping (contract §8 (d));
+    /// unset: the campaign name without year and place, each item's label, and the words of
+    /// [`DEFAULT_KEYWORDS`].
+    keywords: Option<Vec<String>>,
+}
+
+/// Words of the notice a unit writes somewhere in a submission (contract §8 (d)).
+pub const DEFAULT_KEYWORDS: [&str; 7] = [
+    "科技活动周",
+    "科技周",
+    "活动周",
+    "统计表",
+    "总结",
+    "影像",
+    "视频",
+];
+
+/// The campaign name without its year and place (`2023年太原市科技活动周` → `科技活动周`),
+/// each item's label, and [`DEFAULT_KEYWORDS`].
+fn default_keywords(name: &str, items: &[ItemDef]) -> Vec<String> {
+    let no_year = name
+        .trim()
+        .trim_start_matches(|c: char| c.is_ascii_digit())
+        .trim_start_matches(['年', ' ']);
+    // A place is a short name ending in 省, 市, 区 or 县 at the start.
+    let place_end = no_year
+        .char_indices()
+        .take(8)
+        .filter(|(_, c)| matches!(c, '省' | '市' | '区' | '县'))
+        .map(|(i, c)| i + c.len_utf8())
+        .last()
+        .unwrap_or(0);
+    let mut words = vec![no_year[place_end..].to_string()];
+    words.extend(items.iter().map(|i| i.label.clone()));
+    words.extend(DEFAULT_KEYWORDS.iter().map(|w| w.to_string()));
+    words.dedup();
+    words
 }
 
 fn default_timezone() -> String {
@@ -318,6 +355,8 @@ pub struct Campaign {
     pub opens: DateTime<FixedOffset>,
     pub contact: String,
     pub template_file: Option<PathBuf>,
+    /// Contract §8 (d): a message naming none of these, from nobody known, is `unrelated`.
+    pub keywords: Vec<String>,
 }
 
 impl Campaign {
@@ -373,6 +412,7 @@ impl Settings {
                     .with_list_parse_key("campaign.strip_prefixes")
                     .with_list_parse_key("campaign.own_addresses")
                     .with_list_parse_key("campaign.coordinators")
+                    .with_list_parse_key("campaign.keywords")
                     .with_list_parse_key("schedule.reminders")
                     .source(Some(env_map)),
             )
@@ -449,6 +489,15 @@ impl Settings {
         );
 
         let items = convert_items(raw.campaign.items, &mut problems);
+        let keywords = match raw.campaign.keywords {
+            Some(k) => k,
+            None => default_keywords(&name, &items),
+        };
+        let keywords: Vec<String> = keywords
+            .iter()
+            .map(|k| k.trim().to_lowercase())
+            .filter(|k| !k.is_empty())
+            .collect();
         let limits = raw.limits;
         if limits.archive_max_ratio == 0 || limits.archive_max_entries == 0 {
             problems.push("limits: archive limits must be positive".into());
@@ -542,6 +591,7 @@ impl Settings {
                     opens,
                     contact: raw.campaign.contact,
                     template_file,
+                    keywords,
                 },
                 limits,
                 table: raw.table,

@@ -82,20 +82,14 @@ pub async fn process(
     // The original is on disk before anything refers to it.
     store.objects.put(&raw_sha256, &incoming.raw)?;
     let parsed = intake::parse(&incoming.raw, &settings.limits);
-    let sender = sender_of(&parsed);
-    let mut learned = HashMap::new();
-    if let Some(s) = &sender {
-        if let Some(unit) = store.learned_unit(s).await? {
-            learned.insert(s.clone(), unit);
-        }
-    }
+    let known = known(store, &parsed).await?;
     let size = incoming.raw.len();
     let body_sha = sha256_hex(body_of(&incoming.raw));
     drop(incoming.raw);
     let (message, blobs) = decide(
         settings,
         parsed,
-        &learned,
+        &known,
         Meta {
             raw_sha256,
             body_sha256: body_sha,
@@ -125,10 +119,11 @@ async fn save(
             |after| crate::notify::compose_ack(settings, after),
         )
         .await?;
+    // Nobody to answer when no sender could be read.
     let ack_due = matches!(
         &saved,
         Saved::Recorded { disposition, rate_limited: false, .. } if disposition == "processed"
-    );
+    ) && (message.from_addr.is_some() || message.sender_addr.is_some());
     Ok(Outcome { saved, ack_due })
 }
 
@@ -153,16 +148,11 @@ pub async fn process_oversized(
     }
     store.objects.put(&raw_sha256, &header)?;
     let parsed = intake::parse(&header, &settings.limits);
-    let mut learned = HashMap::new();
-    if let Some(s) = sender_of(&parsed) {
-        if let Some(unit) = store.learned_unit(&s).await? {
-            learned.insert(s, unit);
-        }
-    }
+    let known = known(store, &parsed).await?;
     let (mut message, _) = decide(
         settings,
         parsed,
-        &learned,
+        &known,
         Meta {
             body_sha256: sha256_hex(format!("{raw_sha256}:{size}").as_bytes()),
             raw_sha256,
@@ -182,6 +172,26 @@ pub async fn process_oversized(
         ),
     ));
     save(settings, store, &message).await
+}
+
+/// What the store knows about a message's sender and thread, looked up before [`decide`].
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    /// Addresses learned for a unit: sender → unit id.
+    pub learned: HashMap<String, String>,
+    /// The message answers an email reportbox sent (contract §8 (c)).
+    pub replies_to_us: bool,
+}
+
+async fn known(store: &Store, parsed: &Parsed) -> Result<Known, StoreError> {
+    let mut known = Known::default();
+    if let Some(s) = sender_of(parsed) {
+        if let Some(unit) = store.learned_unit(&s).await? {
+            known.learned.insert(s, unit);
+        }
+    }
+    known.replies_to_us = store.answers_our_email(&parsed.references).await?;
+    Ok(known)
 }
 
 /// Facts about the raw message that `decide` cannot see in the parsed one.
@@ -216,8 +226,8 @@ fn sender_of(parsed: &Parsed) -> Option<String> {
         .filter(|a| !a.is_empty())
 }
 
-/// Contract §8: messages that are stored and counted but set aside, and why.
-pub fn set_aside(settings: &Settings, parsed: &Parsed) -> Option<&'static str> {
+/// Contract §8, the mail set aside whoever sends it: our own, delivery reports, auto-replies.
+pub fn machine_mail(settings: &Settings, parsed: &Parsed) -> Option<&'static str> {
     let sender = sender_of(parsed);
     if sender
         .as_deref()
@@ -225,7 +235,7 @@ pub fn set_aside(settings: &Settings, parsed: &Parsed) -> Option<&'static str> {
     {
         return Some("own_address");
     }
-    if parsed.is_delivery_report || sender.is_none() {
+    if parsed.is_delivery_report {
         return Some("bounce");
     }
     if parsed
@@ -238,34 +248,96 @@ pub fn set_aside(settings: &Settings, parsed: &Parsed) -> Option<&'static str> {
     {
         return Some("auto_reply");
     }
+    None
+}
+
+/// Contract §8, mail set aside unless it comes from a unit or answers us: spam, list and bulk
+/// mail, senders that take no replies.
+pub fn junk_mail(parsed: &Parsed) -> Option<&'static str> {
+    if parsed.spam_flag || spam_subject(&parsed.subject) {
+        return Some("spam");
+    }
+    let no_reply = |m: &Option<intake::Mailbox>| {
+        m.as_ref()
+            .is_some_and(|m| takes_no_replies(m.address.split('@').next().unwrap_or("")))
+    };
     if parsed.is_list
         || parsed
             .precedence
             .as_deref()
             .is_some_and(|p| matches!(p.trim(), "bulk" | "junk" | "list"))
+        || no_reply(&parsed.from)
+        || (parsed.from.is_none() && no_reply(&parsed.sender))
     {
         return Some("bulk");
     }
     None
 }
 
+/// `noreply`, `no-reply`, `no_reply`, `donotreply`, `do-not-reply`, `do_not_reply`, with any
+/// suffix (`noreply-aws`, `no_reply123`).
+fn takes_no_replies(local: &str) -> bool {
+    let l = local.to_lowercase();
+    [
+        "noreply",
+        "no-reply",
+        "no_reply",
+        "donotreply",
+        "do-not-reply",
+        "do_not_reply",
+    ]
+    .iter()
+    .any(|p| l.starts_with(p))
+}
+
+fn spam_subject(subject: &str) -> bool {
+    let s = subject.trim_start().to_uppercase();
+    s.starts_with("[SPAM]") || s.starts_with("***SPAM***") || s.starts_with("【垃圾邮件】")
+}
+
+/// Contract §8: a subject containing one of these (after any `Re:` or bracket, which changes
+/// nothing for "contains") says it is an auto-reply.
+const AUTO_REPLY_WORDS: [&str; 15] = [
+    "自动回复",
+    "自動回覆",
+    "自动答复",
+    "自動答覆",
+    "自动应答",
+    "自動回復",
+    "休假",
+    "auto reply",
+    "auto-reply",
+    "autoreply",
+    "automatic reply",
+    "out of office",
+    "abwesenheit",
+    "不在席",
+    "自動応答",
+];
+
+fn is_auto_reply_words(s: &str) -> bool {
+    let s = s.to_lowercase();
+    AUTO_REPLY_WORDS.iter().any(|w| s.contains(w))
+}
+
 /// A vacation reply without any machine-readable marker: the subject says it is one and it
-/// carries nothing a unit could be submitting. A message with a file or a large-attachment link
-/// is never set aside on its subject alone, so a unit that answers "自动回复" with its
-/// materials still counts.
+/// carries nothing a unit could be submitting. Inline images (a logo, a signature) do not
+/// count as something submitted; any other file or a large-attachment link does, so a unit
+/// that answers "自动回复" with its materials still counts.
 fn looks_like_vacation_reply(parsed: &Parsed) -> bool {
-    const PREFIXES: [&str; 6] = [
-        "自动回复",
-        "自动答复",
-        "auto reply",
-        "auto-reply",
-        "automatic reply",
-        "out of office",
-    ];
-    let subject = parsed.subject.trim_start().to_lowercase();
-    parsed.files.is_empty()
-        && parsed.links.is_empty()
-        && PREFIXES.iter().any(|p| subject.starts_with(p))
+    let only_inline_images = parsed.files.iter().all(|f| {
+        f.inline && f.kind.family() == intake::FileFamily::Image && f.role == FileRole::Attachment
+    });
+    only_inline_images && parsed.links.is_empty() && is_auto_reply_words(&parsed.subject)
+}
+
+/// Contract §8 (d): the words of the campaign in the subject, the first 2,000 characters of the
+/// body, or a file name.
+fn mentions_campaign(keywords: &[String], subject: &str, body: &str, names: &[&str]) -> bool {
+    let body: String = body.chars().take(2000).collect();
+    let texts = [subject.to_lowercase(), body.to_lowercase()];
+    let hit = |t: &str| keywords.iter().any(|k| t.contains(k.as_str()));
+    texts.iter().any(|t| hit(t)) || names.iter().any(|n| hit(&n.to_lowercase()))
 }
 
 /// Decides everything about a parsed message: pure, so tests call it directly on bytes.
@@ -273,9 +345,10 @@ fn looks_like_vacation_reply(parsed: &Parsed) -> bool {
 pub fn decide(
     settings: &Settings,
     parsed: Parsed,
-    learned: &HashMap<String, String>,
+    known: &Known,
     meta: Meta,
 ) -> (NewMessage, Vec<(String, Vec<u8>)>) {
+    let learned = &known.learned;
     let sender = sender_of(&parsed);
     // A date written without a zone (or with China's `CST`) is the campaign's wall clock.
     let tz = &settings.campaign.tz;
@@ -290,7 +363,8 @@ pub fn decide(
         .clone()
         .filter(|m| !m.trim().is_empty())
         .unwrap_or_else(|| format!("sha256:{}", meta.body_sha256));
-    let disposition = set_aside(settings, &parsed);
+    let disposition = machine_mail(settings, &parsed);
+    let junk = junk_mail(&parsed);
     let mut message = NewMessage {
         raw_sha256: meta.raw_sha256,
         dedupe_key,
@@ -394,6 +468,57 @@ pub fn decide(
         },
         learned,
     );
+    // Contract §8 (a)–(c): mail from a unit, or answering us, is never junk or unrelated.
+    let related = sender
+        .as_deref()
+        .is_some_and(|s| matcher.by_address(s).is_some() || learned.contains_key(s))
+        || identification.unit_id.is_some()
+        || known.replies_to_us;
+    if !related {
+        let set_aside = junk.or_else(|| {
+            let unrelated = sender.is_some()
+                && !mentions_campaign(
+                    &settings.campaign.keywords,
+                    &subject,
+                    &message.body_excerpt,
+                    &files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+                )
+                && !readings.iter().flatten().any(|r| r.is_template)
+                && !files.iter().any(|f| {
+                    f.problems.is_empty()
+                        && validate::document_mentions(
+                            settings,
+                            &f.name,
+                            f.kind,
+                            &f.bytes,
+                            &settings.campaign.keywords,
+                        )
+                });
+            unrelated.then_some("unrelated")
+        });
+        if let Some(reason) = set_aside {
+            message.disposition = reason.to_string();
+            return (message, Vec::new());
+        }
+    }
+    let mut flagged = Vec::new();
+    match junk {
+        Some("spam") => flagged.push(Problem::warning(
+            "message.spam",
+            "本邮件被邮件系统标记为垃圾邮件，因发自报送单位，已照常处理",
+        )),
+        Some(_) => flagged.push(Problem::warning(
+            "message.bulk",
+            "本邮件带有群发或“请勿回复”标记，因发自报送单位，已照常处理",
+        )),
+        None => {}
+    }
+    if sender.is_none() {
+        flagged.push(Problem::error(
+            "message.unreadable",
+            "无法读取本邮件的发件人，请协调人查看原邮件并指定报送单位",
+        ));
+    }
     // 填报单位 naming no roster unit is worth telling the unit (contract §4: a warning).
     let unknown_table_unit: Option<Problem> = table_units
         .iter()
@@ -484,6 +609,7 @@ pub fn decide(
     }
 
     let mut unit_problems = message_problems;
+    unit_problems.extend(flagged);
     unit_problems.extend(identification.problems);
     message.unit_id = identification.unit_id.clone();
     message.match_rule = identification.rule.map(|r| r.as_str().to_string());

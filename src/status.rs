@@ -271,7 +271,14 @@ pub fn compute(
     let unmatched = sorted
         .iter()
         .filter(|m| m.disposition == "processed" && m.unit_id.is_none())
-        .map(|m| view(m, "unit.unidentified".to_string()))
+        .map(|m| {
+            let reason = if m.from.is_none() {
+                "message.unreadable"
+            } else {
+                "unit.unidentified"
+            };
+            view(m, reason.to_string())
+        })
         .collect();
     let ignored = sorted
         .iter()
@@ -419,6 +426,9 @@ pub fn reason_zh(code: &str) -> &'static str {
         "message.bounce" => "退信",
         "message.bulk" => "群发或邮件列表",
         "message.own_address" => "本邮箱发出的邮件",
+        "message.spam" => "垃圾邮件",
+        "message.unrelated" => "与本次报送无关",
+        "message.unreadable" => "无法读取发件人",
         "message.rate_limited" => "发信过于频繁",
         "unit.unidentified" => "无法确定报送单位",
         _ => "其他",

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{env, table, unit, Mail, XLSX};
+use common::{codes, env, table, unit, Mail, XLSX};
 use reportbox::store::Saved;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -121,23 +121,34 @@ async fn a_message_without_message_id_is_deduplicated_by_its_body(pool: PgPool) 
 #[sqlx::test(migrations = "./migrations")]
 async fn mail_that_must_not_be_answered_is_stored_and_set_aside(pool: PgPool) {
     let env = env(pool).await;
+    // Auto-replies, bounces and our own mail are set aside whoever sends them, attachments or
+    // not; list and bulk mail only when nobody known sends it (contract §8).
     let cases = [
         (
             "Auto-Submitted: auto-generated",
             "tydag_bgs@163.com",
             "auto_reply",
         ),
-        ("List-Id: <news.example.com>", "tydag_bgs@163.com", "bulk"),
-        ("Precedence: bulk", "tydag_bgs@163.com", "bulk"),
+        (
+            "List-Id: <news.example.com>",
+            "news@kepu.example.com",
+            "bulk",
+        ),
+        ("Precedence: bulk", "news@kepu.example.com", "bulk"),
         ("X-Test: 1", "MAILER-DAEMON@163.com", "bounce"),
         ("X-Test: 2", "w251342595@163.com", "own_address"),
     ];
     for (header, from, want) in cases {
-        let raw = Mail::new(from, "市档案馆材料")
-            .header(header)
-            .attach("统计表.xlsx", XLSX, table("市档案馆", "2023"))
-            .build();
-        let o = env.process(raw, want).await;
+        let mail = if want == "bulk" {
+            Mail::new(from, "科技活动周通讯第5期").header(header)
+        } else {
+            Mail::new(from, "市档案馆材料").header(header).attach(
+                "统计表.xlsx",
+                XLSX,
+                table("市档案馆", "2023"),
+            )
+        };
+        let o = env.process(mail.build(), want).await;
         assert_eq!(recorded(&o).1, want, "{header} from {from}");
         assert!(!o.ack_due);
     }
@@ -147,6 +158,25 @@ async fn mail_that_must_not_be_answered_is_stored_and_set_aside(pool: PgPool) {
     assert!(status["unmatched"].as_array().unwrap().is_empty());
     let (messages, files, _) = env.store.counts().await.unwrap();
     assert_eq!((messages, files), (5, 0));
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_units_message_marked_as_bulk_or_spam_is_processed_with_a_warning(pool: PgPool) {
+    let env = env(pool).await;
+    for (i, header) in ["Precedence: bulk", "X-Spam-Flag: YES"].iter().enumerate() {
+        let raw = Mail::new("tydag_bgs@163.com", "材料")
+            .header(header)
+            .attach("统计表.xlsx", XLSX, table("市档案馆", "2023"))
+            .build();
+        let o = env.process(raw, &i.to_string()).await;
+        assert_eq!(recorded(&o).1, "processed", "{header}");
+        assert_eq!(recorded(&o).2.as_deref(), Some("city-archives"));
+        assert!(o.ack_due);
+    }
+    let status = env.status_json().await;
+    let u = unit(&status, "city-archives");
+    assert_eq!(u["items"]["statistics_table"]["state"], "valid");
+    assert_eq!(codes(&u["problems"]), ["message.spam"]);
 }
 
 #[sqlx::test(migrations = "./migrations")]

@@ -8,7 +8,6 @@ use common::{repo, samples_dir, settings_with, Mail, XLSX};
 use reportbox::intake::{self, FileKind, FileRole, IncomingFile, IntakeLimits, Parsed};
 use reportbox::pipeline::{self, Meta};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 
 const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 const RAR: &str = "application/x-rar-compressed";
@@ -107,7 +106,7 @@ fn verdicts(raw: &[u8]) -> Vec<(String, String, String, String, Vec<String>)> {
         source: "test".into(),
         internal_date: None,
     };
-    let (message, _) = pipeline::decide(&settings, parsed, &HashMap::new(), meta);
+    let (message, _) = pipeline::decide(&settings, parsed, &Default::default(), meta);
     message
         .files
         .into_iter()

@@ -2,6 +2,7 @@
 //! in the body; the contract records it as the item with state `needs_review`, so the link, the
 //! file name and the expiry shown next to it are what a person needs to fetch it in time.
 
+use super::floor_char;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
@@ -242,13 +243,6 @@ fn trim_url(u: &str) -> &str {
     u.trim_end_matches(['.', ',', ';', ':', '!', '?', '\'', '"'])
 }
 
-fn floor_char(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
 fn window_before(text: &str, from: usize, to: usize) -> &str {
     let start = floor_char(text, to.saturating_sub(400)).max(from);
     let w = &text[start.min(to)..to];
@@ -321,7 +315,8 @@ fn unescape(s: &str) -> String {
     while let Some(p) = rest.find('&') {
         out.push_str(&rest[..p]);
         rest = &rest[p..];
-        let end = rest[..rest.len().min(12)].find(';');
+        // An entity is short; the window ends on a char boundary, since CJK text may follow `&`.
+        let end = rest[..floor_char(rest, 12)].find(';');
         let decoded = end.and_then(|e| {
             let ent = &rest[1..e];
             let c = match ent {
@@ -463,6 +458,28 @@ mod tests {
         assert_eq!(out[0].file_name.as_deref(), Some("影像.mp4"));
         assert_eq!(out[0].size_text.as_deref(), Some("486.2M"));
         assert_eq!(out[0].expires.as_deref(), Some("2023年6月23日 15:40"));
+    }
+
+    #[test]
+    fn entities_right_before_cjk_text_are_decoded_not_a_panic() {
+        // 163 and QQ webmail write `&nbsp;` next to Chinese all the time; the entity window
+        // once ended inside a multi-byte character.
+        for e in [
+            "&nbsp;", "&amp;", "&lt;", "&#160;", "&#x4E2D;", "&bogus;", "&",
+        ] {
+            for text in ["影像资料", "Отчёт", "添付ファイル", "첨부"] {
+                let html = format!(
+                    "<div>{e}{text}</div><div>{e}<a href=\"{}\">{e}{text}.mp4</a>{e}{text}</div>",
+                    URL163.replace('&', "&amp;")
+                );
+                let mut out = Vec::new();
+                find_in_html(&html, &mut out);
+                assert_eq!(out.len(), 1, "{html}");
+                assert_eq!(out[0].url, URL163);
+            }
+        }
+        assert_eq!(unescape("&nbsp;中文&amp;文"), " 中文&文");
+        assert_eq!(unescape("&中文"), "&中文");
     }
 
     #[test]

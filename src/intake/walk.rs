@@ -151,13 +151,9 @@ impl Walker<'_> {
                         continue;
                     }
                     let name = name.unwrap_or_else(|| self.unnamed_name());
-                    self.files.push(new_file(
-                        name,
-                        origin.to_vec(),
-                        declared,
-                        bytes,
-                        self.limits,
-                    ));
+                    let mut file = new_file(name, origin.to_vec(), declared, bytes, self.limits);
+                    file.inline = is_inline(&fields, disp.as_ref());
+                    self.files.push(file);
                 }
             }
         }
@@ -194,6 +190,15 @@ impl Walker<'_> {
     }
 }
 
+/// A part shown inside the body rather than offered as an attachment.
+pub(super) fn is_inline(fields: &[RawField], disp: Option<&names::Structured>) -> bool {
+    match disp {
+        Some(d) if d.value == "attachment" => false,
+        Some(d) if d.value == "inline" => true,
+        _ => field(fields, "content-id").is_some(),
+    }
+}
+
 fn with(origin: &[String], next: String) -> Vec<String> {
     let mut v = origin.to_vec();
     v.push(next);
@@ -220,7 +225,7 @@ fn message_origin(inner: &Message<'_>, parent_raw: &[u8]) -> String {
     format!("{ATTACHED_MESSAGE_PREFIX}{subject}")
 }
 
-fn decode_body(body: &[u8], cte: &str) -> Vec<u8> {
+pub(super) fn decode_body(body: &[u8], cte: &str) -> Vec<u8> {
     match cte {
         "base64" => names::base64_lenient(body),
         "quoted-printable" => names::qp_decode(body),
@@ -228,14 +233,14 @@ fn decode_body(body: &[u8], cte: &str) -> Vec<u8> {
     }
 }
 
-fn new_file(
+pub(super) fn new_file(
     name: String,
     origin: Vec<String>,
     declared: Option<String>,
     bytes: Vec<u8>,
     limits: &IntakeLimits,
 ) -> IncomingFile {
-    let kind = sniff(&bytes);
+    let kind = guarded(|| sniff(&bytes)).unwrap_or(FileKind::Unknown);
     let size = bytes.len() as u64;
     let mut f = IncomingFile {
         name,
@@ -246,6 +251,7 @@ fn new_file(
         size,
         bytes,
         problems: Vec::new(),
+        inline: false,
     };
     if size > limits.max_file_bytes {
         f.bytes = Vec::new();

@@ -570,12 +570,7 @@ pub fn daily_report(
             .collect();
         body.list(&lines);
     }
-    if !status.ignored.is_empty() {
-        body.para(&format!(
-            "另有 {} 封邮件未计入（自动回复、退信、重复等），详见 reportbox status。",
-            status.ignored.len()
-        ));
-    }
+    set_aside_section(&mut body, status, settings);
     if xlsx.is_some() {
         body.para("附件《汇总表.xlsx》：第一页为各单位统计表数据及合计，第二页为各单位报送情况。");
     }
@@ -594,5 +589,58 @@ pub fn daily_report(
         references: None,
         auto_submitted: AUTO_GENERATED.into(),
         attachments: xlsx.into_iter().collect(),
+    }
+}
+
+/// Contract §8: set-aside mail counted by reason, and the five most recent unrelated messages,
+/// so that a submission written in an unexpected way is still found and assigned.
+fn set_aside_section(body: &mut Body, status: &Status, settings: &Settings) {
+    body.heading("六、未计入的邮件");
+    if status.ignored.is_empty() {
+        body.para("无。");
+        return;
+    }
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for m in &status.ignored {
+        match counts.iter_mut().find(|(r, _)| *r == m.reason) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((&m.reason, 1)),
+        }
+    }
+    let counts: Vec<String> = counts
+        .iter()
+        .map(|(r, n)| format!("{} {n} 封", crate::status::reason_zh(r)))
+        .collect();
+    body.para(&format!(
+        "共 {} 封：{}。这些邮件已保存，但不计入任何单位，也不回复。",
+        status.ignored.len(),
+        counts.join("，")
+    ));
+    let recent: Vec<(String, Vec<String>)> = status
+        .ignored
+        .iter()
+        .rev()
+        .filter(|m| m.reason == "message.unrelated")
+        .take(5)
+        .map(|m| {
+            (
+                format!(
+                    "{}　{}　《{}》",
+                    DateTime::parse_from_rfc3339(&m.received_at)
+                        .map(|t| time_zh(&t, settings))
+                        .unwrap_or_default(),
+                    m.from.as_deref().unwrap_or("（无发件人）"),
+                    m.subject
+                ),
+                vec![format!(
+                    "如确为报送材料：reportbox assign '{}' <单位编号>",
+                    m.message_id
+                )],
+            )
+        })
+        .collect();
+    if !recent.is_empty() {
+        body.para("最近被判定为与本次报送无关的邮件（如为单位的报送材料，请指定单位）：");
+        body.list(&recent);
     }
 }

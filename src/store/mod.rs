@@ -5,6 +5,7 @@
 
 mod leadership;
 mod outbox;
+mod text;
 
 pub use leadership::Leadership;
 
@@ -260,6 +261,27 @@ impl Store {
     }
 
     /// Whether these exact bytes were recorded already (lets callers skip the work).
+    /// Whether one of `references` (Message-IDs from `In-Reply-To`/`References`) is an email
+    /// reportbox sent: `<reportbox.<kind>.<outbox id>@…>` with such a row in the outbox.
+    pub async fn answers_our_email(&self, references: &[String]) -> Result<bool, StoreError> {
+        let ids: Vec<i64> = references
+            .iter()
+            .filter_map(|r| {
+                let rest = r.strip_prefix("<reportbox.")?;
+                let (_kind, rest) = rest.split_once('.')?;
+                rest.split_once('@')?.0.parse().ok()
+            })
+            .collect();
+        if ids.is_empty() {
+            return Ok(false);
+        }
+        let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM outbox WHERE id = ANY($1)) AS sent")
+            .bind(&ids)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get("sent"))
+    }
+
     pub async fn find_raw(&self, raw_sha256: &str) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query("SELECT id FROM messages WHERE raw_sha256 = $1")
             .bind(raw_sha256)
@@ -278,6 +300,7 @@ impl Store {
         acks_per_hour: u32,
         compose: impl FnOnce(&AfterSave<'_>) -> Vec<NewOutbox>,
     ) -> Result<Saved, StoreError> {
+        let msg = &msg.storable();
         let mut tx = self.pool.begin().await?;
         // Two deliveries of one Message-ID processed at once must see each other.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")

@@ -103,6 +103,30 @@ fn video_container(kind: FileKind) -> Option<video::VideoContainer> {
     })
 }
 
+/// Whether a document's text mentions one of `keywords` (lowercase): contract §8 (e), asked only
+/// of mail from an unknown sender.
+pub fn document_mentions(
+    settings: &Settings,
+    name: &str,
+    kind: FileKind,
+    bytes: &[u8],
+    keywords: &[String],
+) -> bool {
+    let Some(format) = report_format(kind, name) else {
+        return false;
+    };
+    guarded(
+        name,
+        || {
+            report::extract_text(bytes, format, &settings.report.limits()).is_ok_and(|t| {
+                let text = t.text.to_lowercase();
+                keywords.iter().any(|k| text.contains(k.as_str()))
+            })
+        },
+        |_| false,
+    )
+}
+
 /// Checks one file as the item its validator names. `table` is the reading already made for
 /// a spreadsheet (tables are read once, before identification needs their 填报单位).
 pub fn check(

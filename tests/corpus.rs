@@ -1,0 +1,146 @@
+//! The regression corpus of tests/corpus (written by tests/corpus/make_corpus.py): mail a public
+//! 163 address gets besides submissions — spam, phishing, notifications, no-reply senders,
+//! auto-replies of every common client, bounces, list robots, replies to our own emails — and
+//! submissions with real-world quirks (HTML entities before CJK text, odd Date zones, NUL
+//! characters, a broken From charset, no From at all). Each message, fed in file-name order
+//! like `import`, must land where expected.json says: counted for a unit, unmatched with a
+//! reason, or set aside with a reason; with exactly one acknowledgement or none.
+
+mod common;
+
+use common::{env, repo};
+use reportbox::store::Saved;
+use serde_json::Value;
+use sqlx::PgPool;
+
+fn corpus() -> Vec<(String, Vec<u8>, Value)> {
+    let dir = repo().join("tests/corpus");
+    let expected: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    expected
+        .into_iter()
+        .map(|e| {
+            let file = e["file"].as_str().unwrap().to_string();
+            let raw = std::fs::read(dir.join("mail").join(&file)).unwrap();
+            (file, raw, e)
+        })
+        .collect()
+}
+
+fn listed<'a>(status: &'a Value, list: &str, message_id: &str) -> Option<&'a str> {
+    status[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["message_id"] == message_id)
+        .map(|m| m["reason"].as_str().unwrap())
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn every_corpus_message_lands_where_expected_with_one_acknowledgement_or_none(pool: PgPool) {
+    let env = env(pool).await;
+    let mut outcomes = Vec::new();
+    for (file, raw, want) in corpus() {
+        let outcome = env.process(raw, &file).await;
+        outcomes.push((file, outcome, want));
+    }
+    let status = env.status_json().await;
+    let mut wrong = Vec::new();
+    for (file, outcome, want) in &outcomes {
+        let Saved::Recorded {
+            id,
+            disposition,
+            unit_id,
+            ..
+        } = &outcome.saved
+        else {
+            wrong.push(format!("{file}: not recorded: {:?}", outcome.saved));
+            continue;
+        };
+        let (message_id, files, acks): (Option<String>, i64, i64) = sqlx::query_as(
+            "SELECT m.message_id,
+                    (SELECT count(*) FROM files f WHERE f.message_id = m.id),
+                    (SELECT count(*) FROM outbox o WHERE o.message_id = m.id AND o.kind = 'ack')
+               FROM messages m WHERE m.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&env.store.pool)
+        .await
+        .unwrap();
+        let message_id = message_id.unwrap_or_default();
+        let place = want["where"].as_str().unwrap();
+        let (kind, value) = place.split_once(':').unwrap();
+        let got = match kind {
+            "unit" => unit_id.clone().map(|u| format!("unit:{u}")),
+            "unmatched" => {
+                listed(&status, "unmatched", &message_id).map(|r| format!("unmatched:{r}"))
+            }
+            _ => listed(&status, "ignored", &message_id).map(|r| format!("ignored:{r}")),
+        };
+        if got.as_deref() != Some(place) {
+            wrong.push(format!(
+                "{file}: expected {place}, got {got:?} (disposition {disposition}, unit {unit_id:?})"
+            ));
+        }
+        if kind == "unit" && disposition != "processed" {
+            wrong.push(format!("{file}: {value} but disposition {disposition}"));
+        }
+        let ack = want["ack"].as_bool().unwrap();
+        if outcome.ack_due != ack || acks != i64::from(ack) {
+            wrong.push(format!(
+                "{file}: acknowledgement expected {ack}, owed {}, queued {acks}",
+                outcome.ack_due
+            ));
+        }
+        if let Some(n) = want["files"].as_i64() {
+            if files != n {
+                wrong.push(format!("{file}: {n} file(s) expected, {files} recorded"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {}:\n{}",
+        wrong.len(),
+        outcomes.len(),
+        wrong.join("\n")
+    );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn the_daily_report_counts_set_aside_mail_and_lists_recent_unrelated_messages(pool: PgPool) {
+    let env = env(pool).await;
+    for (file, raw, _) in corpus() {
+        env.process(raw, &file).await;
+    }
+    let status = env
+        .store
+        .status(&env.settings.campaign_view(), chrono::Utc::now())
+        .await
+        .unwrap();
+    let report = reportbox::notify::compose::daily_report(
+        &env.settings,
+        "2023-06-07",
+        &status,
+        &[],
+        &[],
+        None,
+    );
+    let text = report.body_text;
+    assert!(text.contains("六、未计入的邮件"), "{text}");
+    for reason in [
+        "自动回复",
+        "退信",
+        "群发或邮件列表",
+        "垃圾邮件",
+        "与本次报送无关",
+    ] {
+        assert!(text.contains(reason), "{reason} not counted:\n{text}");
+    }
+    // The five most recent unrelated messages, newest first, each with how to assign it.
+    assert!(
+        text.contains("您的邮箱在新设备登录") || text.contains("网易邮箱安全提醒"),
+        "{text}"
+    );
+    assert_eq!(text.matches("如确为报送材料").count(), 5, "{text}");
+}
