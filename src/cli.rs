@@ -194,12 +194,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Assign { message, unit } => {
-            let id = store.assign(&message, &unit, &campaign).await?;
+            let assigned = pipeline::assign(&settings, &store, &message, &unit).await?;
             let name = settings
                 .roster
                 .get(&unit)
                 .map_or(unit.as_str(), |u| &u.name);
-            println!("邮件 {message}（编号 {id}）已计入“{name}”");
+            match assigned {
+                pipeline::Assigned::Reassigned { id } => {
+                    println!("邮件 {message}（编号 {id}）已计入“{name}”")
+                }
+                pipeline::Assigned::Counted { id } => println!(
+                    "邮件 {message}（编号 {id}）原未计入，现已按“{name}”的报送材料处理，并将向发件人发送回执"
+                ),
+            }
         }
         Command::Exempt {
             unit,

@@ -105,6 +105,61 @@ pub async fn process(
     save(settings, store, &message).await
 }
 
+/// What `assign` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assigned {
+    /// A processed message now counts for the unit.
+    Reassigned { id: i64 },
+    /// A message set aside as unrelated (or spam, bulk) was processed for the unit, with the
+    /// acknowledgement it never had.
+    Counted { id: i64 },
+}
+
+/// The coordinator's `assign`: attributes a message to a unit. A message set aside as
+/// unrelated, spam or bulk is decided again from its stored original, for that unit, and
+/// counted then (contract §8): its files, the unit's status, its acknowledgement.
+pub async fn assign(
+    settings: &Settings,
+    store: &Store,
+    reference: &str,
+    unit_id: &str,
+) -> Result<Assigned, PipelineError> {
+    let campaign = settings.campaign_view();
+    let Some((id, raw_sha256, received_at)) = store.set_aside_original(reference).await? else {
+        let id = store.assign(reference, unit_id, &campaign).await?;
+        return Ok(Assigned::Reassigned { id });
+    };
+    if settings.roster.get(unit_id).is_none() {
+        return Err(StoreError::NoSuchUnit(unit_id.to_string()).into());
+    }
+    let raw = store.objects.get(&raw_sha256)?;
+    let parsed = intake::parse(&raw, &settings.limits);
+    let mut known = known(store, &parsed).await?;
+    known.assigned = Some(unit_id.to_string());
+    let (message, blobs) = decide(
+        settings,
+        parsed,
+        &known,
+        Meta {
+            body_sha256: sha256_hex(body_of(&raw)),
+            raw_sha256,
+            size: raw.len(),
+            source: String::new(),
+            internal_date: Some(received_at),
+        },
+    );
+    drop(raw);
+    for (sha, bytes) in &blobs {
+        store.objects.put(sha, bytes)?;
+    }
+    store
+        .count_set_aside(id, &message, &campaign, |after| {
+            crate::notify::compose_ack(settings, after)
+        })
+        .await?;
+    Ok(Assigned::Counted { id })
+}
+
 /// Records a decided message with its acknowledgement, if one is owed.
 async fn save(
     settings: &Settings,
@@ -181,6 +236,8 @@ pub struct Known {
     pub learned: HashMap<String, String>,
     /// The message answers an email reportbox sent (contract §8 (c)).
     pub replies_to_us: bool,
+    /// The coordinator assigned the message to this unit (`assign` of a set-aside message).
+    pub assigned: Option<String>,
 }
 
 async fn known(store: &Store, parsed: &Parsed) -> Result<Known, StoreError> {
@@ -473,7 +530,8 @@ pub fn decide(
         .as_deref()
         .is_some_and(|s| matcher.by_address(s).is_some() || learned.contains_key(s))
         || identification.unit_id.is_some()
-        || known.replies_to_us;
+        || known.replies_to_us
+        || known.assigned.is_some();
     if !related {
         let set_aside = junk.or_else(|| {
             let unrelated = sender.is_some()
@@ -613,6 +671,10 @@ pub fn decide(
     unit_problems.extend(identification.problems);
     message.unit_id = identification.unit_id.clone();
     message.match_rule = identification.rule.map(|r| r.as_str().to_string());
+    if let Some(unit) = &known.assigned {
+        message.unit_id = Some(unit.clone());
+        message.match_rule = Some("assigned".to_string());
+    }
     message.problems = unit_problems;
     message.files = new_files;
     if matches!(

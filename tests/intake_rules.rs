@@ -447,3 +447,49 @@ async fn hostile_messages_each_get_a_verdict_and_the_import_goes_on(pool: PgPool
             .unwrap();
     assert_eq!(empty, 1);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn assigning_an_unrelated_message_counts_it_and_acknowledges_it_once(pool: PgPool) {
+    let env = env(pool).await;
+    // A unit writing from a private address, with neither its name nor the campaign's words.
+    let raw = Mail::new("li.ming1978@example.cn", "材料")
+        .attach(
+            "报告.txt",
+            "text/plain",
+            "我单位今年五月组织了多场讲座和展览，群众反响良好。"
+                .repeat(20)
+                .into_bytes(),
+        )
+        .build();
+    let o = env.process(raw, "private").await;
+    let (id, disposition, _) = recorded(&o);
+    assert_eq!(disposition, "unrelated");
+    assert!(!o.ack_due);
+    let acks = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE kind = 'ack'")
+            .fetch_one(&env.store.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(acks().await, 0);
+
+    let reference = id.to_string();
+    let first = reportbox::pipeline::assign(&env.settings, &env.store, &reference, "city-archives")
+        .await
+        .unwrap();
+    assert_eq!(first, reportbox::pipeline::Assigned::Counted { id });
+    let status = env.status_json().await;
+    let u = unit(&status, "city-archives");
+    assert_eq!(u["items"]["summary_report"]["file"], "报告.txt");
+    assert!(status["ignored"].as_array().unwrap().is_empty());
+    assert_eq!(acks().await, 1);
+
+    // Again: nothing more is counted or sent.
+    let again = reportbox::pipeline::assign(&env.settings, &env.store, &reference, "city-archives")
+        .await
+        .unwrap();
+    assert_eq!(again, reportbox::pipeline::Assigned::Reassigned { id });
+    assert_eq!(acks().await, 1);
+    let (_, files, _) = env.store.counts().await.unwrap();
+    assert_eq!(files, 1);
+}

@@ -163,7 +163,8 @@ pub(super) fn address(value: &[u8]) -> Option<Mailbox> {
         }
         let len = value[lt + 1..].iter().position(|&c| c == b'>')?;
         let inside = &value[lt + 1..lt + 1 + len];
-        inside.contains(&b'@').then_some((lt, inside))
+        // `<corpus "名" <a@b>`: the innermost bracket holds the address.
+        (inside.contains(&b'@') && !inside.contains(&b'<')).then_some((lt, inside))
     });
     let (address, name) = match angle {
         Some((lt, inside)) => (inside, names::decode_header(&value[..lt])),
@@ -243,6 +244,10 @@ mod tests {
         assert_eq!(
             addr(b"\"a, b\" <x@y.cn>, c <z@w.cn>").map(|a| a.1),
             Some("x@y.cn".into())
+        );
+        assert_eq!(
+            addr(b"<junk \"\xe7\xbd\x91\" <mail@service.netease.com>").map(|a| a.1),
+            Some("mail@service.netease.com".into())
         );
         assert_eq!(addr(b"undisclosed-recipients:;"), None);
         assert_eq!(addr(b""), None);

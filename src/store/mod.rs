@@ -380,29 +380,7 @@ impl Store {
 
         // A duplicate's files were counted with the first delivery: only the raw bytes are kept.
         if !duplicate {
-            for (ordinal, f) in msg.files.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO files (message_id, ordinal, name, origin, role, sha256, size_bytes, kind,
-                       declared_type, link_url, item, state, problems, data)
-                     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
-                )
-                .bind(id)
-                .bind(ordinal as i32)
-                .bind(&f.name)
-                .bind(&f.origin)
-                .bind(&f.role)
-                .bind(&f.sha256)
-                .bind(f.size_bytes)
-                .bind(&f.kind)
-                .bind(&f.declared_type)
-                .bind(&f.link_url)
-                .bind(&f.item)
-                .bind(f.state.as_str())
-                .bind(serde_json::to_value(&f.problems)?)
-                .bind(&f.data)
-                .execute(&mut *tx)
-                .await?;
-            }
+            insert_files(&mut tx, id, &msg.files).await?;
         }
         audit(
             &mut tx,
@@ -492,6 +470,97 @@ impl Store {
             row.get("unit_id"),
             row.get("from_addr"),
         ))
+    }
+
+    /// A message set aside as unrelated, spam or bulk, for the coordinator to count after all:
+    /// (id, sha256 of the original, received time). `None` when the message was processed or
+    /// set aside for a reason no one overrides (auto-reply, bounce, duplicate, own address).
+    pub async fn set_aside_original(
+        &self,
+        reference: &str,
+    ) -> Result<Option<(i64, String, DateTime<Utc>)>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (id, disposition, _, _) = Self::resolve_message(&mut tx, reference).await?;
+        if !OVERRIDABLE.contains(&disposition.as_str()) {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT raw_sha256, received_at FROM messages WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        Ok(Some((id, row.get("raw_sha256"), row.get("received_at"))))
+    }
+
+    /// Counts a set-aside message after all, as `msg` (decided again, for its assigned unit):
+    /// its files, the unit's status and the acknowledgement it was never sent, in one
+    /// transaction. Safe to repeat: a message already counted is left as it is.
+    pub async fn count_set_aside(
+        &self,
+        id: i64,
+        msg: &NewMessage,
+        campaign: &CampaignView,
+        compose: impl FnOnce(&AfterSave<'_>) -> Vec<NewOutbox>,
+    ) -> Result<(), StoreError> {
+        let msg = &msg.storable();
+        let unit_id = msg
+            .unit_id
+            .clone()
+            .ok_or_else(|| StoreError::NoSuchUnit(String::new()))?;
+        let mut tx = self.pool.begin().await?;
+        ensure_unit(&mut tx, &unit_id).await?;
+        let disposition: String =
+            sqlx::query("SELECT disposition FROM messages WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?
+                .get("disposition");
+        if !OVERRIDABLE.contains(&disposition.as_str()) {
+            return Ok(());
+        }
+        let before = unit_status(&mut tx, campaign, &unit_id).await?;
+        sqlx::query(
+            "UPDATE messages SET disposition = 'processed', unit_id = $1, match_rule = 'assigned',
+               problems = $2 WHERE id = $3",
+        )
+        .bind(&unit_id)
+        .bind(serde_json::to_value(&msg.problems)?)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        insert_files(&mut tx, id, &msg.files).await?;
+        audit(
+            &mut tx,
+            Some(&unit_id),
+            Some(id),
+            "message_assigned",
+            json!({ "from_disposition": disposition }),
+        )
+        .await?;
+        if let Some(addr) = &msg.from_addr {
+            sqlx::query(
+                "INSERT INTO learned_addresses (address, unit_id, learned_from) VALUES ($1, $2, $3)
+                 ON CONFLICT (address) DO NOTHING",
+            )
+            .bind(addr)
+            .bind(&unit_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        record_status_change(&mut tx, campaign, &unit_id, before, Some(id)).await?;
+        let view = unit_view(&mut tx, campaign, &unit_id).await?;
+        let emails = compose(&AfterSave {
+            id,
+            message: msg,
+            disposition: "processed",
+            rate_limited: false,
+            unit: view.as_ref(),
+        });
+        for e in &emails {
+            outbox::insert(&mut tx, e).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The coordinator attributes a message to a unit (an unmatched one, or a correction).
@@ -746,6 +815,42 @@ impl Store {
         .await?;
         Ok((row.get("m"), row.get("f"), row.get("a")))
     }
+}
+
+/// Set-aside reasons that are a judgement the coordinator may overrule by `assign` (contract §8):
+/// such a message is then counted, as if it had been attributed on arrival.
+const OVERRIDABLE: [&str; 3] = ["unrelated", "spam", "bulk"];
+
+/// Records a message's files (in the message's transaction).
+async fn insert_files(
+    tx: &mut Transaction<'_, Postgres>,
+    id: i64,
+    files: &[NewFile],
+) -> Result<(), StoreError> {
+    for (ordinal, f) in files.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO files (message_id, ordinal, name, origin, role, sha256, size_bytes, kind,
+               declared_type, link_url, item, state, problems, data)
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+        )
+        .bind(id)
+        .bind(ordinal as i32)
+        .bind(&f.name)
+        .bind(&f.origin)
+        .bind(&f.role)
+        .bind(&f.sha256)
+        .bind(f.size_bytes)
+        .bind(&f.kind)
+        .bind(&f.declared_type)
+        .bind(&f.link_url)
+        .bind(&f.item)
+        .bind(f.state.as_str())
+        .bind(serde_json::to_value(&f.problems)?)
+        .bind(&f.data)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 async fn ensure_unit(tx: &mut Transaction<'_, Postgres>, unit_id: &str) -> Result<(), StoreError> {
