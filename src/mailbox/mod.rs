@@ -10,6 +10,7 @@ pub mod client;
 pub mod daemon;
 pub mod progress;
 pub mod settings;
+pub mod utf7;
 
 pub use daemon::{once, poll_once, run, PassReport, PollOutcome};
 pub use settings::{IdleMode, MailboxSettings, Secret, TlsMode};
