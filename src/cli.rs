@@ -557,6 +557,9 @@ async fn run_daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCo
 async fn once(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
     let code = match crate::mailbox::once(settings, store).await {
         Ok(r) => {
+            for (folder, _) in &r.missing {
+                println!("邮箱中没有文件夹“{folder}”，已跳过（mailbox.folders）");
+            }
             println!(
                 "收取完成：新邮件 {} 封，新记录 {} 封，已记录过 {} 封，超过大小上限 {} 封，放弃 {} 封",
                 r.found, r.recorded, r.already_stored, r.oversized, r.given_up
