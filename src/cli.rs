@@ -110,6 +110,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             settings.roster.units.len(),
             settings.campaign.items.len()
         );
+        println!("收取的文件夹：{}", settings.mailbox.folders.join("、"));
+        if settings.mailbox.deprecated_folder {
+            println!("注意：mailbox.folder 已弃用，只收取一个文件夹；请改用 mailbox.folders");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let store = open_store(&settings).await?;
