@@ -153,28 +153,51 @@ async fn a_configured_folder_that_does_not_exist_is_a_warning_and_the_inbox_is_s
         .unwrap();
     s.logout().await.unwrap();
     let storage = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
     let mut env = mailbox_env(&user, "rb-test-nofolder", "none");
     env.push((
         "REPORTBOX_MAILBOX__FOLDERS".into(),
         "INBOX,没有这个文件夹".into(),
     ));
-    let mut once = Daemon::spawn(
-        "once",
-        &url_of(&pool),
-        storage.path(),
-        &env,
-        dir.path().join("once.log"),
+    let out = tokio::task::spawn_blocking({
+        let url = url_of(&pool);
+        let storage = storage.path().to_path_buf();
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_reportbox"))
+                .arg("--config")
+                .arg(common::repo().join("config/reportbox.toml"))
+                .arg("once")
+                .env("REPORTBOX_DATABASE__URL", url)
+                .env("REPORTBOX_STORAGE__DIR", storage)
+                .env(
+                    "REPORTBOX_CAMPAIGN__ROSTER",
+                    common::samples_dir().join("roster.csv"),
+                )
+                .env("REPORTBOX_LOG", "info")
+                .envs(common::smtp_env())
+                .envs(env)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let (stdout, log) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
     );
-    let status = once.wait_exit(DEADLINE).await;
-    let log = once.log_text();
-    assert!(status.success(), "{status:?}\n{log}");
+    assert!(out.status.success(), "{:?}\n{stdout}\n{log}", out.status);
     assert_eq!(count_messages(&pool).await, 1, "{log}");
     let warning = log
         .lines()
         .find(|l| l.contains("没有这个文件夹"))
         .unwrap_or_else(|| panic!("no warning naming the folder:\n{log}"));
     assert!(warning.contains("WARN"), "{warning}");
+    assert!(
+        stdout.contains("邮箱中没有文件夹“没有这个文件夹”，已跳过"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("新记录 1 封"), "{stdout}");
     assert_eq!(progress(&pool).await.keys().collect::<Vec<_>>(), ["INBOX"]);
 }
 
@@ -266,4 +289,34 @@ async fn run_under_idle_follows_the_inbox_and_a_junk_folder_that_appears_later(p
         common::unit(&json, "city-police")["items"]["video"]["found_in_junk"],
         true
     );
+}
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_running_daemon_warns_about_a_missing_folder_once_not_on_every_pass(pool: PgPool) {
+    let user = uniq_user("warnonce");
+    let storage = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The shipped defaults; this mailbox has no 垃圾邮件. Polling every 300 ms.
+    let env = mailbox_env(&user, "rb-test-warnonce", "starttls");
+    let d = Daemon::spawn(
+        "run",
+        &url_of(&pool),
+        storage.path(),
+        &env,
+        dir.path().join("run.log"),
+    );
+    // Each message recorded is at least one more pass over both folders.
+    for (n, i) in (0..3).enumerate() {
+        smtp_send(&user, &sample(i, &common::uniq())).await;
+        eventually("the daemon to record the message", || async {
+            count_messages(&pool).await > n as i64
+        })
+        .await;
+    }
+    let log = d.log_text();
+    let warnings = log
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("垃圾邮件"))
+        .count();
+    assert_eq!(warnings, 1, "{log}");
 }
