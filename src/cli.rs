@@ -110,6 +110,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             settings.roster.units.len(),
             settings.campaign.items.len()
         );
+        println!("收取的文件夹：{}", settings.mailbox.folders.join("、"));
+        if settings.mailbox.deprecated_folder {
+            println!("注意：mailbox.folder 已弃用，只收取一个文件夹；请改用 mailbox.folders");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let store = open_store(&settings).await?;
@@ -564,6 +568,9 @@ async fn run_daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCo
 async fn once(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
     let code = match crate::mailbox::once(settings, store).await {
         Ok(r) => {
+            for (folder, _) in &r.missing {
+                println!("邮箱中没有文件夹“{folder}”，已跳过（mailbox.folders）");
+            }
             println!(
                 "收取完成：新邮件 {} 封，新记录 {} 封，已记录过 {} 封，超过大小上限 {} 封，放弃 {} 封",
                 r.found, r.recorded, r.already_stored, r.oversized, r.given_up

@@ -414,6 +414,8 @@ impl Settings {
                     .with_list_parse_key("campaign.coordinators")
                     .with_list_parse_key("campaign.keywords")
                     .with_list_parse_key("schedule.reminders")
+                    .with_list_parse_key("mailbox.folders")
+                    .with_list_parse_key("mailbox.junk_folders")
                     .source(Some(env_map)),
             )
             .build()?

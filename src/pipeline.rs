@@ -62,6 +62,7 @@ impl Settings {
                     required: i.required,
                 })
                 .collect(),
+            junk_folders: self.mailbox.junk_folders.clone(),
         }
     }
 }

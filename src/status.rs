@@ -31,6 +31,8 @@ pub struct MessageRecord {
     pub disposition: String,
     pub unit_id: Option<String>,
     pub problems: Vec<Problem>,
+    /// How it arrived (`imap:<folder>/<uidvalidity>/<uid>`, `import:<file>`).
+    pub source: String,
 }
 
 /// A stored file (or large-attachment link) counted as an item.
@@ -61,7 +63,13 @@ pub struct CampaignView {
     pub deadline: DateTime<FixedOffset>,
     pub tz: Tz,
     pub items: Vec<ItemSpec>,
+    /// Mailbox folders whose messages are marked [`FOUND_IN_JUNK_ZH`] (`mailbox.junk_folders`).
+    pub junk_folders: Vec<String>,
 }
+
+/// Shown next to a file or message that was found in the spam folder: the coordinator may want
+/// to tell the unit, or mark the sender as not spam in webmail.
+pub const FOUND_IN_JUNK_ZH: &str = "在垃圾邮件中发现";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -142,6 +150,20 @@ pub struct ItemView {
     pub received_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub late: Option<bool>,
+    /// The file's message was found in a junk folder (`mailbox.junk_folders`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub found_in_junk: bool,
+}
+
+impl ItemView {
+    /// The state in Chinese, with 在垃圾邮件中发现 when that is where the file was.
+    pub fn state_zh(&self) -> String {
+        if self.found_in_junk {
+            format!("{}（{FOUND_IN_JUNK_ZH}）", self.state.label_zh())
+        } else {
+            self.state.label_zh().to_string()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -151,6 +173,8 @@ pub struct MessageView {
     pub subject: String,
     pub received_at: String,
     pub reason: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub found_in_junk: bool,
 }
 
 /// The contract §8 reason code of a disposition that sets a message aside.
@@ -177,6 +201,12 @@ pub fn compute(
     let deadline = campaign.deadline.with_timezone(&Utc);
     let by_id: BTreeMap<i64, &MessageRecord> = messages.iter().map(|m| (m.db_id, m)).collect();
     let counted = |m: &MessageRecord| m.disposition == "processed" && m.unit_id.is_some();
+    // Derived from the source, not stored: the junk folders are configuration, and a message's
+    // folder is already in its source.
+    let in_junk = |m: &MessageRecord| {
+        crate::mailbox::source_folder(&m.source)
+            .is_some_and(|f| campaign.junk_folders.iter().any(|j| j == f))
+    };
 
     let mut unit_views = Vec::with_capacity(units.len());
     for unit in units {
@@ -210,6 +240,7 @@ pub fn compute(
                         link: f.link_url.clone(),
                         received_at: Some(local(m.received_at, tz)),
                         late: Some(is_late),
+                        found_in_junk: in_junk(m),
                     }
                 }
                 None => ItemView {
@@ -220,6 +251,7 @@ pub fn compute(
                     link: None,
                     received_at: None,
                     late: None,
+                    found_in_junk: false,
                 },
             };
             items.insert(spec.key.clone(), view);
@@ -265,6 +297,7 @@ pub fn compute(
         subject: m.subject.clone(),
         received_at: local(m.received_at, tz),
         reason,
+        found_in_junk: in_junk(m),
     };
     let mut sorted: Vec<&MessageRecord> = messages.iter().collect();
     sorted.sort_by_key(|m| (m.received_at, m.db_id));
@@ -334,7 +367,7 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
             row[1].push_str("（逾期）");
         }
         for spec in &campaign.items {
-            row.push(u.items[&spec.key].state.label_zh().to_string());
+            row.push(u.items[&spec.key].state_zh());
         }
         row.push(
             u.last_received_at
@@ -382,13 +415,14 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
         for m in &status.unmatched {
             let _ = writeln!(
                 out,
-                "  {}　{}　《{}》　{}",
+                "  {}　{}　《{}》{}　{}",
                 m.received_at
                     .get(..16)
                     .unwrap_or(&m.received_at)
                     .replace('T', " "),
                 m.from.as_deref().unwrap_or("（无发件人）"),
                 m.subject,
+                junk_note(m),
                 m.message_id
             );
         }
@@ -411,6 +445,15 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
         }
     }
     out
+}
+
+/// `（在垃圾邮件中发现）` after a message that was, else nothing.
+pub fn junk_note(m: &MessageView) -> String {
+    if m.found_in_junk {
+        format!("（{FOUND_IN_JUNK_ZH}）")
+    } else {
+        String::new()
+    }
 }
 
 /// `2023-06-05T10:12:00+08:00` as `2023-06-05 10:12`.
@@ -454,6 +497,7 @@ mod tests {
                     required: true,
                 })
                 .collect(),
+            junk_folders: vec!["垃圾邮件".into()],
         }
     }
 
@@ -476,6 +520,7 @@ mod tests {
             disposition: disposition.into(),
             unit_id: unit.map(str::to_string),
             problems: vec![],
+            source: format!("imap:INBOX/1/{db_id}"),
         }
     }
 
@@ -623,5 +668,31 @@ mod tests {
             s.units[0].last_received_at.as_deref(),
             Some("2023-06-05T10:00:00+08:00")
         );
+    }
+
+    #[test]
+    fn what_was_found_in_a_junk_folder_is_marked_in_json_and_table() {
+        let mut junk = msg(2, Some("a"), 6, "processed");
+        junk.source = "imap:垃圾邮件/9/1".into();
+        let mut stray = msg(3, None, 6, "processed");
+        stray.source = "imap:垃圾邮件/9/2".into();
+        let messages = [msg(1, Some("a"), 5, "processed"), junk, stray];
+        let mut files = all_valid(1);
+        files.push(file(2, "video", ItemState::Valid));
+        let c = campaign();
+        let s = compute(&c, &[unit("a")], &messages, &files, Utc::now());
+        let json = serde_json::to_value(&s).unwrap();
+        let items = &json["units"][0]["items"];
+        assert_eq!(items["video"]["found_in_junk"], true);
+        assert!(items["statistics_table"].get("found_in_junk").is_none());
+        assert_eq!(json["unmatched"][0]["found_in_junk"], true);
+        let table = render_table(&s, &c);
+        assert!(table.contains("合格（在垃圾邮件中发现）"), "{table}");
+        assert!(table.contains("《》（在垃圾邮件中发现）"), "{table}");
+        // Another folder, or an import, is not junk.
+        let mut other = msg(2, Some("a"), 6, "processed");
+        other.source = "imap:Reports/9/1".into();
+        let s = compute(&c, &[unit("a")], &[other], &files, Utc::now());
+        assert!(!s.units[0].items["video"].found_in_junk);
     }
 }

@@ -181,6 +181,10 @@ async fn check_config_accepts_the_shipped_configuration() {
     assert!(out.stdout.contains("2023年太原市科技活动周"), "{out}");
     assert!(out.stdout.contains("7 个单位"), "{out}");
     assert!(out.stdout.contains("3 项材料"), "{out}");
+    assert!(
+        out.stdout.contains("收取的文件夹：INBOX、垃圾邮件"),
+        "{out}"
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! One IMAP connection as 163 needs it: TCP, TLS (implicit or STARTTLS) with rustls, LOGIN,
-//! RFC 2971 ID before anything touches a folder, CAPABILITY, SELECT.
+//! RFC 2971 ID before anything touches a folder, CAPABILITY; then SELECT of one folder at a time.
 
 use super::settings::{MailboxSettings, TlsMode};
 use super::MailboxError;
@@ -16,14 +16,25 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> Io for T {}
 
 pub type ImapSession = async_imap::Session<Box<dyn Io>>;
 
-/// A logged-in session with the folder selected.
+/// A logged-in session, identified to the server.
 pub struct Connected {
     pub session: ImapSession,
-    pub uidvalidity: u32,
     pub can_idle: bool,
+    /// The folder selected now (as a person sees its name), if any.
+    pub selected: Option<String>,
 }
 
-/// How long one connection attempt (TCP, TLS, greeting, LOGIN, ID, SELECT) may take.
+/// What SELECT of a configured folder found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selected {
+    Open {
+        uidvalidity: u32,
+    },
+    /// The server said NO: the folder does not exist (or cannot be opened); its words.
+    Missing(String),
+}
+
+/// How long one connection attempt (TCP, TLS, greeting, LOGIN, ID) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn connect(cfg: &MailboxSettings) -> Result<Connected, MailboxError> {
@@ -86,15 +97,38 @@ async fn connect_inner(cfg: &MailboxSettings) -> Result<Connected, MailboxError>
         .map_err(classify_no)?;
     let caps = session.capabilities().await?;
     let can_idle = caps.has_str("IDLE");
-    let mailbox = session.select(&cfg.folder).await.map_err(classify_no)?;
-    let uidvalidity = mailbox.uid_validity.ok_or_else(|| {
-        MailboxError::Protocol(format!("SELECT {} returned no UIDVALIDITY", cfg.folder))
-    })?;
     Ok(Connected {
         session,
-        uidvalidity,
         can_idle,
+        selected: None,
     })
+}
+
+/// SELECTs `folder` (named as a person sees it; sent in modified UTF-7). A NO is the folder's
+/// absence, not an error, unless it is 163's `Unsafe Login`.
+pub async fn select(
+    conn: &mut Connected,
+    folder: &str,
+    timeout: Duration,
+) -> Result<Selected, MailboxError> {
+    conn.selected = None;
+    let wire = super::utf7::encode(folder);
+    let r = match tokio::time::timeout(timeout, conn.session.select(&wire)).await {
+        Ok(r) => r,
+        Err(_) => return Err(MailboxError::Timeout("selecting a folder")),
+    };
+    let mailbox = match r {
+        Ok(m) => m,
+        Err(async_imap::error::Error::No(text)) if !is_unsafe_login(&text) => {
+            return Ok(Selected::Missing(text.trim().to_string()))
+        }
+        Err(e) => return Err(classify_no(e)),
+    };
+    let uidvalidity = mailbox
+        .uid_validity
+        .ok_or_else(|| MailboxError::Protocol(format!("SELECT {wire} returned no UIDVALIDITY")))?;
+    conn.selected = Some(folder.to_string());
+    Ok(Selected::Open { uidvalidity })
 }
 
 async fn greeting<T: Io>(client: &mut async_imap::Client<T>) -> Result<(), MailboxError> {
@@ -107,10 +141,14 @@ async fn greeting<T: Io>(client: &mut async_imap::Client<T>) -> Result<(), Mailb
     }
 }
 
+fn is_unsafe_login(text: &str) -> bool {
+    text.to_lowercase().contains("unsafe login")
+}
+
 /// A `NO … Unsafe Login` is 163 saying it did not accept our ID: retrying will not help.
 pub fn classify_no(e: async_imap::error::Error) -> MailboxError {
     match e {
-        async_imap::error::Error::No(text) if text.to_lowercase().contains("unsafe login") => {
+        async_imap::error::Error::No(text) if is_unsafe_login(&text) => {
             MailboxError::Config(format!(
                 "the server answered \"{}\": it wants the client to identify itself (IMAP ID) and \
                  refused this one. Check mailbox.id_name/id_version/id_vendor, and in 163 webmail \

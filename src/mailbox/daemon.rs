@@ -1,11 +1,16 @@
-//! The loop: lead (advisory lock) → connect → [`poll_once`] → wait (IDLE or poll) → again, with
-//! reconnects paced by `login_min_interval` and an exponential backoff with jitter.
+//! The loop: lead (advisory lock) → connect → a pass over every configured folder (SELECT, then
+//! [`poll_once`]) → wait (IDLE or poll) → again, with reconnects paced by `login_min_interval` and
+//! an exponential backoff with jitter.
 //!
 //! Exactly-once rests on two things: the pipeline's dedupe (same bytes or same Message-ID never
-//! count twice) and the rule that the folder's mark (`last_uid`) moves only after a message is
+//! count twice) and the rule that a folder's mark (`last_uid`) moves only after a message is
 //! committed. A crash anywhere repeats at most the message in flight, which dedupe absorbs.
+//!
+//! One connection follows all folders. IDLE can watch only the selected folder, so it watches the
+//! first (INBOX) and, when there are others, ends after `poll_interval` for the next pass: INBOX
+//! mail is seen at once, the junk folder within `poll_interval`.
 
-use super::client::{self, Connected};
+use super::client::{self, Connected, Selected};
 use super::progress::{self, Progress};
 use super::{IdleMode, MailboxError, MailboxSettings, Shutdown};
 use crate::config::Settings;
@@ -16,7 +21,7 @@ use async_imap::extensions::idle::IdleResponse;
 use async_imap::types::UnsolicitedResponse;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::{sleep, Instant};
@@ -29,7 +34,7 @@ const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 /// How often a standby asks for the lock, and the leader checks it still holds it.
 const LOCK_CHECK: Duration = Duration::from_secs(1);
 
-/// What one [`poll_once`] did.
+/// What one [`poll_once`] did in one folder.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PollOutcome {
     /// New UIDs found by the search.
@@ -49,8 +54,38 @@ pub struct PollOutcome {
     pub interrupted: bool,
 }
 
-/// What `once` reports.
-pub type PassReport = PollOutcome;
+/// What one pass over every configured folder did: the sums, then each folder.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PassReport {
+    pub found: usize,
+    pub recorded: usize,
+    pub already_stored: usize,
+    pub oversized: usize,
+    pub given_up: usize,
+    pub vanished: usize,
+    pub interrupted: bool,
+    /// The folders that were open, in the order visited.
+    pub folders: Vec<(String, PollOutcome)>,
+    /// Configured folders the server said NO to, with its words; skipped.
+    pub missing: Vec<(String, String)>,
+}
+
+impl PassReport {
+    fn add(&mut self, folder: &str, o: PollOutcome) {
+        self.found += o.found;
+        self.recorded += o.recorded;
+        self.already_stored += o.already_stored;
+        self.oversized += o.oversized;
+        self.given_up += o.given_up;
+        self.vanished += o.vanished;
+        self.interrupted |= o.interrupted;
+        self.folders.push((folder.to_string(), o));
+    }
+}
+
+/// Folders the server has said NO to: each is warned about once, not on every pass.
+#[derive(Default)]
+struct Absent(HashSet<String>);
 
 async fn timed<T, E: Into<MailboxError>>(
     what: &'static str,
@@ -86,20 +121,22 @@ pub fn uid_set(uids: &[u32]) -> String {
     out
 }
 
-/// One step: find the messages after the folder's mark, fetch each (`BODY.PEEK[]`, so nothing is
-/// marked read), run it through the pipeline, then flag/copy it and move the mark. Flags are never
-/// consulted: a message the coordinator already read is processed like any other.
+/// One step in `folder`, which `conn` has selected with `uidvalidity`: find the messages after
+/// the folder's mark, fetch each (`BODY.PEEK[]`, so nothing is marked read), run it through the
+/// pipeline, then flag/copy it and move the mark. Flags are never consulted: a message the
+/// coordinator already read is processed like any other.
 pub async fn poll_once(
     settings: &Settings,
     store: &Store,
     conn: &mut Connected,
+    folder: &str,
+    uidvalidity: u32,
     shutdown: &Shutdown,
 ) -> Result<PollOutcome, MailboxError> {
     let cfg = &settings.mailbox;
     let account = cfg.account();
-    let folder = cfg.folder.as_str();
     let pool = &store.pool;
-    let uv = conn.uidvalidity;
+    let uv = uidvalidity;
     let mut last = match progress::load(pool, &account, folder).await? {
         Some(p) if p.uidvalidity == uv => p.last_uid,
         other => {
@@ -202,7 +239,7 @@ pub async fn poll_once(
             last = uid;
             continue;
         };
-        let source = format!("imap:{folder}/{uv}/{uid}");
+        let source = super::source(folder, uv, uid);
         loop {
             let attempts = progress::begin_attempt(pool, &account, folder, uv, uid).await?;
             if attempts > cfg.max_attempts as i32 {
@@ -301,7 +338,8 @@ async fn mark(cfg: &MailboxSettings, conn: &mut Connected, uid: u32) {
         }
     }
     if let Some(dest) = &cfg.copy_to_folder {
-        if let Err(e) = timed("copying", conn.session.uid_copy(uid.to_string(), dest)).await {
+        let wire = super::utf7::encode(dest);
+        if let Err(e) = timed("copying", conn.session.uid_copy(uid.to_string(), &wire)).await {
             warn!(uid, folder = %dest, error = %e, "could not copy the message");
         }
     }
@@ -311,21 +349,92 @@ async fn logout(mut conn: Connected) {
     let _ = tokio::time::timeout(Duration::from_secs(3), conn.session.logout()).await;
 }
 
-/// One pass over the folder, then LOGOUT. Refuses to run while another instance leads.
+/// Every configured folder in order, each selected and drained. A folder the server says NO to
+/// is skipped with a warning (once per process); only when none opens is the pass an error.
+async fn pass(
+    settings: &Settings,
+    store: &Store,
+    conn: &mut Connected,
+    shutdown: &Shutdown,
+    absent: &mut Absent,
+) -> Result<PassReport, MailboxError> {
+    let cfg = &settings.mailbox;
+    let mut report = PassReport::default();
+    for folder in &cfg.folders {
+        if shutdown.is_fired() {
+            report.interrupted = true;
+            break;
+        }
+        match client::select(conn, folder, COMMAND_TIMEOUT).await? {
+            Selected::Missing(text) => {
+                if absent.0.insert(folder.clone()) {
+                    warn!(
+                        %folder,
+                        server = %text,
+                        "a folder in mailbox.folders does not exist on the server; skipping it"
+                    );
+                } else {
+                    debug!(%folder, "still no such folder");
+                }
+                report.missing.push((folder.clone(), text));
+            }
+            Selected::Open { uidvalidity } => {
+                if absent.0.remove(folder) {
+                    info!(%folder, "the folder exists now; following it");
+                }
+                let o = poll_once(settings, store, conn, folder, uidvalidity, shutdown).await?;
+                report.add(folder, o);
+                if report.interrupted {
+                    break;
+                }
+            }
+        }
+    }
+    if report.folders.is_empty() && !report.interrupted {
+        return Err(MailboxError::Protocol(format!(
+            "none of mailbox.folders could be opened: {}",
+            report
+                .missing
+                .iter()
+                .map(|(f, text)| format!("{f} ({text})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(report)
+}
+
+fn warn_deprecated(cfg: &MailboxSettings) {
+    if cfg.deprecated_folder {
+        warn!("mailbox.folder is deprecated and follows one folder only; use mailbox.folders = [\"INBOX\", \"垃圾邮件\"]");
+    }
+}
+
+/// One pass over every folder, then LOGOUT. Refuses to run while another instance leads.
 pub async fn once(settings: &Settings, store: &Store) -> Result<PassReport, MailboxError> {
     let cfg = &settings.mailbox;
-    let mut lock = Leadership::connect(
-        &settings.database.url,
-        mailbox_lock_key(&cfg.account(), &cfg.folder),
-    )
-    .await?;
+    warn_deprecated(cfg);
+    let mut lock =
+        Leadership::connect(&settings.database.url, mailbox_lock_key(&cfg.account())).await?;
     if !lock.try_lock().await? {
         return Err(MailboxError::Busy(cfg.account()));
     }
     let (_keep, shutdown) = Shutdown::new();
-    let mut conn = client::connect(cfg).await?;
-    let report = poll_once(settings, store, &mut conn, &shutdown).await;
-    logout(conn).await;
+    let report = match client::connect(cfg).await {
+        Ok(mut conn) => {
+            let r = pass(
+                settings,
+                store,
+                &mut conn,
+                &shutdown,
+                &mut Absent::default(),
+            )
+            .await;
+            logout(conn).await;
+            r
+        }
+        Err(e) => Err(e),
+    };
     lock.release().await;
     report
 }
@@ -392,21 +501,19 @@ pub async fn run(
                 .into(),
         ));
     }
+    warn_deprecated(cfg);
     let account = cfg.account();
+    let folders = cfg.folders.join(", ");
     let mut said_standby = false;
+    let mut absent = Absent::default();
     loop {
         let mut lock = loop {
-            match Leadership::connect(
-                &settings.database.url,
-                mailbox_lock_key(&account, &cfg.folder),
-            )
-            .await
-            {
+            match Leadership::connect(&settings.database.url, mailbox_lock_key(&account)).await {
                 Ok(mut l) => match l.try_lock().await {
                     Ok(true) => break l,
                     Ok(false) => {
                         if !said_standby {
-                            info!(%account, folder = %cfg.folder, "another instance is watching this mailbox; standing by");
+                            info!(%account, %folders, "another instance is watching this mailbox; standing by");
                             said_standby = true;
                         }
                         // Keep this connection and ask again on it.
@@ -438,8 +545,8 @@ pub async fn run(
             }
         };
         said_standby = false;
-        info!(%account, folder = %cfg.folder, "watching the mailbox");
-        let exit = lead(settings, store, &mut lock, &mut shutdown).await;
+        info!(%account, %folders, "watching the mailbox");
+        let exit = lead(settings, store, &mut lock, &mut shutdown, &mut absent).await;
         lock.release().await;
         match exit? {
             Exit::Shutdown => return Ok(()),
@@ -455,6 +562,7 @@ async fn lead(
     store: &Store,
     lock: &mut Leadership,
     shutdown: &mut Shutdown,
+    absent: &mut Absent,
 ) -> Result<Exit, MailboxError> {
     let cfg = &settings.mailbox;
     let mut backoff = Backoff::new(cfg);
@@ -477,11 +585,10 @@ async fn lead(
         let failure = match attempt {
             Ok(conn) => {
                 info!(
-                    uidvalidity = conn.uidvalidity,
                     idle = conn.can_idle && cfg.idle == IdleMode::Auto,
                     "mailbox open"
                 );
-                match serve(settings, store, conn, lock, shutdown, &mut backoff).await {
+                match serve(settings, store, conn, lock, shutdown, &mut backoff, absent).await {
                     Ok(exit) => return Ok(exit),
                     Err(e) => e,
                 }
@@ -501,6 +608,21 @@ async fn lead(
     }
 }
 
+fn log_found(folder: &str, out: &PollOutcome) {
+    if out.found > 0 {
+        info!(
+            folder,
+            found = out.found,
+            recorded = out.recorded,
+            already = out.already_stored,
+            oversized = out.oversized,
+            given_up = out.given_up,
+            last_uid = out.last_uid,
+            "mailbox pass"
+        );
+    }
+}
+
 async fn serve(
     settings: &Settings,
     store: &Store,
@@ -508,31 +630,48 @@ async fn serve(
     lock: &mut Leadership,
     shutdown: &mut Shutdown,
     backoff: &mut Backoff,
+    absent: &mut Absent,
 ) -> Result<Exit, MailboxError> {
     let cfg = &settings.mailbox;
     let use_idle = conn.can_idle && cfg.idle == IdleMode::Auto;
+    // With folders besides the one IDLE watches, IDLE ends early so that they are looked at.
+    let idle_for = if cfg.folders.len() > 1 {
+        cfg.poll_interval.min(IDLE_RENEW)
+    } else {
+        IDLE_RENEW
+    };
     loop {
-        let out = poll_once(settings, store, &mut conn, shutdown).await?;
+        let report = pass(settings, store, &mut conn, shutdown, absent).await?;
         backoff.reset();
-        if out.found > 0 {
-            info!(
-                found = out.found,
-                recorded = out.recorded,
-                already = out.already_stored,
-                oversized = out.oversized,
-                given_up = out.given_up,
-                last_uid = out.last_uid,
-                "mailbox pass"
-            );
+        for (folder, out) in &report.folders {
+            log_found(folder, out);
         }
         if shutdown.is_fired() {
             logout(conn).await;
             return Ok(Exit::Shutdown);
         }
-        let (c, wake) = if use_idle {
-            idle(conn, shutdown, lock).await?
-        } else {
-            poll_wait(conn, cfg.poll_interval, shutdown, lock).await?
+        let watch = report.folders.first().map(|(f, _)| f.clone());
+        let (c, wake) = match watch {
+            Some(watch) if use_idle => {
+                if conn.selected.as_deref() != Some(watch.as_str()) {
+                    // The pass ended in another folder; mail that reached this one since it
+                    // was searched would not wake IDLE, so search it again first.
+                    if let Selected::Open { uidvalidity } =
+                        client::select(&mut conn, &watch, COMMAND_TIMEOUT).await?
+                    {
+                        let out =
+                            poll_once(settings, store, &mut conn, &watch, uidvalidity, shutdown)
+                                .await?;
+                        log_found(&watch, &out);
+                    }
+                }
+                if conn.selected.is_some() {
+                    idle(conn, idle_for, shutdown, lock).await?
+                } else {
+                    poll_wait(conn, cfg.poll_interval, shutdown, lock).await?
+                }
+            }
+            _ => poll_wait(conn, cfg.poll_interval, shutdown, lock).await?,
         };
         conn = c;
         if let Wake::Exit(exit) = wake {
@@ -560,13 +699,14 @@ async fn poll_wait(
 
 async fn idle(
     conn: Connected,
+    idle_for: Duration,
     shutdown: &mut Shutdown,
     lock: &mut Leadership,
 ) -> Result<(Connected, Wake), MailboxError> {
     let Connected {
         session,
-        uidvalidity,
         can_idle,
+        selected,
     } = conn;
     let unsolicited = session.unsolicited_responses.clone();
     while unsolicited.try_recv().is_ok() {}
@@ -584,12 +724,12 @@ async fn idle(
     let wake = if arrived {
         Wake::Changed
     } else {
-        let (wait, _stop) = handle.wait_with_timeout(IDLE_RENEW);
+        let (wait, _stop) = handle.wait_with_timeout(idle_for);
         tokio::select! {
             r = wait => match r? {
                 IdleResponse::NewData(_) | IdleResponse::Timeout | IdleResponse::ManualInterrupt => Wake::Changed,
             },
-            _ = sleep(IDLE_RENEW) => Wake::Changed,
+            _ = sleep(idle_for) => Wake::Changed,
             _ = shutdown.fired() => Wake::Exit(Exit::Shutdown),
             _ = lock_lost(lock) => Wake::Exit(Exit::LockLost),
         }
@@ -598,15 +738,16 @@ async fn idle(
     Ok((
         Connected {
             session,
-            uidvalidity,
             can_idle,
+            selected,
         },
         wake,
     ))
 }
 
-fn mailbox_lock_key(account: &str, folder: &str) -> String {
-    format!("reportbox-mailbox:{account}/{folder}")
+/// Per account, not per folder: one leader follows every folder on one connection.
+fn mailbox_lock_key(account: &str) -> String {
+    format!("reportbox-mailbox:{account}")
 }
 
 #[cfg(test)]

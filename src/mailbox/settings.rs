@@ -52,8 +52,11 @@ pub(crate) struct RawMailbox {
     username: Option<String>,
     password: Option<String>,
     password_file: Option<String>,
-    #[serde(default = "d_folder")]
-    folder: String,
+    /// Deprecated: one folder, from before `folders`.
+    folder: Option<String>,
+    folders: Option<Vec<String>>,
+    #[serde(default = "d_junk_folders")]
+    junk_folders: Vec<String>,
     #[serde(default = "d_idle")]
     idle: String,
     #[serde(default = "d_poll")]
@@ -89,7 +92,9 @@ impl Default for RawMailbox {
             username: None,
             password: None,
             password_file: None,
-            folder: d_folder(),
+            folder: None,
+            folders: None,
+            junk_folders: d_junk_folders(),
             idle: d_idle(),
             poll_interval: d_poll(),
             max_message_size: d_max_size(),
@@ -115,8 +120,12 @@ fn d_port() -> u16 {
 fn d_tls() -> String {
     "implicit".into()
 }
-fn d_folder() -> String {
-    "INBOX".into()
+fn d_folders() -> Vec<String> {
+    // 163 files some real submissions (large attachments from QQ addresses above all) as spam.
+    vec!["INBOX".into(), "垃圾邮件".into()]
+}
+fn d_junk_folders() -> Vec<String> {
+    vec!["垃圾邮件".into()]
 }
 fn d_idle() -> String {
     "auto".into()
@@ -189,7 +198,13 @@ pub struct MailboxSettings {
     pub username: String,
     /// `None` until given: only `run` and `once` need it, so other commands work without it.
     pub password: Option<Secret>,
-    pub folder: String,
+    /// Followed in this order, each with its own UIDVALIDITY and mark; names as a person sees
+    /// them ([`super::utf7`] makes the wire form).
+    pub folders: Vec<String>,
+    /// Which folders are the spam folder: what is found there is marked 在垃圾邮件中发现.
+    pub junk_folders: Vec<String>,
+    /// The configuration still names the deprecated `mailbox.folder`.
+    pub deprecated_folder: bool,
     pub idle: IdleMode,
     pub poll_interval: Duration,
     pub max_message_size: u64,
@@ -208,10 +223,45 @@ pub struct MailboxSettings {
 }
 
 impl MailboxSettings {
-    /// Progress and leadership are kept per account and folder.
+    /// Leadership is per account, progress per account and folder.
     pub fn account(&self) -> String {
         format!("{}@{}", self.username, self.host)
     }
+
+    pub fn is_junk(&self, folder: &str) -> bool {
+        self.junk_folders.iter().any(|j| j == folder)
+    }
+}
+
+/// A configured folder name as it is kept: the form a person sees, `INBOX` in capitals (its name
+/// is case-insensitive, RFC 3501 §5.1), or why it cannot be a folder.
+fn folder_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err("an empty folder name".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!("{name:?} contains a control character"));
+    }
+    if name.eq_ignore_ascii_case("INBOX") {
+        return Ok("INBOX".into());
+    }
+    Ok(super::utf7::from_config(name))
+}
+
+/// `key`'s names, checked and normalised; every problem is pushed with the key.
+fn folder_list(key: &str, raw: &[String], problems: &mut Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in raw {
+        match folder_name(r) {
+            Ok(n) if out.contains(&n) => {
+                problems.push(format!("mailbox.{key}: {n:?} is listed twice"))
+            }
+            Ok(n) => out.push(n),
+            Err(e) => problems.push(format!("mailbox.{key}: {e}")),
+        }
+    }
+    out
 }
 
 pub(crate) fn convert(
@@ -257,8 +307,37 @@ pub(crate) fn convert(
     if raw.port == 0 {
         problems.push("mailbox.port: must be positive".into());
     }
-    if raw.folder.trim().is_empty() {
-        problems.push("mailbox.folder: required".into());
+    let deprecated_folder = raw.folder.is_some();
+    let folders = match (&raw.folder, &raw.folders) {
+        (Some(_), Some(_)) => {
+            problems.push("mailbox.folder: deprecated; give mailbox.folders only, not both".into());
+            Vec::new()
+        }
+        (Some(one), None) => folder_list("folder", std::slice::from_ref(one), problems),
+        (None, Some(list)) => {
+            // An empty variable (REPORTBOX_MAILBOX__FOLDERS=) reads as one empty name.
+            let list: Vec<String> = list
+                .iter()
+                .filter(|f| !f.trim().is_empty())
+                .cloned()
+                .collect();
+            let folders = folder_list("folders", &list, problems);
+            if list.is_empty() {
+                problems.push("mailbox.folders: name at least one folder (INBOX)".into());
+            }
+            folders
+        }
+        (None, None) => d_folders(),
+    };
+    let junk: Vec<String> = raw
+        .junk_folders
+        .iter()
+        .filter(|f| !f.trim().is_empty())
+        .cloned()
+        .collect();
+    let junk_folders = folder_list("junk_folders", &junk, problems);
+    if junk_folders.iter().any(|j| j == "INBOX") {
+        problems.push("mailbox.junk_folders: INBOX is not the spam folder".into());
     }
     if raw.max_message_size == 0 {
         problems.push("mailbox.max_message_size: must be positive".into());
@@ -341,7 +420,9 @@ pub(crate) fn convert(
         ca_file,
         username,
         password,
-        folder: raw.folder,
+        folders,
+        junk_folders,
+        deprecated_folder,
         idle,
         poll_interval,
         max_message_size: raw.max_message_size,
@@ -349,7 +430,14 @@ pub(crate) fn convert(
         id_version: raw.id_version,
         id_vendor: raw.id_vendor,
         processed_keyword: raw.processed_keyword.trim().to_string(),
-        copy_to_folder: raw.copy_to_folder.filter(|f| !f.trim().is_empty()),
+        copy_to_folder: raw
+            .copy_to_folder
+            .filter(|f| !f.trim().is_empty())
+            .and_then(|f| {
+                folder_name(&f)
+                    .map_err(|e| problems.push(format!("mailbox.copy_to_folder: {e}")))
+                    .ok()
+            }),
         backoff_initial,
         backoff_max,
         login_min_interval,
@@ -406,6 +494,85 @@ mod tests {
             assert!(
                 problems.iter().any(|p| p.starts_with(key)),
                 "{key}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn folders_default_to_inbox_and_163s_junk_folder() {
+        let mut problems = Vec::new();
+        let m = convert(
+            RawMailbox::default(),
+            Path::new("."),
+            "a@163.com",
+            &mut problems,
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(m.folders, ["INBOX", "垃圾邮件"]);
+        assert!(m.is_junk("垃圾邮件") && !m.is_junk("INBOX"));
+        assert!(!m.deprecated_folder);
+    }
+
+    #[test]
+    fn the_deprecated_folder_is_a_list_of_one() {
+        let mut problems = Vec::new();
+        let raw = RawMailbox {
+            folder: Some("Reports".into()),
+            ..RawMailbox::default()
+        };
+        let m = convert(raw, Path::new("."), "a@163.com", &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(m.folders, ["Reports"]);
+        assert!(m.deprecated_folder);
+        let raw = RawMailbox {
+            folder: Some("INBOX".into()),
+            folders: Some(vec!["INBOX".into()]),
+            ..RawMailbox::default()
+        };
+        convert(raw, Path::new("."), "a@163.com", &mut problems);
+        assert!(
+            problems.iter().any(|p| p.starts_with("mailbox.folder:")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn folder_names_are_kept_as_a_person_sees_them_and_checked() {
+        let mut problems = Vec::new();
+        let raw = RawMailbox {
+            folders: Some(vec!["inbox".into(), "&V4NXPpCuTvY-".into(), "R&D".into()]),
+            copy_to_folder: Some("已处理".into()),
+            ..RawMailbox::default()
+        };
+        let m = convert(raw, Path::new("."), "a@163.com", &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(m.folders, ["INBOX", "垃圾邮件", "R&D"]);
+        assert_eq!(m.copy_to_folder.as_deref(), Some("已处理"));
+        for (folders, junk, key) in [
+            (vec![], vec![], "mailbox.folders"),
+            (vec![" ".to_string()], vec![], "mailbox.folders"),
+            (
+                vec!["INBOX".into(), "Inbox".into()],
+                vec![],
+                "mailbox.folders",
+            ),
+            (vec!["a\nb".to_string()], vec![], "mailbox.folders"),
+            (
+                vec!["INBOX".into()],
+                vec!["INBOX".into()],
+                "mailbox.junk_folders",
+            ),
+        ] {
+            let mut problems = Vec::new();
+            let raw = RawMailbox {
+                folders: Some(folders.clone()),
+                junk_folders: junk,
+                ..RawMailbox::default()
+            };
+            convert(raw, Path::new("."), "a@163.com", &mut problems);
+            assert!(
+                problems.iter().any(|p| p.starts_with(key)),
+                "{folders:?}: {problems:?}"
             );
         }
     }

@@ -471,7 +471,7 @@ pub fn daily_report(
         .map(|u| {
             let mut r = vec![u.name.clone(), u.status.label_zh().to_string()];
             for i in &settings.campaign.items {
-                r.push(u.items[&i.key].state.label_zh().to_string());
+                r.push(u.items[&i.key].state_zh());
             }
             r.push(
                 u.last_received_at
@@ -518,12 +518,13 @@ pub fn daily_report(
             .map(|m| {
                 (
                     format!(
-                        "{}　{}　《{}》",
+                        "{}　{}　《{}》{}",
                         DateTime::parse_from_rfc3339(&m.received_at)
                             .map(|t| time_zh(&t, settings))
                             .unwrap_or_default(),
                         m.from.as_deref().unwrap_or("（无发件人）"),
-                        m.subject
+                        m.subject,
+                        crate::status::junk_note(m)
                     ),
                     vec![format!(
                         "指定单位：reportbox assign '{}' <单位编号>",

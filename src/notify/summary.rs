@@ -84,7 +84,7 @@ pub fn workbook(
         let mut problems = Vec::new();
         for i in &settings.campaign.items {
             let item = &u.items[&i.key];
-            sheet.write_string(r, c, item.state.label_zh())?;
+            sheet.write_string(r, c, item.state_zh())?;
             problems.extend(
                 item.problems
                     .iter()

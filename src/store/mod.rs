@@ -944,7 +944,8 @@ async fn load_records(
     .collect();
     let mut messages = Vec::new();
     for r in sqlx::query(
-        "SELECT id, message_id, dedupe_key, from_addr, subject, received_at, disposition, unit_id, problems
+        "SELECT id, message_id, dedupe_key, from_addr, subject, received_at, disposition, unit_id, problems,
+                source
          FROM messages WHERE ($1::text IS NULL OR unit_id = $1) ORDER BY received_at, id",
     )
     .bind(unit)
@@ -961,6 +962,7 @@ async fn load_records(
             disposition: r.get("disposition"),
             unit_id: r.get("unit_id"),
             problems: serde_json::from_value(r.get("problems"))?,
+            source: r.get("source"),
         });
     }
     let mut files = Vec::new();
