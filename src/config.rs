@@ -740,3 +740,31 @@ fn convert_items(raw: Vec<RawItem>, problems: &mut Vec<String>) -> Vec<ItemDef> 
     }
     items
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_keywords_are_the_campaign_without_year_and_place_and_the_item_labels() {
+        let item = |label: &str| ItemDef {
+            key: label.into(),
+            label: label.into(),
+            code: String::new(),
+            required: true,
+            validator: ValidatorKind::None,
+            kinds: Vec::new(),
+            extensions: Vec::new(),
+            scan_name_contains: Vec::new(),
+            prefer_name_contains: Vec::new(),
+        };
+        let words = default_keywords("2023年太原市科技活动周", &[item("开展情况统计表")]);
+        assert_eq!(words[..2], ["科技活动周", "开展情况统计表"]);
+        assert!(words.contains(&"视频".to_string()));
+        assert_eq!(
+            default_keywords("2024年山西省太原市全国科普日", &[])[0],
+            "全国科普日"
+        );
+        assert_eq!(default_keywords("科普基地年报", &[])[0], "科普基地年报");
+    }
+}
