@@ -355,7 +355,7 @@ fn spam_subject(subject: &str) -> bool {
 
 /// Contract §8: a subject containing one of these (after any `Re:` or bracket, which changes
 /// nothing for "contains") says it is an auto-reply.
-const AUTO_REPLY_WORDS: [&str; 15] = [
+const AUTO_REPLY_WORDS: [&str; 25] = [
     "自动回复",
     "自動回覆",
     "自动答复",
@@ -370,7 +370,18 @@ const AUTO_REPLY_WORDS: [&str; 15] = [
     "out of office",
     "abwesenheit",
     "不在席",
+    // Beyond the contract's list: what Exchange, Gmail and webmail write in other languages.
     "自動応答",
+    "automatische antwort",
+    "réponse automatique",
+    "respuesta automática",
+    "risposta automatica",
+    "automatisch antwoord",
+    "autosvar",
+    "자동 회신",
+    "자동응답",
+    "vacation reply",
+    "自動回信",
 ];
 
 fn is_auto_reply_words(s: &str) -> bool {

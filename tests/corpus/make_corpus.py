@@ -174,6 +174,8 @@ add("spam_flagged", message(nxt(), frm="promo@shop.example.com", subject="限时
                             body="优惠"), "ignored:message.spam", False)
 add("spam_status", message(nxt(), frm="promo@shop.example.com", subject="科技活动周特价", headers=["X-Spam-Status: Yes, score=9.1"],
                            body="科技活动周特价商品"), "ignored:message.spam", False)
+add("spam_rspamd", message(nxt(), frm="promo@shop.example.com", subject="视频会员特惠", headers=["X-Spam: Yes"],
+                           body="会员"), "ignored:message.spam", False)
 add("spam_subject_tag", message(nxt(), frm="x@spam.example.com", subject="[SPAM] cheap pills", body="buy"), "ignored:message.spam", False)
 add("spam_subject_cn_tag", message(nxt(), frm="x@spam.example.com", subject="【垃圾邮件】中奖通知", body="恭喜"), "ignored:message.spam", False)
 add("spam_cyrillic", message(nxt(), frm="info@rassylka.example.ru", subject="Выгодное предложение", charset="koi8-r",
@@ -222,6 +224,9 @@ AUTO = [
     ("auto_reply_words", "tydag_bgs@163.com", "Auto Reply: 材料", [], None),
     ("yingda", "someone@example.com", "自动应答：材料", [], None),
     ("vacation_cn", "someone@example.com", "休假通知", [], None),
+    ("german_exchange", "jemand@example.de", "Automatische Antwort: 材料", [], None),
+    ("french", "quelqu.un@example.fr", "Réponse automatique : 材料", [], None),
+    ("korean", "someone@example.co.kr", "자동 회신: 材料", [], None),
 ]
 for slug, frm, subject, headers, extra in AUTO:
     parts = []
