@@ -404,6 +404,20 @@ async fn pass(
     Ok(report)
 }
 
+/// A crash during a file write leaves a temporary file beside the objects; ten minutes is far
+/// longer than any write, so a write in flight (an `import` running beside) is never touched.
+fn remove_stale_temp_files(store: &Store) {
+    let removed = store
+        .objects
+        .remove_stale_temp_files(std::time::Duration::from_secs(600));
+    if removed > 0 {
+        info!(
+            removed,
+            "removed temporary files left by an interrupted write"
+        );
+    }
+}
+
 fn warn_deprecated(cfg: &MailboxSettings) {
     if cfg.deprecated_folder {
         warn!("mailbox.folder is deprecated and follows one folder only; use mailbox.folders = [\"INBOX\", \"垃圾邮件\"]");
@@ -419,6 +433,7 @@ pub async fn once(settings: &Settings, store: &Store) -> Result<PassReport, Mail
     if !lock.try_lock().await? {
         return Err(MailboxError::Busy(cfg.account()));
     }
+    remove_stale_temp_files(store);
     let (_keep, shutdown) = Shutdown::new();
     let report = match client::connect(cfg).await {
         Ok(mut conn) => {
@@ -502,6 +517,7 @@ pub async fn run(
         ));
     }
     warn_deprecated(cfg);
+    remove_stale_temp_files(store);
     let account = cfg.account();
     let folders = cfg.folders.join(", ");
     let mut said_standby = false;

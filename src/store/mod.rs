@@ -45,15 +45,36 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Worth trying again later (the database or disk may come back).
+    /// Worth trying again later (the database or disk may come back): never the message's fault.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Db(
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-            ) | StoreError::Io { .. }
-        )
+        match self {
+            StoreError::Db(e) => db_error_is_transient(e),
+            StoreError::Io { .. } => true,
+            _ => false,
+        }
     }
+}
+
+/// A database error that says the connection or the server is in trouble, not the statement:
+/// I/O, TLS, pool time-outs, SQLSTATE class 08 (connection exception), 57P01–57P03 (the server
+/// shutting down or starting), 53 (out of resources), and a serialization failure or deadlock.
+fn db_error_is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| sqlstate_is_transient(&c)),
+        _ => false,
+    }
+}
+
+fn sqlstate_is_transient(code: &str) -> bool {
+    code.starts_with("08")
+        || code.starts_with("53")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -95,6 +116,39 @@ impl ObjectStore {
         tmp.as_file().sync_all().map_err(io)?;
         tmp.persist(&path).map_err(|e| io(e.error))?;
         Ok(path)
+    }
+
+    /// Removes the temporary files a crash left behind mid-write (`.tmp*` beside the objects),
+    /// older than `min_age` so that a write in flight in another process is never touched.
+    /// Returns how many were removed; an unreadable directory is skipped.
+    pub fn remove_stale_temp_files(&self, min_age: std::time::Duration) -> usize {
+        let mut removed = 0;
+        let mut dirs = vec![self.root.join("objects")];
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(meta) = entry.metadata() else {
+                    continue;
+                };
+                if meta.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let stale = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| m.elapsed().ok())
+                    .is_some_and(|age| age >= min_age);
+                let temp = entry.file_name().to_string_lossy().starts_with(".tmp");
+                if temp && stale && std::fs::remove_file(&path).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        removed
     }
 
     pub fn get(&self, sha256: &str) -> Result<Vec<u8>, StoreError> {
@@ -989,4 +1043,45 @@ async fn load_records(
         });
     }
     Ok((units, messages, files))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_level_sqlstates_are_transient_statement_errors_are_not() {
+        for c in [
+            "08006", "08001", "57P01", "57P02", "57P03", "53300", "40001", "40P01",
+        ] {
+            assert!(sqlstate_is_transient(c), "{c}");
+        }
+        for c in ["23505", "22P02", "42P01", "22021"] {
+            assert!(!sqlstate_is_transient(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_fresh_ones_and_objects_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::new(dir.path());
+        let kept = store.put(&sha256_hex(b"abc"), b"abc").unwrap();
+        let sub = kept.parent().unwrap();
+        let old = sub.join(".tmpOLD123");
+        let fresh = sub.join(".tmpNEW456");
+        std::fs::write(&old, b"half").unwrap();
+        std::fs::write(&fresh, b"half").unwrap();
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+        let removed = store.remove_stale_temp_files(std::time::Duration::from_secs(600));
+        assert_eq!(removed, 1);
+        assert!(!old.exists());
+        assert!(fresh.exists());
+        assert_eq!(store.get(&sha256_hex(b"abc")).unwrap(), b"abc");
+    }
 }
