@@ -134,6 +134,28 @@ fn has_readable_from(raw: &[u8]) -> bool {
     })
 }
 
+/// Inputs earlier fuzz runs found (tests/fuzz_regressions), checked the same way every time.
+#[test]
+fn inputs_that_once_failed_give_a_sender() {
+    let limits = IntakeLimits::default();
+    let mut names: Vec<_> = std::fs::read_dir(repo().join("tests/fuzz_regressions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    assert!(!names.is_empty());
+    for path in names {
+        let raw = std::fs::read(&path).unwrap();
+        assert!(has_readable_from(&raw), "{}", path.display());
+        let parsed = intake::parse(&raw, &limits);
+        assert!(
+            parsed.from.is_some() || parsed.sender.is_some(),
+            "{}: no sender",
+            path.display()
+        );
+    }
+}
+
 #[test]
 fn no_input_makes_intake_panic_and_a_readable_from_always_gives_a_sender() {
     let cases: usize = std::env::var("REPORTBOX_FUZZ_CASES")

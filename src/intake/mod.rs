@@ -426,7 +426,13 @@ fn header_block_len(raw: &[u8]) -> usize {
 /// Everything the top header block says, read from the raw fields alone.
 fn read_top_headers(fields: &[RawField]) -> Parsed {
     let mut p = Parsed::default();
-    let address = |name: &str| field(fields, name).and_then(|f| fallback::address(&f.value));
+    // Every field of the name, in order: a broken first `From:` must not hide a readable second.
+    let address = |name: &str| {
+        fields
+            .iter()
+            .filter(|f| f.name.eq_ignore_ascii_case(name))
+            .find_map(|f| fallback::address(&f.value))
+    };
     p.from = address("from");
     p.sender = address("sender");
     p.reply_to = address("reply-to");
