@@ -235,7 +235,8 @@ fn new_file(
     bytes: Vec<u8>,
     limits: &IntakeLimits,
 ) -> IncomingFile {
-    let kind = sniff(&bytes);
+    let damaged = damaged_office(&bytes, &name);
+    let kind = damaged.unwrap_or_else(|| sniff(&bytes));
     let size = bytes.len() as u64;
     let mut f = IncomingFile {
         name,
@@ -258,6 +259,9 @@ fn new_file(
                 archive::fmt_size(limits.max_file_bytes)
             ),
         ));
+    } else if damaged.is_some() {
+        f.problems
+            .push(Problem::error("file.unreadable", DAMAGED_FILE.to_string()));
     }
     f
 }
