@@ -319,66 +319,38 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// What `import` found under the paths it was given.
+/// The files `import` was given, found before any is read.
 #[derive(Debug, Default)]
-pub struct Collected {
-    /// (label, raw message), in a stable order.
-    pub messages: Vec<(String, Vec<u8>)>,
+pub struct Found {
+    /// Files to read, in a stable order.
+    pub files: Vec<PathBuf>,
     /// Files inside a directory that are not mail by their extension: left alone.
     pub skipped: Vec<PathBuf>,
-    /// Paths that do not exist, cannot be read or are not mail, each with why (in Chinese):
-    /// nothing of them was imported.
+    /// Paths that do not exist or cannot be listed, each with why (in Chinese).
     pub unreadable: Vec<String>,
 }
 
-/// The messages found under `paths`, in a stable order: directories are read by file name
-/// (which is arrival order for exported mail), keeping `.eml` and mbox files. A path that
-/// cannot be read is noted and the others are still collected.
-pub fn collect_messages(paths: &[PathBuf]) -> Collected {
-    let mut found = Collected::default();
-    let mut files = Vec::new();
+/// The files under `paths`, in a stable order: directories are read by file name (which is
+/// arrival order for exported mail), keeping `.eml` and mbox files. A path that cannot be read
+/// is noted and the others are still found. Only names are gathered here; each file is read
+/// when its turn comes.
+pub fn find_files(paths: &[PathBuf]) -> Found {
+    let mut found = Found::default();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut files, &mut found);
+            walk(p, &mut found);
         } else if p.is_file() {
-            files.push(p.clone());
+            found.files.push(p.clone());
         } else {
             found
                 .unreadable
                 .push(format!("{}：路径不存在", p.display()));
         }
     }
-    for f in files {
-        let bytes = match std::fs::read(&f) {
-            Ok(b) => b,
-            Err(e) => {
-                found
-                    .unreadable
-                    .push(format!("{}：无法读取：{e}", f.display()));
-                continue;
-            }
-        };
-        let label = f.file_name().map_or_else(
-            || f.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        if bytes.starts_with(b"From ") {
-            for (i, m) in split_mbox(&bytes).into_iter().enumerate() {
-                found.messages.push((format!("{label}#{}", i + 1), m));
-            }
-        } else if crate::intake::looks_like_message(&bytes) {
-            found.messages.push((label, bytes));
-        } else {
-            found.unreadable.push(format!(
-                "{}：不是邮件（开头没有邮件头），未导入",
-                f.display()
-            ));
-        }
-    }
     found
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, found: &mut Collected) {
+fn walk(dir: &Path, found: &mut Found) {
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) => {
@@ -391,14 +363,14 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, found: &mut Collected) {
     entries.sort();
     for e in entries {
         if e.is_dir() {
-            walk(&e, out, found);
+            walk(&e, found);
         } else {
             let ext = e
                 .extension()
                 .map(|x| x.to_string_lossy().to_lowercase())
                 .unwrap_or_default();
             if matches!(ext.as_str(), "eml" | "mbox" | "mbx") {
-                out.push(e);
+                found.files.push(e);
             } else {
                 found.skipped.push(e);
             }
@@ -406,100 +378,51 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, found: &mut Collected) {
     }
 }
 
-/// Splits an mbox (mboxo or mboxrd) into messages, undoing `>From ` quoting.
-pub fn split_mbox(bytes: &[u8]) -> Vec<Vec<u8>> {
-    let mut messages = Vec::new();
-    let mut current: Option<Vec<u8>> = None;
-    let mut previous_blank = true;
-    for line in bytes.split_inclusive(|&b| b == b'\n') {
-        if line.starts_with(b"From ") && previous_blank {
-            if let Some(m) = current.take() {
-                messages.push(m);
-            }
-            current = Some(Vec::new());
-            previous_blank = false;
-            continue;
-        }
-        previous_blank = line == b"\n" || line == b"\r\n";
-        if let Some(m) = current.as_mut() {
-            let unquoted = match line.iter().position(|&b| b != b'>') {
-                Some(n) if n > 0 && line[n..].starts_with(b"From ") => &line[1..],
-                _ => line,
-            };
-            m.extend_from_slice(unquoted);
-        }
-    }
-    if let Some(m) = current {
-        messages.push(m);
-    }
-    // The blank line before each separator belongs to the mbox, not the message.
-    for m in &mut messages {
-        if m.ends_with(b"\n\n") {
-            m.pop();
-        } else if m.ends_with(b"\r\n\r\n") {
-            m.truncate(m.len() - 2);
-        }
-    }
-    messages
+/// What became of the messages of one `import`.
+#[derive(Debug, Default)]
+struct Tally {
+    new: usize,
+    known: usize,
+    failed: usize,
 }
 
-async fn import(settings: &Settings, store: &Store, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let Collected {
-        messages,
+impl Tally {
+    fn messages(&self) -> usize {
+        self.new + self.known + self.failed
+    }
+}
+
+/// Imports the messages under `paths` as `reportbox import` does, printing a line per message
+/// and a summary. Files, and the messages of an mbox, are read and processed one at a time, so
+/// memory follows the largest message, not the input.
+pub async fn import(
+    settings: &Settings,
+    store: &Store,
+    paths: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
+    let Found {
+        files,
         skipped,
-        unreadable,
-    } = collect_messages(paths);
+        mut unreadable,
+    } = find_files(paths);
     for problem in &unreadable {
         eprintln!("{problem}");
     }
     for f in &skipped {
         println!("{}：不是邮件文件（只导入 .eml 和 mbox），跳过", f.display());
     }
-    if messages.is_empty() {
+    let mut tally = Tally::default();
+    for f in &files {
+        if let Err(problem) = import_file(settings, store, f, &mut tally).await {
+            eprintln!("{problem}");
+            unreadable.push(problem);
+        }
+    }
+    if tally.messages() == 0 {
         eprintln!("没有找到邮件文件（.eml 或 mbox）");
         return Ok(ExitCode::FAILURE);
     }
-    let (mut new, mut known, mut failed) = (0, 0, 0);
-    for (label, raw) in messages {
-        let incoming = Incoming {
-            raw,
-            source: format!("import:{label}"),
-            internal_date: None,
-        };
-        match pipeline::process(settings, store, incoming).await {
-            Ok(outcome) => match outcome.saved {
-                Saved::AlreadyStored { .. } => {
-                    known += 1;
-                    println!("{label}：已导入过，跳过");
-                }
-                Saved::Recorded {
-                    id,
-                    disposition,
-                    unit_id,
-                    ..
-                } => {
-                    new += 1;
-                    let unit = unit_id
-                        .as_deref()
-                        .and_then(|u| settings.roster.get(u))
-                        .map(|u| u.name.as_str());
-                    let what = match (disposition.as_str(), unit) {
-                        ("processed", Some(u)) => format!("计入“{u}”"),
-                        ("processed", None) => "无法确定单位，待指定".to_string(),
-                        (d, _) => format!(
-                            "未计入（{}）",
-                            crate::status::reason_zh(&format!("message.{d}"))
-                        ),
-                    };
-                    println!("{label}：编号 {id}，{what}");
-                }
-            },
-            Err(e) => {
-                failed += 1;
-                eprintln!("{label}：处理失败：{e}");
-            }
-        }
-    }
+    let Tally { new, known, failed } = tally;
     let mut summary = format!("导入完成：新增 {new} 封，已存在 {known} 封，失败 {failed} 封");
     if !skipped.is_empty() {
         summary.push_str(&format!("，跳过非邮件文件 {} 个", skipped.len()));
@@ -513,6 +436,89 @@ async fn import(settings: &Settings, store: &Store, paths: &[PathBuf]) -> anyhow
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// One file: an mbox message by message, anything else as one message when it starts like
+/// one. `Err` names the file and why it was not (wholly) imported, in Chinese.
+async fn import_file(
+    settings: &Settings,
+    store: &Store,
+    path: &Path,
+    tally: &mut Tally,
+) -> Result<(), String> {
+    use std::io::{BufRead, Read};
+    let cannot = |e: std::io::Error| format!("{}：无法读取：{e}", path.display());
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let size = file.metadata().map_or(0, |m| m.len());
+    let mut input = std::io::BufReader::with_capacity(64 << 10, file);
+    let label = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    if crate::mbox::is_mbox(input.fill_buf().map_err(cannot)?) {
+        for (i, raw) in crate::mbox::Messages::new(input).enumerate() {
+            let raw = raw.map_err(cannot)?;
+            import_one(settings, store, format!("{label}#{}", i + 1), raw, tally).await;
+        }
+        return Ok(());
+    }
+    let mut raw = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    input.read_to_end(&mut raw).map_err(cannot)?;
+    if !crate::intake::looks_like_message(&raw) {
+        return Err(format!(
+            "{}：不是邮件（开头没有邮件头），未导入",
+            path.display()
+        ));
+    }
+    import_one(settings, store, label, raw, tally).await;
+    Ok(())
+}
+
+async fn import_one(
+    settings: &Settings,
+    store: &Store,
+    label: String,
+    raw: Vec<u8>,
+    tally: &mut Tally,
+) {
+    let incoming = Incoming {
+        raw,
+        source: format!("import:{label}"),
+        internal_date: None,
+    };
+    match pipeline::process(settings, store, incoming).await {
+        Ok(outcome) => match outcome.saved {
+            Saved::AlreadyStored { .. } => {
+                tally.known += 1;
+                println!("{label}：已导入过，跳过");
+            }
+            Saved::Recorded {
+                id,
+                disposition,
+                unit_id,
+                ..
+            } => {
+                tally.new += 1;
+                let unit = unit_id
+                    .as_deref()
+                    .and_then(|u| settings.roster.get(u))
+                    .map(|u| u.name.as_str());
+                let what = match (disposition.as_str(), unit) {
+                    ("processed", Some(u)) => format!("计入“{u}”"),
+                    ("processed", None) => "无法确定单位，待指定".to_string(),
+                    (d, _) => format!(
+                        "未计入（{}）",
+                        crate::status::reason_zh(&format!("message.{d}"))
+                    ),
+                };
+                println!("{label}：编号 {id}，{what}");
+            }
+        },
+        Err(e) => {
+            tally.failed += 1;
+            eprintln!("{label}：处理失败：{e}");
+        }
+    }
 }
 
 /// Exit status for a configuration the daemon cannot work with (sysexits EX_CONFIG): the systemd
@@ -596,18 +602,4 @@ async fn once(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
         None => println!("另一个 reportbox 实例正在发信，本次不发信"),
     }
     Ok(code)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mbox_splits_on_from_lines_after_a_blank_line_and_unquotes() {
-        let mbox = b"From a@b Mon Jan  1 00:00:00 2024\nSubject: one\n\n>From here\nbody\n\nFrom c@d Mon Jan  1 00:00:00 2024\nSubject: two\n\nx\n";
-        let m = split_mbox(mbox);
-        assert_eq!(m.len(), 2);
-        assert_eq!(m[0], b"Subject: one\n\nFrom here\nbody\n".to_vec());
-        assert_eq!(m[1], b"Subject: two\n\nx\n".to_vec());
-    }
 }

@@ -5,7 +5,7 @@
 //! [`validate`] (table, report, video) → [`store`] (PostgreSQL and the originals), all driven by
 //! [`pipeline`]; [`status`] says where every unit stands; [`notify`] sends acknowledgements,
 //! reminders and the daily report, as [`schedule`] says when. [`config`] feeds them all and
-//! [`cli`] is the command line.
+//! [`cli`] is the command line, reading mbox files through [`mbox`].
 
 pub mod classify;
 pub mod cli;
@@ -13,6 +13,7 @@ pub mod config;
 pub mod identify;
 pub mod intake;
 pub mod mailbox;
+pub mod mbox;
 pub mod notify;
 pub mod pipeline;
 pub mod problem;

@@ -362,6 +362,48 @@ From the bureau: a line that an mbox must escape\r\n\
     );
 }
 
+/// An export some tools write: a BOM, no blank line before a separator, and a body line
+/// starting `From ` that nobody quoted.
+#[sqlx::test(migrations = false)]
+async fn an_mbox_is_split_where_a_header_follows_a_from_line_and_nowhere_else(pool: PgPool) {
+    let b = Desk::new(&pool);
+    let police = std::fs::read(sample("01_city-police.eml")).unwrap();
+    let unidentified = std::fs::read(sample("08_unidentified.eml")).unwrap();
+    let unquoted = b"From: someone@example.com\r\nTo: w251342595@163.com\r\n\
+Subject: unquoted\r\nMessage-ID: <mbox-unquoted@example.com>\r\n\
+Date: Mon, 05 Jun 2023 10:00:00 +0800\r\n\r\nDear all,\r\n\r\n\
+From the bureau, greetings\r\nand more text\r\n"
+        .to_vec();
+    let mut mbox = b"\xEF\xBB\xBFFrom MAILER-DAEMON Mon Jun  5 10:00:00 2023\r\n".to_vec();
+    mbox.extend_from_slice(&police);
+    assert!(police.ends_with(b"\n") && !police.ends_with(b"\n\n"));
+    mbox.extend_from_slice(b"From MAILER-DAEMON Mon Jun  5 10:00:00 2023\r\n");
+    mbox.extend_from_slice(&unidentified);
+    mbox.extend_from_slice(b"\r\nFrom MAILER-DAEMON Mon Jun  5 10:00:00 2023\r\n");
+    mbox.extend_from_slice(&unquoted);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.mbx");
+    std::fs::write(&path, mbox).unwrap();
+
+    let out = b.ok(&["import", path.to_str().unwrap()]).await;
+    assert!(out.stdout.contains("新增 3 封"), "{out}");
+    assert!(
+        out.stdout.contains("export.mbx#1：编号 1，计入“市公安局”"),
+        "{out}"
+    );
+    for (what, raw) in [("the unquoted one", &unquoted), ("the police one", &police)] {
+        let stored = count(
+            &pool,
+            &format!(
+                "SELECT count(*) FROM messages WHERE raw_sha256 = '{}'",
+                reportbox::store::sha256_hex(raw)
+            ),
+        )
+        .await;
+        assert_eq!(stored, 1, "{what} comes back exactly");
+    }
+}
+
 #[sqlx::test(migrations = false)]
 async fn a_missing_path_or_a_non_mail_file_is_named_and_the_rest_is_imported(pool: PgPool) {
     let b = Desk::new(&pool);

@@ -17,7 +17,8 @@ mod walk;
 
 pub use date::MailDate;
 pub use links::{provider_of, LargeLink};
-pub use sniff::{kind_from_name, sniff, FileFamily, FileKind};
+pub use sniff::{damaged_office, kind_from_name, sniff, FileFamily, FileKind};
+pub(crate) use sniff::{zip_directory, ZipEntry};
 
 use crate::problem::Problem;
 use mail_parser::MessageParser;
@@ -146,6 +147,10 @@ pub struct Parsed {
     /// Message-level problems (archives, limits).
     pub problems: Vec<Problem>,
 }
+
+/// What a unit reads about a file whose container does not open (contract §6): not "a zip" nor
+/// "the wrong type", but damaged, most likely cut off in sending, to be saved again and resent.
+pub const DAMAGED_FILE: &str = "文件已损坏，可能发送不完整，请重新保存后再发送";
 
 /// How an attached message is named in a file's `origin`.
 pub const ATTACHED_MESSAGE_PREFIX: &str = "邮件附件：";

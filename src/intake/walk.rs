@@ -240,7 +240,10 @@ pub(super) fn new_file(
     bytes: Vec<u8>,
     limits: &IntakeLimits,
 ) -> IncomingFile {
-    let kind = guarded(|| sniff(&bytes)).unwrap_or(FileKind::Unknown);
+    // Both readers walk hostile structures: a panic in either is an unknown file, not a
+    // message without files.
+    let damaged = guarded(|| damaged_office(&bytes, &name)).flatten();
+    let kind = damaged.unwrap_or_else(|| guarded(|| sniff(&bytes)).unwrap_or(FileKind::Unknown));
     let size = bytes.len() as u64;
     let mut f = IncomingFile {
         name,
@@ -264,6 +267,9 @@ pub(super) fn new_file(
                 archive::fmt_size(limits.max_file_bytes)
             ),
         ));
+    } else if damaged.is_some() {
+        f.problems
+            .push(Problem::error("file.unreadable", DAMAGED_FILE.to_string()));
     }
     f
 }

@@ -5,6 +5,7 @@
 //! what calamine would build; the file is refused when that exceeds the limits.
 
 use super::template::TableLimits;
+use crate::intake::{zip_directory, ZipEntry, DAMAGED_FILE};
 use std::io::Read;
 
 /// Why a file is refused, in words a unit can read.
@@ -29,86 +30,14 @@ fn mib(n: u64) -> u64 {
 }
 
 fn broken_zip() -> Refusal {
-    "文件结构已损坏（压缩包目录无法读取），请用Excel或WPS重新保存后再发送".to_string()
+    DAMAGED_FILE.to_string()
 }
 
-#[derive(Debug)]
-struct ZipEntry {
-    name: Vec<u8>,
-    method: u16,
-    compressed: u64,
-    uncompressed: u64,
-    local_offset: u64,
-}
-
-/// Reads the central directory the way the zip crate does (which then enforces the declared
-/// sizes while inflating, so the declared sizes are a true bound).
+/// The central directory as the zip crate reads it (which then enforces the declared sizes
+/// while inflating, so the declared sizes are a true bound).
 fn zip_entries(b: &[u8]) -> Option<Vec<ZipEntry>> {
-    let tail = b.len().saturating_sub(22 + 65_535);
-    let eocd = (tail..b.len().saturating_sub(21))
-        .rev()
-        .find(|&i| b[i..].starts_with(b"PK\x05\x06"))?;
-    let mut cd_size = u64::from(u32_at(b, eocd + 12)?);
-    let mut cd_offset = u64::from(u32_at(b, eocd + 16)?);
-    let mut archive_offset = 0u64;
-    if cd_offset == 0xFFFF_FFFF || cd_size == 0xFFFF_FFFF || u16_at(b, eocd + 10)? == 0xFFFF {
-        let loc = eocd.checked_sub(20)?;
-        if !b[loc..].starts_with(b"PK\x06\x07") {
-            return None;
-        }
-        let z = usize::try_from(u64_at(b, loc + 8)?).ok()?;
-        if !b.get(z..)?.starts_with(b"PK\x06\x06") {
-            return None;
-        }
-        cd_size = u64_at(b, z + 40)?;
-        cd_offset = u64_at(b, z + 48)?;
-    } else {
-        // Data prepended to the archive shifts every offset; the zip crate corrects for it too.
-        let start = (eocd as u64).checked_sub(cd_size)?;
-        archive_offset = start.checked_sub(cd_offset)?;
-        cd_offset = start;
-    }
-    let mut p = usize::try_from(cd_offset).ok()?;
-    let end = p.checked_add(usize::try_from(cd_size).ok()?)?.min(b.len());
-    let mut out = Vec::new();
-    while p + 46 <= end && b[p..].starts_with(b"PK\x01\x02") {
-        if out.len() >= MAX_ZIP_ENTRIES {
-            return None;
-        }
-        let method = u16_at(b, p + 10)?;
-        let mut compressed = u64::from(u32_at(b, p + 20)?);
-        let mut uncompressed = u64::from(u32_at(b, p + 24)?);
-        let n = usize::from(u16_at(b, p + 28)?);
-        let e = usize::from(u16_at(b, p + 30)?);
-        let c = usize::from(u16_at(b, p + 32)?);
-        let mut local_offset = u64::from(u32_at(b, p + 42)?);
-        let name = b.get(p + 46..p + 46 + n)?.to_vec();
-        let extra = b.get(p + 46 + n..p + 46 + n + e)?;
-        let mut x = 0;
-        while x + 4 <= extra.len() {
-            let id = u16_at(extra, x)?;
-            let len = usize::from(u16_at(extra, x + 2)?);
-            if id == 1 {
-                let mut f = x + 4;
-                for v in [&mut uncompressed, &mut compressed, &mut local_offset] {
-                    if *v == 0xFFFF_FFFF {
-                        *v = u64_at(extra, f)?;
-                        f += 8;
-                    }
-                }
-            }
-            x += 4 + len;
-        }
-        out.push(ZipEntry {
-            name,
-            method,
-            compressed,
-            uncompressed,
-            local_offset: local_offset.checked_add(archive_offset)?,
-        });
-        p += 46 + n + e + c;
-    }
-    (!out.is_empty()).then_some(out)
+    let dir = zip_directory(b, MAX_ZIP_ENTRIES)?;
+    (!dir.entries.is_empty()).then_some(dir.entries)
 }
 
 fn check_zip_sizes(entries: &[ZipEntry], limits: &TableLimits) -> Result<(), Refusal> {
