@@ -35,6 +35,11 @@ impl PipelineError {
             PipelineError::Store(e) => e.is_transient(),
         }
     }
+
+    /// Another instance leads now: nothing was recorded, and this one must stop.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, PipelineError::Store(StoreError::Fenced { .. }))
+    }
 }
 
 /// What became of one message.

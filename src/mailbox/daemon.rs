@@ -289,18 +289,10 @@ pub async fn poll_once(
                     }
                     break;
                 }
-                Err(e) if e.is_transient() => {
-                    // Not the message's fault: this attempt does not count against it.
-                    let _ = sqlx::query(
-                        "UPDATE mailbox_failures SET attempts = attempts - 1
-                         WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = $4",
-                    )
-                    .bind(&account)
-                    .bind(folder)
-                    .bind(i64::from(uv))
-                    .bind(i64::from(uid))
-                    .execute(pool)
-                    .await;
+                // Not the message's fault (the database, the disk, or another instance leading
+                // now): this attempt does not count against it.
+                Err(e) if e.is_fenced() || e.is_transient() => {
+                    let _ = progress::refund_attempt(pool, &account, folder, uv, uid).await;
                     return Err(e.into());
                 }
                 Err(e) => {
@@ -434,6 +426,11 @@ pub async fn once(settings: &Settings, store: &Store) -> Result<PassReport, Mail
         return Err(MailboxError::Busy(cfg.account()));
     }
     remove_stale_temp_files(store);
+    let fence = store
+        .take_epoch(lock.key())
+        .await
+        .map_err(crate::pipeline::PipelineError::from)?;
+    let store = &store.fenced(fence);
     let (_keep, shutdown) = Shutdown::new();
     let report = match client::connect(cfg).await {
         Ok(mut conn) => {
@@ -562,7 +559,17 @@ pub async fn run(
         };
         said_standby = false;
         info!(%account, %folders, "watching the mailbox");
-        let exit = lead(settings, store, &mut lock, &mut shutdown, &mut absent).await;
+        let exit = match store.take_epoch(lock.key()).await {
+            Ok(fence) => {
+                let fenced = store.fenced(fence);
+                lead(settings, &fenced, &mut lock, &mut shutdown, &mut absent).await
+            }
+            // The database went away right after the lock was taken: stand by and try again.
+            Err(e) => {
+                warn!(error = %e, "cannot take the mailbox epoch");
+                Ok(Exit::LockLost)
+            }
+        };
         lock.release().await;
         match exit? {
             Exit::Shutdown => return Ok(()),
@@ -606,6 +613,7 @@ async fn lead(
                 );
                 match serve(settings, store, conn, lock, shutdown, &mut backoff, absent).await {
                     Ok(exit) => return Ok(exit),
+                    Err(MailboxError::Pipeline(e)) if e.is_fenced() => return Ok(Exit::LockLost),
                     Err(e) => e,
                 }
             }

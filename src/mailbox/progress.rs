@@ -126,3 +126,24 @@ pub async fn record_error(
     .await?;
     Ok(())
 }
+
+/// Takes back the attempt `begin_attempt` charged, when the failure was not the message's.
+pub async fn refund_attempt(
+    pool: &PgPool,
+    account: &str,
+    folder: &str,
+    uidvalidity: u32,
+    uid: u32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE mailbox_failures SET attempts = GREATEST(attempts - 1, 0)
+         WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = $4",
+    )
+    .bind(account)
+    .bind(folder)
+    .bind(i64::from(uidvalidity))
+    .bind(i64::from(uid))
+    .execute(pool)
+    .await?;
+    Ok(())
+}

@@ -10,6 +10,14 @@ pub struct Leadership {
     held: bool,
 }
 
+/// What a leader's writes carry to prove they are still the leader's: the lock's key and the
+/// epoch it got when it took the lock (`leader_epochs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub key: String,
+    pub epoch: i64,
+}
+
 impl Leadership {
     /// A connection of its own for the lock named `key`.
     pub async fn connect(url: &str, key: String) -> Result<Leadership, sqlx::Error> {
@@ -20,7 +28,8 @@ impl Leadership {
         })
     }
 
-    /// Takes the lock if it is free; `false` while another instance holds it.
+    /// Takes the lock if it is free; `false` while another instance holds it. The new leader
+    /// then takes an epoch ([`crate::store::Store::take_epoch`]) to fence off earlier ones.
     pub async fn try_lock(&mut self) -> Result<bool, sqlx::Error> {
         if !self.held {
             self.held = sqlx::query("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS got")
@@ -30,6 +39,10 @@ impl Leadership {
                 .get("got");
         }
         Ok(self.held)
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
     }
 
     /// Whether the connection holding the lock is still there (if it is not, PostgreSQL has

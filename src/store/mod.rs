@@ -7,7 +7,7 @@ mod leadership;
 mod outbox;
 mod text;
 
-pub use leadership::Leadership;
+pub use leadership::{Fence, Leadership};
 
 pub use outbox::{Claimed, Delivery, NewOutbox, OutboxAttachment, OutboxRow};
 
@@ -42,6 +42,9 @@ pub enum StoreError {
     SetAside(String, String),
     #[error("stored JSON is malformed: {0}")]
     Json(#[from] serde_json::Error),
+    /// Another instance took the lock since this one did: this one must stop writing.
+    #[error("another instance has taken over ({key}, epoch {epoch})")]
+    Fenced { key: String, epoch: i64 },
 }
 
 impl StoreError {
@@ -232,6 +235,8 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 pub struct Store {
     pub pool: PgPool,
     pub objects: ObjectStore,
+    /// Set for a leader (the mailbox daemon): each recording checks it in its transaction.
+    fence: Option<Fence>,
 }
 
 impl Store {
@@ -269,6 +274,34 @@ impl Store {
         Store {
             pool,
             objects: ObjectStore::new(storage_dir),
+            fence: None,
+        }
+    }
+
+    /// A new leader of `key` takes the next epoch: from now on, writes fenced with an earlier
+    /// one are refused. Taken through the store's own database, where the fence is checked.
+    pub async fn take_epoch(&self, key: &str) -> Result<Fence, StoreError> {
+        let epoch: i64 = sqlx::query_scalar(
+            "INSERT INTO leader_epochs (key, epoch) VALUES ($1, 1)
+             ON CONFLICT (key) DO UPDATE SET epoch = leader_epochs.epoch + 1, taken_at = now()
+             RETURNING epoch",
+        )
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Fence {
+            key: key.to_string(),
+            epoch,
+        })
+    }
+
+    /// This store for a leader: every message it records is recorded only while `fence` is
+    /// still the current epoch of its lock (contract: two instances never record at once).
+    pub fn fenced(&self, fence: Fence) -> Store {
+        Store {
+            pool: self.pool.clone(),
+            objects: self.objects.clone(),
+            fence: Some(fence),
         }
     }
 
@@ -356,6 +389,7 @@ impl Store {
     ) -> Result<Saved, StoreError> {
         let msg = &msg.storable();
         let mut tx = self.pool.begin().await?;
+        check_fence(&mut tx, self.fence.as_ref()).await?;
         // Two deliveries of one Message-ID processed at once must see each other.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
             .bind(&msg.dedupe_key)
@@ -868,6 +902,31 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok((row.get("m"), row.get("f"), row.get("a")))
+    }
+}
+
+/// Fails with `Fenced` when another instance took the lock after this one. `FOR SHARE` makes a
+/// takeover (which updates the row) wait for this transaction, so a commit is either before
+/// the takeover or refused.
+async fn check_fence(
+    tx: &mut Transaction<'_, Postgres>,
+    fence: Option<&Fence>,
+) -> Result<(), StoreError> {
+    let Some(fence) = fence else {
+        return Ok(());
+    };
+    let current: Option<i64> =
+        sqlx::query_scalar("SELECT epoch FROM leader_epochs WHERE key = $1 FOR SHARE")
+            .bind(&fence.key)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if current == Some(fence.epoch) {
+        Ok(())
+    } else {
+        Err(StoreError::Fenced {
+            key: fence.key.clone(),
+            epoch: fence.epoch,
+        })
     }
 }
 
