@@ -2,10 +2,9 @@
 //! to a session lock) and that has not noticed yet records nothing once another instance has
 //! taken the lock; asserted from the database, not from logs.
 
-mod common;
 mod mailbox_support;
 
-use common::{env, Mail};
+use mailbox_support::common::{env, Mail};
 use mailbox_support::url_of;
 use reportbox::pipeline::{self, Incoming};
 use reportbox::store::{Leadership, Saved, Store};
