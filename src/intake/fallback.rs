@@ -157,45 +157,46 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &[u8]) -> Vec<&'a [u8]> {
 /// The first mailbox of an address header, read from its raw value: `"名" <a@b>`,
 /// `=?gbk?B?…?= <a@b>`, `a@b (名)`, `<a@b>`, `a@b`. `None` when no address is there.
 pub(super) fn address(value: &[u8]) -> Option<Mailbox> {
-    let angle = value.iter().enumerate().find_map(|(lt, &b)| {
+    // Every `<…@…>` in order (the innermost bracket of `<x "名" <a@b>`), then a bare token: the
+    // first that is an address wins, so a damaged first one does not hide a good second.
+    let angles = value.iter().enumerate().filter_map(|(lt, &b)| {
         if b != b'<' {
             return None;
         }
         let len = value[lt + 1..].iter().position(|&c| c == b'>')?;
         let inside = &value[lt + 1..lt + 1 + len];
-        // `<corpus "名" <a@b>`: the innermost bracket holds the address.
-        (inside.contains(&b'@') && !inside.contains(&b'<')).then_some((lt, inside))
+        (inside.contains(&b'@') && !inside.contains(&b'<'))
+            .then(|| (inside, names::decode_header(&value[..lt])))
     });
-    let (address, name) = match angle {
-        Some((lt, inside)) => (inside, names::decode_header(&value[..lt])),
-        None => {
-            let token = value
-                .split(|&b| b.is_ascii_whitespace() || matches!(b, b',' | b';' | b'(' | b')'))
-                .find(|t| t.contains(&b'@'))?;
-            let comment = value
-                .iter()
-                .position(|&b| b == b'(')
-                .and_then(|o| {
-                    let c = value[o + 1..].iter().position(|&b| b == b')')?;
-                    Some(names::decode_header(&value[o + 1..o + 1 + c]))
-                })
-                .unwrap_or_default();
-            (token, comment)
-        }
+    let comment = || {
+        value
+            .iter()
+            .position(|&b| b == b'(')
+            .and_then(|o| {
+                let c = value[o + 1..].iter().position(|&b| b == b')')?;
+                Some(names::decode_header(&value[o + 1..o + 1 + c]))
+            })
+            .unwrap_or_default()
     };
-    let address = String::from_utf8_lossy(address)
-        .trim_matches(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'))
-        .to_lowercase();
-    if !is_address(&address) {
-        return None;
-    }
-    let name = name
-        .trim()
-        .trim_matches(|c: char| c == '"' || c.is_whitespace())
-        .to_string();
-    Some(Mailbox {
-        name: (!name.is_empty()).then_some(name),
-        address,
+    let bare = value
+        .split(|&b| b.is_ascii_whitespace() || matches!(b, b',' | b';' | b'(' | b')'))
+        .filter(|t| t.contains(&b'@'))
+        .map(|t| (t, comment()));
+    angles.chain(bare).find_map(|(address, name)| {
+        let address = String::from_utf8_lossy(address)
+            .trim_matches(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>'))
+            .to_lowercase();
+        if !is_address(&address) {
+            return None;
+        }
+        let name = name
+            .trim()
+            .trim_matches(|c: char| c == '"' || c.is_whitespace())
+            .to_string();
+        Some(Mailbox {
+            name: (!name.is_empty()).then_some(name),
+            address,
+        })
     })
 }
 
