@@ -144,3 +144,31 @@ async fn the_daily_report_counts_set_aside_mail_and_lists_recent_unrelated_messa
     );
     assert_eq!(text.matches("如确为报送材料").count(), 5, "{text}");
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn each_units_status_read_alone_equals_its_status_over_the_whole_history(pool: PgPool) {
+    let env = env(pool).await;
+    for (name, raw) in common::sample_messages() {
+        env.process(raw, &name).await;
+    }
+    for (file, raw, _) in corpus() {
+        env.process(raw, &file).await;
+    }
+    let campaign = env.settings.campaign_view();
+    let now = chrono::Utc::now();
+    let full = env.store.status(&campaign, now).await.unwrap();
+    for whole in &full.units {
+        let alone = env
+            .store
+            .unit_view(&campaign, &whole.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(&alone).unwrap(),
+            serde_json::to_value(whole).unwrap(),
+            "{}",
+            whole.id
+        );
+    }
+}

@@ -278,6 +278,18 @@ impl Store {
         }
     }
 
+    /// One unit's status now, read from what it depends on only (see `load_current`).
+    pub async fn unit_view(
+        &self,
+        campaign: &CampaignView,
+        unit_id: &str,
+    ) -> Result<Option<status::UnitView>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let (units, messages, files) = load_current(&mut conn, unit_id).await?;
+        let s = status::compute(campaign, &units, &messages, &files, Utc::now());
+        Ok(s.units.into_iter().next())
+    }
+
     /// A new leader of `key` takes the next epoch: from now on, writes fenced with an earlier
     /// one are refused. Taken through the store's own database, where the fence is checked.
     pub async fn take_epoch(&self, key: &str) -> Result<Fence, StoreError> {
@@ -504,13 +516,14 @@ impl Store {
                 .await?;
             }
         }
-        if let (Some(u), Some(before)) = (&unit_id, before) {
-            record_status_change(&mut tx, campaign, u, before, Some(id)).await?;
-        }
+        // One view after the change serves both the status history and the acknowledgement.
         let view = match &unit_id {
             Some(u) => unit_view(&mut tx, campaign, u).await?,
             None => None,
         };
+        if let (Some(u), Some(before), Some(after)) = (&unit_id, before, &view) {
+            audit_status_change(&mut tx, u, &before, after.status.as_str(), Some(id)).await?;
+        }
         let emails = compose(&AfterSave {
             id,
             message: msg,
@@ -999,7 +1012,7 @@ async fn unit_view(
     campaign: &CampaignView,
     unit_id: &str,
 ) -> Result<Option<status::UnitView>, StoreError> {
-    let (units, messages, files) = load_records(tx, Some(unit_id)).await?;
+    let (units, messages, files) = load_current(tx, unit_id).await?;
     let s = status::compute(campaign, &units, &messages, &files, Utc::now());
     Ok(s.units.into_iter().next())
 }
@@ -1023,6 +1036,16 @@ async fn record_status_change(
     message_id: Option<i64>,
 ) -> Result<(), StoreError> {
     let after = unit_status(tx, campaign, unit_id).await?;
+    audit_status_change(tx, unit_id, &before, &after, message_id).await
+}
+
+async fn audit_status_change(
+    tx: &mut Transaction<'_, Postgres>,
+    unit_id: &str,
+    before: &str,
+    after: &str,
+    message_id: Option<i64>,
+) -> Result<(), StoreError> {
     if after != before {
         audit(
             tx,
@@ -1036,11 +1059,80 @@ async fn record_status_change(
     Ok(())
 }
 
+/// What one unit's status depends on, and no more (contract §7): the newest file of each item
+/// and the unit's newest counted message, with the messages those files came from. The same
+/// `status::compute` then gives the same view as over the whole history, while what is read
+/// stays the same size however many messages the unit has sent (the `messages_unit` index).
+async fn load_current(
+    conn: &mut sqlx::PgConnection,
+    unit: &str,
+) -> Result<(Vec<UnitRecord>, Vec<MessageRecord>, Vec<FileRecord>), StoreError> {
+    let units = load_units(&mut *conn, Some(unit)).await?;
+    let files = file_records(
+        sqlx::query(
+            "SELECT DISTINCT ON (f.item) f.message_id, f.ordinal, f.name, f.origin, f.item, f.state,
+                    f.problems, f.link_url
+             FROM files f JOIN messages m ON m.id = f.message_id
+             WHERE m.unit_id = $1 AND m.disposition = 'processed'
+             ORDER BY f.item, m.received_at DESC, m.id DESC, f.ordinal DESC",
+        )
+        .bind(unit)
+        .fetch_all(&mut *conn)
+        .await?,
+    )?;
+    let ids: Vec<i64> = files.iter().map(|f| f.message_db_id).collect();
+    let messages = message_records(
+        sqlx::query(
+            "SELECT id, message_id, dedupe_key, from_addr, subject, received_at, disposition, unit_id,
+                    problems, source
+             FROM messages
+             WHERE id = ANY($2)
+                OR id = (SELECT id FROM messages WHERE unit_id = $1 AND disposition = 'processed'
+                         ORDER BY received_at DESC, id DESC LIMIT 1)
+             ORDER BY received_at, id",
+        )
+        .bind(unit)
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?,
+    )?;
+    Ok((units, messages, files))
+}
+
 async fn load_records(
     conn: &mut sqlx::PgConnection,
     unit: Option<&str>,
 ) -> Result<(Vec<UnitRecord>, Vec<MessageRecord>, Vec<FileRecord>), StoreError> {
-    let units = sqlx::query(
+    let units = load_units(&mut *conn, unit).await?;
+    let messages = message_records(
+        sqlx::query(
+            "SELECT id, message_id, dedupe_key, from_addr, subject, received_at, disposition, unit_id,
+                    problems, source
+             FROM messages WHERE ($1::text IS NULL OR unit_id = $1) ORDER BY received_at, id",
+        )
+        .bind(unit)
+        .fetch_all(&mut *conn)
+        .await?,
+    )?;
+    let files = file_records(
+        sqlx::query(
+            "SELECT f.message_id, f.ordinal, f.name, f.origin, f.item, f.state, f.problems, f.link_url
+             FROM files f JOIN messages m ON m.id = f.message_id
+             WHERE m.disposition = 'processed' AND ($1::text IS NULL OR m.unit_id = $1)
+             ORDER BY f.message_id, f.ordinal",
+        )
+        .bind(unit)
+        .fetch_all(&mut *conn)
+        .await?,
+    )?;
+    Ok((units, messages, files))
+}
+
+async fn load_units(
+    conn: &mut sqlx::PgConnection,
+    unit: Option<&str>,
+) -> Result<Vec<UnitRecord>, StoreError> {
+    Ok(sqlx::query(
         "SELECT u.id, u.name, u.grp, e.reason FROM units u LEFT JOIN exemptions e ON e.unit_id = u.id
          WHERE u.active AND ($1::text IS NULL OR u.id = $1) ORDER BY u.position, u.id",
     )
@@ -1054,54 +1146,44 @@ async fn load_records(
         group: r.get("grp"),
         exempt_reason: r.get("reason"),
     })
-    .collect();
-    let mut messages = Vec::new();
-    for r in sqlx::query(
-        "SELECT id, message_id, dedupe_key, from_addr, subject, received_at, disposition, unit_id, problems,
-                source
-         FROM messages WHERE ($1::text IS NULL OR unit_id = $1) ORDER BY received_at, id",
-    )
-    .bind(unit)
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        let message_id: Option<String> = r.get("message_id");
-        messages.push(MessageRecord {
-            db_id: r.get("id"),
-            message_id: message_id.unwrap_or_else(|| r.get("dedupe_key")),
-            from: r.get("from_addr"),
-            subject: r.get("subject"),
-            received_at: r.get("received_at"),
-            disposition: r.get("disposition"),
-            unit_id: r.get("unit_id"),
-            problems: serde_json::from_value(r.get("problems"))?,
-            source: r.get("source"),
-        });
-    }
-    let mut files = Vec::new();
-    for r in sqlx::query(
-        "SELECT f.message_id, f.ordinal, f.name, f.origin, f.item, f.state, f.problems, f.link_url
-         FROM files f JOIN messages m ON m.id = f.message_id
-         WHERE m.disposition = 'processed' AND ($1::text IS NULL OR m.unit_id = $1)
-         ORDER BY f.message_id, f.ordinal",
-    )
-    .bind(unit)
-    .fetch_all(&mut *conn)
-    .await?
-    {
-        let state: String = r.get("state");
-        files.push(FileRecord {
-            message_db_id: r.get("message_id"),
-            ordinal: r.get("ordinal"),
-            name: r.get("name"),
-            origin: r.get("origin"),
-            item: r.get("item"),
-            state: ItemState::parse(&state).unwrap_or(ItemState::Invalid),
-            problems: serde_json::from_value(r.get("problems"))?,
-            link_url: r.get("link_url"),
-        });
-    }
-    Ok((units, messages, files))
+    .collect())
+}
+
+fn message_records(rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<MessageRecord>, StoreError> {
+    rows.into_iter()
+        .map(|r| {
+            let message_id: Option<String> = r.get("message_id");
+            Ok(MessageRecord {
+                db_id: r.get("id"),
+                message_id: message_id.unwrap_or_else(|| r.get("dedupe_key")),
+                from: r.get("from_addr"),
+                subject: r.get("subject"),
+                received_at: r.get("received_at"),
+                disposition: r.get("disposition"),
+                unit_id: r.get("unit_id"),
+                problems: serde_json::from_value(r.get("problems"))?,
+                source: r.get("source"),
+            })
+        })
+        .collect()
+}
+
+fn file_records(rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<FileRecord>, StoreError> {
+    rows.into_iter()
+        .map(|r| {
+            let state: String = r.get("state");
+            Ok(FileRecord {
+                message_db_id: r.get("message_id"),
+                ordinal: r.get("ordinal"),
+                name: r.get("name"),
+                origin: r.get("origin"),
+                item: r.get("item"),
+                state: ItemState::parse(&state).unwrap_or(ItemState::Invalid),
+                problems: serde_json::from_value(r.get("problems"))?,
+                link_url: r.get("link_url"),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
