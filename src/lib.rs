@@ -5,8 +5,9 @@
 //! [`validate`] (table, report, video) → [`store`] (PostgreSQL and the originals), all driven by
 //! [`pipeline`]; [`status`] says where every unit stands; [`notify`] sends acknowledgements,
 //! reminders and the daily report, as [`schedule`] says when. [`config`] feeds them all and
-//! [`cli`] is the command line.
+//! [`cli`] is the command line, [`check`] its ops preflight.
 
+pub mod check;
 pub mod classify;
 pub mod cli;
 pub mod config;
