@@ -232,3 +232,32 @@ async fn a_roster_that_cannot_be_read_says_how_to_save_it() {
     assert_eq!(out.code, 78, "{out}");
     assert!(out.stderr.contains("CSV UTF-8（逗号分隔）"), "{out}");
 }
+
+/// Under systemd the code arrives by `LoadCredential=mailbox-password:…`: read from
+/// `$CREDENTIALS_DIRECTORY`, for IMAP and (163 has one code) SMTP alike.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_code_is_read_from_the_systemd_credentials_directory(pool: PgPool) {
+    let storage = tempfile::tempdir().unwrap();
+    let credentials = tempfile::tempdir().unwrap();
+    std::fs::write(
+        credentials.path().join("mailbox-password"),
+        format!("{}\n", testenv("TESTENV_MAIL_PASSWORD")),
+    )
+    .unwrap();
+    let out = check(
+        &url_of(&pool),
+        storage.path(),
+        &[
+            ("REPORTBOX_MAILBOX__PASSWORD", ""),
+            ("REPORTBOX_SMTP__PASSWORD", ""),
+            (
+                "CREDENTIALS_DIRECTORY",
+                credentials.path().to_str().unwrap(),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("[通过] IMAP 127.0.0.1"), "{out}");
+    assert!(out.stdout.contains("[通过] SMTP 127.0.0.1"), "{out}");
+}
