@@ -636,7 +636,9 @@ async fn run_daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCo
         trigger.fire();
         r
     };
-    let (mailbox, sender) = tokio::join!(mailbox, sender);
+    let figures = crate::service::StoreFigures { settings, store };
+    let supervise = crate::service::supervise(figures, shutdown.clone());
+    let (mailbox, sender, ()) = tokio::join!(mailbox, sender, supervise);
     if let Err(e) = &sender {
         eprintln!("reportbox: 发信配置有误：{e}");
     }

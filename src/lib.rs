@@ -5,7 +5,7 @@
 //! [`validate`] (table, report, video) → [`store`] (PostgreSQL and the originals), all driven by
 //! [`pipeline`]; [`status`] says where every unit stands; [`notify`] sends acknowledgements,
 //! reminders and the daily report, as [`schedule`] says when. [`config`] feeds them all and
-//! [`cli`] is the command line, [`check`] its ops preflight.
+//! [`cli`] is the command line, [`check`] its ops preflight, [`service`] what systemd sees.
 
 pub mod check;
 pub mod classify;
@@ -18,6 +18,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod problem;
 pub mod schedule;
+pub mod service;
 pub mod shutdown;
 pub mod status;
 pub mod store;
