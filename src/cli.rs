@@ -23,6 +23,9 @@ pub struct Cli {
     /// /etc/reportbox/reportbox.toml when it exists, else config/reportbox.toml.
     #[arg(long, short, global = true)]
     pub config: Option<PathBuf>,
+    /// Log lines on stderr: text (with journald priorities under systemd) or JSON.
+    #[arg(long, value_enum, default_value_t = crate::logging::LogFormat::Text, global = true)]
+    pub log_format: crate::logging::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }

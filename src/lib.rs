@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod identify;
 pub mod intake;
+pub mod logging;
 pub mod mailbox;
 pub mod notify;
 pub mod pipeline;

@@ -77,6 +77,8 @@ fn daemon(
     storage: &std::path::Path,
     notify: &str,
     mailbox: &[(&str, String)],
+    log: &std::path::Path,
+    args: &[&str],
 ) -> tokio::process::Child {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_reportbox"));
     for (k, _) in std::env::vars() {
@@ -85,7 +87,9 @@ fn daemon(
         }
     }
     cmd.current_dir(repo())
-        .args(["--config", "config/reportbox.toml", "run"])
+        .args(["--config", "config/reportbox.toml"])
+        .args(args)
+        .arg("run")
         .env("REPORTBOX_DATABASE__URL", url)
         .env("REPORTBOX_STORAGE__DIR", storage)
         .env(
@@ -105,7 +109,7 @@ fn daemon(
         .env("WATCHDOG_USEC", "2000000")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
         .kill_on_drop(true);
     cmd.spawn().expect("spawn reportbox run")
 }
@@ -128,6 +132,14 @@ async fn ready_then_watchdog_while_both_loops_work(pool: PgPool) {
         common::uniq().replace('.', "-"),
         testenv("TESTENV_MAIL_DOMAIN")
     );
+    // stderr is "the journal": JOURNAL_STREAM names its device and inode, as systemd does.
+    let log = storage.path().join("journal.log");
+    std::fs::File::create(&log).unwrap();
+    let meta = std::fs::metadata(&log).unwrap();
+    let stream = {
+        use std::os::unix::fs::MetadataExt;
+        format!("{}:{}", meta.dev(), meta.ino())
+    };
     let mut child = daemon(
         &url_of(&pool),
         storage.path(),
@@ -136,7 +148,10 @@ async fn ready_then_watchdog_while_both_loops_work(pool: PgPool) {
             ("REPORTBOX_MAILBOX__HOST", testenv("TESTENV_IMAP_HOST")),
             ("REPORTBOX_MAILBOX__PORT", testenv("TESTENV_IMAP_PORT")),
             ("REPORTBOX_MAILBOX__USERNAME", user),
+            ("JOURNAL_STREAM", stream),
         ],
+        &log,
+        &[],
     );
     let mut seen = Vec::new();
     loop {
@@ -173,6 +188,18 @@ async fn ready_then_watchdog_while_both_loops_work(pool: PgPool) {
         .expect("stops after SIGTERM")
         .unwrap();
     assert_eq!(status.code(), Some(0));
+    // Every line carries its priority for journald, and no timestamp of its own.
+    let journal = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        journal
+            .lines()
+            .any(|l| l.starts_with("<6>") && l.contains("watching the mailbox")),
+        "{journal}"
+    );
+    assert!(
+        journal.lines().all(|l| l.starts_with('<')),
+        "every line has a priority:\n{journal}"
+    );
 }
 
 /// An IMAP server that logs the client in, identifies itself, and then never answers SELECT:
@@ -212,6 +239,7 @@ async fn no_watchdog_while_the_mailbox_loop_is_stuck(pool: PgPool) {
     let storage = tempfile::tempdir().unwrap();
     let listener = Listener::new(true);
     let port = hanging_imap().await;
+    let log = storage.path().join("stderr.jsonl");
     let mut child = daemon(
         &url_of(&pool),
         storage.path(),
@@ -224,6 +252,8 @@ async fn no_watchdog_while_the_mailbox_loop_is_stuck(pool: PgPool) {
                 "stuck@example.test".to_string(),
             ),
         ],
+        &log,
+        &["--log-format", "json"],
     );
     let mut seen = Vec::new();
     // The login works, so the service becomes ready; then SELECT hangs.
@@ -254,4 +284,17 @@ async fn no_watchdog_while_the_mailbox_loop_is_stuck(pool: PgPool) {
         }
     }
     let _ = child.kill().await;
+    // --log-format json: one JSON object a line; the stuck loop is an ERROR.
+    let lines = std::fs::read_to_string(&log).unwrap();
+    let events: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        events.iter().any(|e| e["level"] == "ERROR"
+            && e["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("no progress"))),
+        "{lines}"
+    );
 }
