@@ -1,0 +1,116 @@
+//! The shipped systemd files as systemd reads them, offline (no systemd running here): the unit
+//! verifies clean and rates ≤ 2.0 in `systemd-analyze security`; sysusers.d and tmpfiles.d create
+//! the user and the directories in a scratch root. deploy/testenv/up.sh installs the systemd
+//! package for these tools.
+
+mod common;
+
+use common::repo;
+use std::process::Command;
+
+fn tool(name: &str) -> Command {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .unwrap();
+    assert!(
+        found.status.success(),
+        "{name} is missing: deploy/testenv/up.sh installs the systemd package"
+    );
+    Command::new(name)
+}
+
+/// The unit with the binary where this build put it, so that verify can check the commands.
+fn unit_with_this_binary(dir: &std::path::Path) -> std::path::PathBuf {
+    let unit = std::fs::read_to_string(repo().join("deploy/reportbox.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/bin/reportbox run"), "{unit}");
+    let path = dir.join("reportbox.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/bin/reportbox", env!("CARGO_BIN_EXE_reportbox")),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn the_unit_rates_at_most_2_in_the_offline_security_analysis() {
+    let out = tool("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(repo().join("deploy/reportbox.service"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let score: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for reportbox.service:")
+                .nth(1)
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no score in:\n{text}"));
+    assert!(score <= 2.0, "exposure {score}:\n{text}");
+}
+
+#[test]
+fn the_unit_verifies_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = unit_with_this_binary(dir.path());
+    let out = tool("systemd-analyze")
+        .args(["verify", "--no-pager"])
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(
+        !said.contains("reportbox.service"),
+        "verify has something to say about the unit:\n{said}"
+    );
+}
+
+#[test]
+fn sysusers_and_tmpfiles_create_the_user_and_its_directories() {
+    use std::os::unix::fs::MetadataExt;
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    std::fs::create_dir_all(r.join("etc")).unwrap();
+    for (from, to) in [
+        ("deploy/sysusers.d/reportbox.conf", "usr/lib/sysusers.d"),
+        ("deploy/tmpfiles.d/reportbox.conf", "usr/lib/tmpfiles.d"),
+    ] {
+        std::fs::create_dir_all(r.join(to)).unwrap();
+        std::fs::copy(repo().join(from), r.join(to).join("reportbox.conf")).unwrap();
+    }
+    let root_arg = format!("--root={}", r.display());
+    let users = tool("systemd-sysusers").arg(&root_arg).output().unwrap();
+    assert!(users.status.success(), "{users:?}");
+    let passwd = std::fs::read_to_string(r.join("etc/passwd")).unwrap();
+    let entry = passwd
+        .lines()
+        .find(|l| l.starts_with("reportbox:"))
+        .unwrap_or_else(|| panic!("{passwd}"));
+    let fields: Vec<&str> = entry.split(':').collect();
+    let uid: u32 = fields[2].parse().unwrap();
+    assert!(uid < 1000, "a system user: {entry}");
+    assert_eq!(fields[5], "/var/lib/reportbox");
+    assert!(fields[6].ends_with("nologin"), "{entry}");
+    let dirs = tool("systemd-tmpfiles")
+        .arg(&root_arg)
+        .arg("--create")
+        .output()
+        .unwrap();
+    assert!(dirs.status.success(), "{dirs:?}");
+    let storage = std::fs::metadata(r.join("var/lib/reportbox/storage")).unwrap();
+    assert_eq!((storage.uid(), storage.mode() & 0o777), (uid, 0o700));
+    let config = std::fs::metadata(r.join("etc/reportbox")).unwrap();
+    assert_eq!(
+        (config.uid(), config.gid(), config.mode() & 0o777),
+        (0, uid, 0o750)
+    );
+}
