@@ -114,3 +114,67 @@ fn sysusers_and_tmpfiles_create_the_user_and_its_directories() {
         (0, uid, 0o750)
     );
 }
+
+/// reportbox-admin runs a command as the service does; what it sets must be what the unit sets.
+#[test]
+fn reportbox_admin_runs_commands_with_the_units_settings() {
+    let unit = std::fs::read_to_string(repo().join("deploy/reportbox.service"))
+        .unwrap()
+        .replace("%S", "/var/lib");
+    let admin = std::fs::read_to_string(repo().join("deploy/reportbox-admin")).unwrap();
+    let properties: Vec<&str> = admin
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("--property="))
+        .collect();
+    assert!(properties.len() >= 8, "{admin}");
+    for p in properties {
+        assert!(
+            unit.lines().any(|l| l == p),
+            "reportbox-admin sets {p}, the unit does not"
+        );
+    }
+}
+
+/// deploy/install.sh into a scratch root, twice: the second run changes nothing and keeps the
+/// configuration ops edited.
+#[test]
+fn install_sh_is_idempotent_and_keeps_edited_configuration() {
+    use std::os::unix::fs::MetadataExt;
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let install = || {
+        let out = Command::new(repo().join("deploy/install.sh"))
+            .arg(env!("CARGO_BIN_EXE_reportbox"))
+            .env("ROOT", r)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = install();
+    assert!(first.contains("created"), "{first}");
+    let toml = r.join("etc/reportbox/reportbox.toml");
+    std::fs::write(&toml, "# edited by ops\n").unwrap();
+    let second = install();
+    assert!(!second.contains("created"), "{second}");
+    assert_eq!(std::fs::read_to_string(&toml).unwrap(), "# edited by ops\n");
+    let unit = std::fs::read_to_string(r.join("etc/systemd/system/reportbox.service")).unwrap();
+    assert!(
+        unit.contains("ExecStart=/usr/local/bin/reportbox run"),
+        "{unit}"
+    );
+    assert!(r.join("usr/local/bin/reportbox").is_file());
+    let passwd = std::fs::read_to_string(r.join("etc/passwd")).unwrap();
+    assert_eq!(
+        passwd
+            .lines()
+            .filter(|l| l.starts_with("reportbox:"))
+            .count(),
+        1,
+        "{passwd}"
+    );
+    let env = std::fs::metadata(r.join("etc/reportbox/reportbox.env")).unwrap();
+    assert_eq!(env.mode() & 0o777, 0o600, "the database password is root's");
+    let units = std::fs::metadata(r.join("etc/reportbox/units.csv")).unwrap();
+    assert_eq!(units.mode() & 0o007, 0, "not world-readable");
+}
