@@ -271,9 +271,19 @@ pub async fn smtp(settings: &Settings) -> Line {
         Ok(()) => warn(format!(
             "SMTP {server}：已连接，但未配置 smtp.username 和授权码，未登录；163 不登录不能发信"
         )),
-        Err(e) if e.is_permanent() || e.to_string().contains("535") => fail(format!(
+        Err(e) if is_auth_refusal(&e) => fail(format!(
             "SMTP {server}：登录被拒绝：请检查 smtp.username 和授权码（smtp.password），并确认 163 邮箱设置中已开启 SMTP 服务（{e}）"
         )),
         Err(e) => fail(format!("SMTP {server}：无法连接或登录（{e}）")),
     }
+}
+
+/// 535 (credentials refused), 534 and 530 (authentication required or too weak), or a reply
+/// that says so in words, as 163 sometimes does.
+fn is_auth_refusal(e: &lettre::transport::smtp::Error) -> bool {
+    let code = e.status().map(|c| c.to_string()).unwrap_or_default();
+    matches!(code.as_str(), "535" | "534" | "530")
+        || e.to_string()
+            .to_lowercase()
+            .contains("authentication failed")
 }

@@ -690,6 +690,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_installed_configuration_is_the_default_when_it_exists() {
+        let given = Path::new("/srv/campaign.toml");
+        assert_eq!(config_path(Some(given)), given);
+        let expected = if Path::new(SYSTEM_CONFIG).is_file() {
+            SYSTEM_CONFIG
+        } else {
+            LOCAL_CONFIG
+        };
+        assert_eq!(config_path(None), Path::new(expected));
+    }
+
+    #[test]
     fn mbox_splits_on_from_lines_after_a_blank_line_and_unquotes() {
         let mbox = b"From a@b Mon Jan  1 00:00:00 2024\nSubject: one\n\n>From here\nbody\n\nFrom c@d Mon Jan  1 00:00:00 2024\nSubject: two\n\nx\n";
         let m = split_mbox(mbox);
