@@ -79,6 +79,7 @@ fn daemon(
     mailbox: &[(&str, String)],
     log: &std::path::Path,
     args: &[&str],
+    watchdog_usec: &str,
 ) -> tokio::process::Child {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_reportbox"));
     for (k, _) in std::env::vars() {
@@ -105,8 +106,9 @@ fn daemon(
         .envs(common::smtp_env())
         .envs(mailbox.iter().map(|(k, v)| (k, v)))
         .env("NOTIFY_SOCKET", notify)
-        // 2 s: a ping every 0.5 s while healthy; a loop 1 s past its announced quiet is stuck.
-        .env("WATCHDOG_USEC", "2000000")
+        // A ping every quarter of it while healthy; a loop half of it past its announced quiet
+        // is stuck.
+        .env("WATCHDOG_USEC", watchdog_usec)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
@@ -152,6 +154,8 @@ async fn ready_then_watchdog_while_both_loops_work(pool: PgPool) {
         ],
         &log,
         &[],
+        // 8 s: slack enough for a loaded machine, so that a slow start is not a stuck loop.
+        "8000000",
     );
     let mut seen = Vec::new();
     loop {
@@ -254,6 +258,8 @@ async fn no_watchdog_while_the_mailbox_loop_is_stuck(pool: PgPool) {
         ],
         &log,
         &["--log-format", "json"],
+        // 2 s: the hung SELECT counts as stuck after 1 s.
+        "2000000",
     );
     let mut seen = Vec::new();
     // The login works, so the service becomes ready; then SELECT hangs.
