@@ -19,9 +19,13 @@ use std::process::ExitCode;
     about = "按通知要求收集各单位邮件报送的材料"
 )]
 pub struct Cli {
-    /// The configuration file (TOML); `REPORTBOX_SECTION__KEY` variables override it.
-    #[arg(long, short, default_value = "config/reportbox.toml", global = true)]
-    pub config: PathBuf,
+    /// The configuration file (TOML); `REPORTBOX_SECTION__KEY` variables override it. Default:
+    /// /etc/reportbox/reportbox.toml when it exists, else config/reportbox.toml.
+    #[arg(long, short, global = true)]
+    pub config: Option<PathBuf>,
+    /// Log lines on stderr: text (with journald priorities under systemd) or JSON.
+    #[arg(long, value_enum, default_value_t = crate::logging::LogFormat::Text, global = true)]
+    pub log_format: crate::logging::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -30,6 +34,13 @@ pub struct Cli {
 pub enum Command {
     /// Check the configuration and roster, print what was loaded, touch nothing.
     CheckConfig,
+    /// The ops preflight: the configuration, then the database, IMAP, SMTP and the storage
+    /// directory, one line each; exit 1 if any fails.
+    Check {
+        /// Only what needs no network (the configuration, roster and storage directory).
+        #[arg(long)]
+        offline: bool,
+    },
     /// Create or update the database tables.
     Migrate,
     /// Process messages from .eml files, mbox files, or directories of them.
@@ -94,33 +105,80 @@ pub enum Format {
     Json,
 }
 
+/// Where the service's configuration lives once installed.
+pub const SYSTEM_CONFIG: &str = "/etc/reportbox/reportbox.toml";
+/// The working copy's configuration, for development and the demo.
+pub const LOCAL_CONFIG: &str = "config/reportbox.toml";
+
+/// `--config`, else the installed configuration when there is one, else the local file: a
+/// command typed on the server reads what the service reads, whatever the directory.
+pub fn config_path(given: Option<&Path>) -> PathBuf {
+    match given {
+        Some(p) => p.to_path_buf(),
+        None if Path::new(SYSTEM_CONFIG).is_file() => PathBuf::from(SYSTEM_CONFIG),
+        None => PathBuf::from(LOCAL_CONFIG),
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let settings = match Settings::load_from_env(&cli.config) {
+    let config = config_path(cli.config.as_deref());
+    let settings = match Settings::load_from_env(&config) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("reportbox: {} : {e}", cli.config.display());
+            eprintln!("reportbox: {} : {e}", config.display());
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
-    if let Command::CheckConfig = cli.command {
-        println!(
-            "配置有效：{}，截止 {}，{} 个单位，{} 项材料",
-            settings.campaign.name,
-            settings.campaign.deadline.to_rfc3339(),
-            settings.roster.units.len(),
-            settings.campaign.items.len()
-        );
-        println!("收取的文件夹：{}", settings.mailbox.folders.join("、"));
-        if settings.mailbox.deprecated_folder {
-            println!("注意：mailbox.folder 已弃用，只收取一个文件夹；请改用 mailbox.folders");
+    match cli.command {
+        Command::CheckConfig => {
+            for line in crate::check::offline(&settings) {
+                match line.level {
+                    crate::check::Level::Pass => println!("{}", line.text),
+                    _ => println!("注意：{}", line.text),
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
         }
-        return Ok(ExitCode::SUCCESS);
+        Command::Check { offline } => {
+            let lines = if offline {
+                let mut l = crate::check::offline(&settings);
+                l.push(crate::check::storage(&settings));
+                l
+            } else {
+                crate::check::all(&settings).await
+            };
+            println!("配置文件：{}", config.display());
+            for line in &lines {
+                println!("{line}");
+            }
+            let failed = lines
+                .iter()
+                .filter(|l| l.level == crate::check::Level::Fail)
+                .count();
+            return Ok(if failed == 0 {
+                println!("检查通过");
+                ExitCode::SUCCESS
+            } else {
+                println!("{failed} 项检查未通过");
+                ExitCode::FAILURE
+            });
+        }
+        _ => {}
     }
-    let store = open_store(&settings).await?;
+    // Only these change the schema: a read-only command pointed at the wrong database (or run
+    // before an upgrade's migrate) refuses instead of creating or altering tables there.
+    let store = match cli.command {
+        Command::Migrate | Command::Run | Command::Once => open_store(&settings).await?,
+        _ => open_current(&settings).await?,
+    };
     let campaign = settings.campaign_view();
     match cli.command {
-        Command::CheckConfig | Command::Migrate => {
-            println!("数据库已是最新结构");
+        Command::CheckConfig | Command::Check { .. } => unreachable!("handled above"),
+        Command::Migrate => {
+            println!(
+                "数据库已是最新结构（版本 {}）",
+                crate::store::latest_migration()
+            );
         }
         Command::Import { paths } => return import(&settings, &store, &paths).await,
         Command::Run => return run_daemon(&settings, &store).await,
@@ -305,16 +363,43 @@ async fn remind(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Connects, brings the schema up to date and mirrors the roster: every command starts here.
-pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    let store = Store::connect(
+async fn connect(settings: &Settings) -> anyhow::Result<Store> {
+    Store::connect(
         &settings.database.url,
         settings.database.max_connections,
         &settings.storage_dir,
     )
     .await
-    .context("无法连接数据库（database.url）")?;
+    .context("无法连接数据库（database.url）")
+}
+
+/// Connects, brings the schema up to date and mirrors the roster: `migrate`, `run`, `once`.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = connect(settings).await?;
     store.migrate().await.context("cannot apply migrations")?;
+    store.sync_units(&settings.roster).await?;
+    Ok(store)
+}
+
+/// Connects to a database whose schema is this binary's, and mirrors the roster; refuses, in
+/// words ops can act on, when it is missing, old or newer.
+pub async fn open_current(settings: &Settings) -> anyhow::Result<Store> {
+    use crate::store::Schema;
+    let store = connect(settings).await?;
+    match store.schema().await? {
+        Schema::Current(_) => {}
+        Schema::Missing { want } => bail!(
+            "数据库中还没有 reportbox 的表（本程序需要结构版本 {want}），本命令不会建立它们。\
+             请确认 database.url 指向正确的数据库，再运行 reportbox migrate"
+        ),
+        Schema::Old { have, want } => bail!(
+            "数据库结构版本 {have} 旧于本程序需要的 {want}（升级后还没有迁移？），本命令不会修改它。\
+             请先运行 reportbox migrate"
+        ),
+        Schema::Newer { have, want } => bail!(
+            "数据库结构版本 {have} 新于本程序（{want}）：数据库已被更新版本的 reportbox 迁移，请使用那个版本"
+        ),
+    }
     store.sync_units(&settings.roster).await?;
     Ok(store)
 }
@@ -560,7 +645,9 @@ async fn run_daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCo
         trigger.fire();
         r
     };
-    let (mailbox, sender) = tokio::join!(mailbox, sender);
+    let figures = crate::service::StoreFigures { settings, store };
+    let supervise = crate::service::supervise(figures, shutdown.clone());
+    let (mailbox, sender, ()) = tokio::join!(mailbox, sender, supervise);
     if let Err(e) = &sender {
         eprintln!("reportbox: 发信配置有误：{e}");
     }
@@ -602,4 +689,21 @@ async fn once(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
         None => println!("另一个 reportbox 实例正在发信，本次不发信"),
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_installed_configuration_is_the_default_when_it_exists() {
+        let given = Path::new("/srv/campaign.toml");
+        assert_eq!(config_path(Some(given)), given);
+        let expected = if Path::new(SYSTEM_CONFIG).is_file() {
+            SYSTEM_CONFIG
+        } else {
+            LOCAL_CONFIG
+        };
+        assert_eq!(config_path(None), Path::new(expected));
+    }
 }

@@ -393,8 +393,14 @@ impl Settings {
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, ConfigError> {
+        let mut credentials = None;
         let env_map: ::config::Map<String, String> = env
             .into_iter()
+            .inspect(|(k, v)| {
+                if k == "CREDENTIALS_DIRECTORY" && !v.is_empty() {
+                    credentials = Some(PathBuf::from(v));
+                }
+            })
             .filter(|(k, _)| {
                 k.strip_prefix("REPORTBOX_")
                     .and_then(|rest| rest.split("__").next())
@@ -421,7 +427,7 @@ impl Settings {
             .build()?
             .try_deserialize()?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::from_raw(raw, base)
+        Self::from_raw(with_credentials(raw, credentials.as_deref()), base)
     }
 
     /// Loads `path` with the process environment.
@@ -608,6 +614,31 @@ impl Settings {
             _ => Err(ConfigError::Invalid(problems)),
         }
     }
+}
+
+/// Under systemd, `LoadCredential=` puts secrets in `$CREDENTIALS_DIRECTORY`, readable by this
+/// service only: `mailbox-password` (the 163 authorisation code) and `smtp-password` (when it
+/// differs; 163 uses the same code for both) are read from there unless the configuration names
+/// a password or a file itself.
+fn with_credentials(mut raw: RawSettings, dir: Option<&Path>) -> RawSettings {
+    let Some(dir) = dir else { return raw };
+    let file = |name: &str| {
+        let p = dir.join(name);
+        p.is_file().then(|| p.display().to_string())
+    };
+    let unset = |p: &Option<String>, f: &Option<String>| {
+        p.as_deref().is_none_or(str::is_empty) && f.as_deref().is_none_or(str::is_empty)
+    };
+    let mailbox = file("mailbox-password");
+    if unset(&raw.mailbox.password, &raw.mailbox.password_file) {
+        if let Some(m) = &mailbox {
+            raw.mailbox.password_file = Some(m.clone());
+        }
+    }
+    if unset(&raw.smtp.password, &raw.smtp.password_file) {
+        raw.smtp.password_file = file("smtp-password").or(mailbox);
+    }
+    raw
 }
 
 fn convert_smtp(raw: RawSmtp, base: &Path, problems: &mut Vec<String>) -> SmtpSettings {

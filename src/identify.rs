@@ -33,8 +33,10 @@ pub enum RosterError {
         #[source]
         source: std::io::Error,
     },
-    #[error("roster is not valid CSV: {0}")]
+    #[error("roster is not valid CSV: {0}; {SAVE_AS}")]
     Csv(#[from] csv::Error),
+    #[error("名册既不是 UTF-8 也不是 GBK/GB18030 编码；{SAVE_AS}")]
+    Encoding,
     #[error("roster spreadsheet cannot be read: {0}")]
     Sheet(String),
     #[error("roster: {0}")]
@@ -42,6 +44,62 @@ pub enum RosterError {
 }
 
 const REQUIRED_COLUMNS: [&str; 5] = ["id", "name", "aliases", "emails", "group"];
+
+/// How to save a roster that cannot be read, in the words of Excel's and WPS's menus.
+pub const SAVE_AS: &str =
+    "请在 Excel 或 WPS 中用“文件 → 另存为”，保存类型选“CSV UTF-8（逗号分隔）(*.csv)”\
+     （GBK 编码的普通 CSV 也可以），或直接保存为 .xlsx；第一行是表头：\
+     单位编号,单位名称,别名,邮箱,分组,联系人,电话（或 id,name,aliases,emails,group,contact,phone）";
+
+/// The Chinese headers a coordinator writes, and the column each one is.
+const CHINESE_HEADERS: [(&str, &str); 12] = [
+    ("单位编号", "id"),
+    ("编号", "id"),
+    ("单位名称", "name"),
+    ("名称", "name"),
+    ("别名", "aliases"),
+    ("邮箱", "emails"),
+    ("电子邮箱", "emails"),
+    ("分组", "group"),
+    ("联系人", "contact"),
+    ("电话", "phone"),
+    ("联系电话", "phone"),
+    ("手机", "phone"),
+];
+
+fn header_key(h: &str) -> String {
+    let h = h
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .trim()
+        .to_lowercase();
+    CHINESE_HEADERS
+        .iter()
+        .find(|(zh, _)| *zh == h)
+        .map_or(h, |(_, key)| key.to_string())
+}
+
+/// The text encoding of a CSV roster, as ops should hear it named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvEncoding {
+    Utf8,
+    /// What Excel writes for "CSV (逗号分隔)" on a Chinese Windows.
+    Gb18030,
+}
+
+/// The roster CSV as text: UTF-8 (with or without BOM) when it is valid UTF-8, else GB18030
+/// (a superset of GBK).
+pub fn decode_csv(bytes: &[u8]) -> Result<(String, CsvEncoding), RosterError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Ok((s.to_string(), CsvEncoding::Utf8));
+    }
+    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+    if had_errors {
+        return Err(RosterError::Encoding);
+    }
+    Ok((text.into_owned(), CsvEncoding::Gb18030))
+}
 
 impl Roster {
     /// Loads a `.csv` or `.xlsx` roster, by extension.
@@ -62,13 +120,11 @@ impl Roster {
     }
 
     pub fn from_csv(bytes: &[u8]) -> Result<Roster, RosterError> {
-        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-        let header: Vec<String> = reader
-            .headers()?
-            .iter()
-            .map(|h| h.trim().to_lowercase())
-            .collect();
+        let (text, _) = decode_csv(bytes)?;
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let header: Vec<String> = reader.headers()?.iter().map(header_key).collect();
         let mut rows = Vec::new();
         for record in reader.records() {
             let record = record?;
@@ -97,7 +153,7 @@ impl Roster {
             .next()
             .unwrap_or_default()
             .iter()
-            .map(|h| h.trim().to_lowercase())
+            .map(|h| header_key(h))
             .collect();
         let rows: Vec<Vec<String>> = rows.collect();
         Self::from_rows(&header, &rows)
@@ -112,7 +168,7 @@ impl Roster {
             .collect();
         if !missing.is_empty() {
             return Err(RosterError::Invalid(format!(
-                "header must have columns id,name,aliases,emails,group; missing: {}",
+                "header must have columns id,name,aliases,emails,group; missing: {}（表头缺少这些列；{SAVE_AS}）",
                 missing.join(",")
             )));
         }
@@ -450,6 +506,23 @@ mod tests {
         assert_eq!(u.aliases, vec!["乙", "丙"]);
         assert_eq!(u.emails, vec!["x@qq.com", "y@163.com"]);
         assert_eq!(u.contact.as_deref(), Some("王"));
+    }
+
+    #[test]
+    fn roster_reads_gbk_csv_with_chinese_headers() {
+        let text = "单位编号,单位名称,别名,邮箱,分组,联系人,电话\r\na,小店区科技局,小店区,x@qq.com,县(市、区),王,0351-1\r\n";
+        let (gbk, _, _) = encoding_rs::GBK.encode(text);
+        assert!(std::str::from_utf8(&gbk).is_err());
+        assert_eq!(decode_csv(&gbk).unwrap().1, CsvEncoding::Gb18030);
+        let r = Roster::from_csv(&gbk).unwrap();
+        let u = &r.units[0];
+        assert_eq!(u.name, "小店区科技局");
+        assert_eq!(u.group, "县(市、区)");
+        assert_eq!(u.phone.as_deref(), Some("0351-1"));
+        let bad = Roster::from_csv(b"\xff\xfe\x00i\x00d")
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("CSV UTF-8"), "{bad}");
     }
 
     #[test]

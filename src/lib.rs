@@ -5,19 +5,23 @@
 //! [`validate`] (table, report, video) → [`store`] (PostgreSQL and the originals), all driven by
 //! [`pipeline`]; [`status`] says where every unit stands; [`notify`] sends acknowledgements,
 //! reminders and the daily report, as [`schedule`] says when. [`config`] feeds them all and
-//! [`cli`] is the command line, reading mbox files through [`mbox`].
+//! [`cli`] is the command line (reading mbox files through [`mbox`]), [`check`] its ops
+//! preflight, [`service`] what systemd sees.
 
+pub mod check;
 pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod identify;
 pub mod intake;
+pub mod logging;
 pub mod mailbox;
 pub mod mbox;
 pub mod notify;
 pub mod pipeline;
 pub mod problem;
 pub mod schedule;
+pub mod service;
 pub mod shutdown;
 pub mod status;
 pub mod store;

@@ -8,15 +8,7 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("REPORTBOX_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,reportbox=info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only on a terminal: under systemd stderr is the journal.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    reportbox::logging::init(cli.log_format);
     match cli::run(cli).await {
         Ok(code) => code,
         Err(e) => {

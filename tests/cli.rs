@@ -66,7 +66,31 @@ fn url_of(pool: &PgPool) -> String {
 }
 
 impl Desk {
+    /// A desk on the test's own database, migrated first as ops would: only `migrate`, `run` and
+    /// `once` create tables.
     fn new(pool: &PgPool) -> Desk {
+        let desk = Desk::with_url(&url_of(pool));
+        let migrated = std::process::Command::new(env!("CARGO_BIN_EXE_reportbox"))
+            .current_dir(repo())
+            .args(["--config", "config/reportbox.toml", "migrate"])
+            .env("REPORTBOX_DATABASE__URL", &desk.url)
+            .env("REPORTBOX_STORAGE__DIR", desk.storage.path())
+            .env(
+                "REPORTBOX_CAMPAIGN__ROSTER",
+                samples_dir().join("roster.csv"),
+            )
+            .output()
+            .expect("reportbox migrate runs");
+        assert!(
+            migrated.status.success(),
+            "migrate: {}",
+            String::from_utf8_lossy(&migrated.stderr)
+        );
+        desk
+    }
+
+    /// A desk on the test's own database as it was created: no tables.
+    fn unmigrated(pool: &PgPool) -> Desk {
         Desk::with_url(&url_of(pool))
     }
 
@@ -229,7 +253,7 @@ async fn a_missing_configuration_file_is_a_configuration_error() {
 
 #[sqlx::test(migrations = false)]
 async fn migrate_twice_is_idempotent(pool: PgPool) {
-    let b = Desk::new(&pool);
+    let b = Desk::unmigrated(&pool);
     let first = b.ok(&["migrate"]).await;
     assert!(first.stdout.contains("数据库已是最新结构"), "{first}");
     let applied = count(&pool, "SELECT count(*) FROM _sqlx_migrations").await;
@@ -242,6 +266,44 @@ async fn migrate_twice_is_idempotent(pool: PgPool) {
         count(&pool, "SELECT count(*) FROM _sqlx_migrations").await,
         applied
     );
+}
+
+/// On the server, a read-only command aimed at the wrong database, or run after an upgrade
+/// before `migrate`, must not create or alter tables there.
+#[sqlx::test(migrations = false)]
+async fn read_only_commands_refuse_a_missing_or_old_schema_and_change_nothing(pool: PgPool) {
+    let tables = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'";
+    let b = Desk::unmigrated(&pool);
+    let commands: [&[&str]; 5] = [
+        &["status"],
+        &["status", "--format", "json"],
+        &["import", &corpus()],
+        &["remind", "--dry-run", "--now", NOW],
+        &["exempt", "city-daily", "--reason", "x"],
+    ];
+    for args in commands {
+        let out = b.run(args).await;
+        assert_eq!(out.code, 1, "{args:?}:\n{out}");
+        assert!(
+            out.stderr.contains("还没有 reportbox 的表")
+                && out.stderr.contains("reportbox migrate"),
+            "{args:?}:\n{out}"
+        );
+        assert_eq!(count(&pool, tables).await, 0, "{args:?} created tables");
+    }
+    b.ok(&["migrate"]).await;
+    // As if this binary were newer than the last migrate: the newest migration not applied.
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let before = counts(&pool).await;
+    let out = b.run(&["status"]).await;
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("旧于本程序需要的"), "{out}");
+    assert_eq!(counts(&pool).await, before);
 }
 
 #[sqlx::test(migrations = false)]

@@ -120,7 +120,9 @@ procs_in_dir() {
 }
 
 # ---------------------------------------------------------------- packages
-PKGS=(postgresql-15 openssl)
+# systemd only for its offline tools (systemd-analyze verify/security, systemd-sysusers,
+# systemd-tmpfiles) that tests/unit_file.rs runs on deploy/; nothing here starts it as PID 1.
+PKGS=(postgresql-15 openssl systemd)
 ((ONLY_PG)) || PKGS+=(dovecot-imapd dovecot-lmtpd postfix)
 MISSING=()
 for p in "${PKGS[@]}"; do

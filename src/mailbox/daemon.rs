@@ -205,6 +205,7 @@ pub async fn poll_once(
             out.interrupted = true;
             break;
         }
+        crate::service::MAILBOX.beat(Duration::ZERO);
         let Some(&(size, internal_date)) = meta.get(&uid) else {
             // Deleted by someone (the coordinator in webmail) after the search: nothing to read.
             info!(folder, uid, "message vanished before it could be fetched");
@@ -357,6 +358,7 @@ async fn pass(
             report.interrupted = true;
             break;
         }
+        crate::service::MAILBOX.beat(Duration::ZERO);
         match client::select(conn, folder, COMMAND_TIMEOUT).await? {
             Selected::Missing(text) => {
                 if absent.0.insert(folder.clone()) {
@@ -529,8 +531,11 @@ pub async fn run(
                             info!(%account, %folders, "another instance is watching this mailbox; standing by");
                             said_standby = true;
                         }
+                        // Standing by is this instance's job while another leads: ready and alive.
+                        crate::service::login_tried();
                         // Keep this connection and ask again on it.
                         loop {
+                            crate::service::MAILBOX.beat(LOCK_CHECK);
                             tokio::select! {
                                 _ = sleep(LOCK_CHECK) => {}
                                 _ = shutdown.fired() => return Ok(()),
@@ -552,6 +557,7 @@ pub async fn run(
                 },
                 Err(e) => warn!(error = %e, "cannot connect to the database for the mailbox lock"),
             }
+            crate::service::MAILBOX.beat(cfg.backoff_initial.max(LOCK_CHECK));
             tokio::select! {
                 _ = sleep(cfg.backoff_initial.max(LOCK_CHECK)) => {}
                 _ = shutdown.fired() => return Ok(()),
@@ -594,6 +600,7 @@ async fn lead(
         // 163 (and others) throttle accounts that log in often: at most one login per interval.
         if let Some(t) = last_login {
             let next = t + cfg.login_min_interval;
+            crate::service::MAILBOX.beat(next.saturating_duration_since(Instant::now()));
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {}
                 _ = shutdown.fired() => return Ok(Exit::Shutdown),
@@ -601,10 +608,12 @@ async fn lead(
             }
         }
         last_login = Some(Instant::now());
+        crate::service::MAILBOX.beat(Duration::ZERO);
         let attempt = tokio::select! {
             r = client::connect(cfg) => r,
             _ = shutdown.fired() => return Ok(Exit::Shutdown),
         };
+        crate::service::login_tried();
         let failure = match attempt {
             Ok(conn) => {
                 info!(
@@ -624,6 +633,7 @@ async fn lead(
         }
         let delay = backoff.take();
         warn!(error = %failure, retry_in = ?delay, "mailbox unavailable; reconnecting");
+        crate::service::MAILBOX.beat(delay);
         tokio::select! {
             _ = sleep(delay) => {}
             _ = shutdown.fired() => return Ok(Exit::Shutdown),
@@ -711,6 +721,7 @@ async fn poll_wait(
     shutdown: &mut Shutdown,
     lock: &mut Leadership,
 ) -> Result<(Connected, Wake), MailboxError> {
+    crate::service::MAILBOX.beat(interval);
     tokio::select! {
         _ = sleep(interval) => {}
         _ = shutdown.fired() => return Ok((conn, Wake::Exit(Exit::Shutdown))),
@@ -748,6 +759,7 @@ async fn idle(
     let wake = if arrived {
         Wake::Changed
     } else {
+        crate::service::MAILBOX.beat(idle_for);
         let (wait, _stop) = handle.wait_with_timeout(idle_for);
         tokio::select! {
             r = wait => match r? {

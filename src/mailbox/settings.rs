@@ -50,8 +50,8 @@ pub(crate) struct RawMailbox {
     tls: String,
     ca_file: Option<String>,
     username: Option<String>,
-    password: Option<String>,
-    password_file: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) password_file: Option<String>,
     /// Deprecated: one folder, from before `folders`.
     folder: Option<String>,
     folders: Option<Vec<String>>,

@@ -479,6 +479,7 @@ pub async fn run(
                     wait
                 }
             };
+            crate::service::SENDER.beat(wait);
             tokio::select! {
                 _ = shutdown.fired() => return Ok(()),
                 _ = tokio::time::sleep(wait) => {}
@@ -524,6 +525,7 @@ pub async fn run(
                     IDLE
                 }
             };
+            crate::service::SENDER.beat(wait);
             tokio::select! {
                 _ = shutdown.fired() => {
                     lead.release().await;

@@ -141,6 +141,12 @@ impl Mailer {
         })
     }
 
+    /// Connects and authenticates (when credentials are configured) without sending anything:
+    /// `reportbox check`.
+    pub async fn verify(&self) -> Result<(), lettre::transport::smtp::Error> {
+        self.transport.test_connection().await.map(|_| ())
+    }
+
     /// Builds the MIME message of an outbox row. The Message-ID is derived from the row, so a
     /// retry after a crash carries the same one and clients can fold the two.
     pub fn build(

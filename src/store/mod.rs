@@ -47,6 +47,34 @@ pub enum StoreError {
     Fenced { key: String, epoch: i64 },
 }
 
+/// The migrations built into this binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The newest migration this binary knows: the schema version it expects.
+pub fn latest_migration() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// The database's schema against this binary's migrations (`_sqlx_migrations`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// No migration was ever applied: a new database, or the wrong one.
+    Missing {
+        want: i64,
+    },
+    /// Migrations are pending: the binary was upgraded and `migrate` not yet run.
+    Old {
+        have: i64,
+        want: i64,
+    },
+    /// The database was migrated by a newer reportbox than this one.
+    Newer {
+        have: i64,
+        want: i64,
+    },
+    Current(i64),
+}
+
 impl StoreError {
     /// Worth trying again later (the database or disk may come back): never the message's fault.
     pub fn is_transient(&self) -> bool {
@@ -318,8 +346,30 @@ impl Store {
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations").run(&self.pool).await?;
+        MIGRATOR.run(&self.pool).await?;
         Ok(())
+    }
+
+    /// Where the database's schema stands against this binary's migrations, read from sqlx's own
+    /// bookkeeping table; changes nothing.
+    pub async fn schema(&self) -> Result<Schema, StoreError> {
+        let want = latest_migration();
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        if !exists {
+            return Ok(Schema::Missing { want });
+        }
+        let have: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(match have {
+            None => Schema::Missing { want },
+            Some(have) if have < want => Schema::Old { have, want },
+            Some(have) if have > want => Schema::Newer { have, want },
+            Some(have) => Schema::Current(have),
+        })
     }
 
     /// Makes the units table mirror the roster; units no longer listed stay, inactive.

@@ -1,0 +1,230 @@
+//! What systemd sees of `reportbox run`: readiness, the watchdog and a status line, over the
+//! sd_notify datagram protocol (sd_notify(3)).
+//!
+//! The loops only tell this module that they are alive ([`Heartbeat::beat`]) and that the first
+//! mailbox login has been tried ([`login_tried`]); everything systemd-specific is here, so the
+//! runtime around the loops can change without touching it.
+//!
+//! The protocol is written by hand: one `sendto` of `KEY=VALUE` lines on a unix datagram socket
+//! named by `NOTIFY_SOCKET` (a path, or `@name` in the abstract namespace). That is all of it, and
+//! it spares a dependency for a dozen lines.
+
+use std::io;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// A loop's promise of liveness: it beats when it makes progress, saying how long it may then be
+/// quiet on purpose (a poll interval, a backoff, an IDLE). Silence beyond that plus the
+/// watchdog's slack means the loop is stuck.
+pub struct Heartbeat {
+    name: &'static str,
+    /// Milliseconds since [`epoch`] until which silence is expected.
+    quiet_until: AtomicU64,
+}
+
+/// The mailbox loop (`mailbox::run`).
+pub static MAILBOX: Heartbeat = Heartbeat::new("mailbox");
+/// The sender and scheduler loop (`notify::run`).
+pub static SENDER: Heartbeat = Heartbeat::new("sender");
+
+static LOGIN_TRIED: AtomicBool = AtomicBool::new(false);
+static LOGIN_TRIED_NOTIFY: Notify = Notify::const_new();
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Heartbeat {
+    const fn new(name: &'static str) -> Heartbeat {
+        Heartbeat {
+            name,
+            quiet_until: AtomicU64::new(0),
+        }
+    }
+
+    /// Progress now; the next beat may take up to `quiet` (plus the watchdog's slack).
+    pub fn beat(&self, quiet: Duration) {
+        let until = now_ms().saturating_add(u64::try_from(quiet.as_millis()).unwrap_or(u64::MAX));
+        self.quiet_until.store(until, Ordering::Relaxed);
+    }
+
+    /// How long the loop has been silent beyond what it announced, if at all.
+    fn overdue(&self) -> Duration {
+        Duration::from_millis(now_ms().saturating_sub(self.quiet_until.load(Ordering::Relaxed)))
+    }
+}
+
+/// The mailbox loop has tried its first login (or stands by for another instance): with the
+/// configuration valid and the database migrated, the service is ready.
+pub fn login_tried() {
+    if !LOGIN_TRIED.swap(true, Ordering::Relaxed) {
+        LOGIN_TRIED_NOTIFY.notify_waiters();
+    }
+}
+
+async fn wait_login_tried() {
+    let notified = LOGIN_TRIED_NOTIFY.notified();
+    if !LOGIN_TRIED.load(Ordering::Relaxed) {
+        notified.await;
+    }
+}
+
+/// The socket systemd listens on, from `NOTIFY_SOCKET`.
+pub struct Notifier {
+    socket: UnixDatagram,
+    address: SocketAddr,
+}
+
+impl Notifier {
+    /// `None` when not started by systemd with `Type=notify` (no `NOTIFY_SOCKET`).
+    pub fn from_env() -> io::Result<Option<Notifier>> {
+        let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+            return Ok(None);
+        };
+        let path = path.to_string_lossy().into_owned();
+        let address = match path.strip_prefix('@') {
+            Some(name) => {
+                use std::os::linux::net::SocketAddrExt;
+                SocketAddr::from_abstract_name(name.as_bytes())?
+            }
+            None => SocketAddr::from_pathname(&path)?,
+        };
+        let socket = UnixDatagram::unbound()?;
+        // A full socket must not stall the service: a lost STATUS is harmless, and a lost
+        // WATCHDOG is sent again on the next tick.
+        socket.set_nonblocking(true)?;
+        Ok(Some(Notifier { socket, address }))
+    }
+
+    pub fn send(&self, state: &str) {
+        if let Err(e) = self.socket.send_to_addr(state.as_bytes(), &self.address) {
+            tracing::debug!(error = %e, state, "sd_notify failed");
+        }
+    }
+}
+
+/// `WATCHDOG_USEC` when it is meant for this process (`WATCHDOG_PID` absent or ours).
+fn watchdog_interval() -> Option<Duration> {
+    if let Some(pid) = std::env::var_os("WATCHDOG_PID") {
+        if pid.to_string_lossy().trim() != std::process::id().to_string() {
+            return None;
+        }
+    }
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.trim().parse().ok()?;
+    (usec > 0).then(|| Duration::from_micros(usec))
+}
+
+/// What STATUS= says besides health: the folders watched, today's messages, the queue.
+pub trait Figures: Send + Sync {
+    fn status(&self) -> impl std::future::Future<Output = Option<String>> + Send;
+}
+
+/// Tells systemd READY=1 once the first login has been tried, then, every quarter of the
+/// watchdog interval, WATCHDOG=1 while every loop is alive and a STATUS= line; until
+/// `shutdown` fires, when it says STOPPING=1. Without `NOTIFY_SOCKET` it does nothing.
+pub async fn supervise(figures: impl Figures, mut shutdown: crate::shutdown::Shutdown) {
+    let notifier = match Notifier::from_env() {
+        Ok(Some(n)) => n,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "NOTIFY_SOCKET is set but cannot be used");
+            return;
+        }
+    };
+    let watchdog = watchdog_interval();
+    notifier.send("STATUS=启动中：等待首次登录邮箱");
+    tokio::select! {
+        _ = wait_login_tried() => {}
+        _ = shutdown.fired() => {
+            notifier.send("STOPPING=1");
+            return;
+        }
+    }
+    let status = figures.status().await.unwrap_or_default();
+    notifier.send(&format!("READY=1\nSTATUS={status}"));
+    // Slack: how far past its announced quiet a loop may be before it counts as stuck. Half the
+    // interval leaves systemd the other half to see the pings stop and act.
+    let slack = watchdog.map_or(Duration::MAX, |w| w / 2);
+    let tick = watchdog.map_or(Duration::from_secs(30), |w| {
+        (w / 4).clamp(Duration::from_millis(10), Duration::from_secs(30))
+    });
+    let mut was_stuck: Vec<&'static str> = Vec::new();
+    let mut last_status = status;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = shutdown.fired() => break,
+        }
+        let stuck: Vec<&'static str> = [&MAILBOX, &SENDER]
+            .into_iter()
+            .filter(|h| h.overdue() > slack)
+            .map(|h| h.name)
+            .collect();
+        if stuck.is_empty() {
+            if watchdog.is_some() {
+                notifier.send("WATCHDOG=1");
+            }
+        } else if stuck != was_stuck {
+            let which: Vec<&str> = stuck
+                .iter()
+                .map(|n| if *n == "mailbox" { "收信" } else { "发信" })
+                .collect();
+            tracing::error!(loops = ?stuck, "a loop makes no progress; withholding the watchdog");
+            notifier.send(&format!(
+                "STATUS={}循环无进展（卡住），已停止看门狗通知，systemd 将重启服务",
+                which.join("、")
+            ));
+        }
+        if stuck.is_empty() {
+            if let Some(s) = figures.status().await {
+                if s != last_status || !was_stuck.is_empty() {
+                    notifier.send(&format!("STATUS={s}"));
+                    last_status = s;
+                }
+            }
+        }
+        was_stuck = stuck;
+    }
+    notifier.send("STOPPING=1\nSTATUS=正在停止");
+}
+
+/// The STATUS= figures from the database: "监视 INBOX、垃圾邮件，今日处理 12 封，待发 0 封".
+pub struct StoreFigures<'a> {
+    pub settings: &'a crate::config::Settings,
+    pub store: &'a crate::store::Store,
+}
+
+impl Figures for StoreFigures<'_> {
+    async fn status(&self) -> Option<String> {
+        let tz = self.settings.campaign.tz;
+        let midnight = chrono::Utc::now()
+            .with_timezone(&tz)
+            .date_naive()
+            .and_hms_opt(0, 0, 0)?
+            .and_local_timezone(tz)
+            .earliest()?
+            .with_timezone(&chrono::Utc);
+        let today: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM messages WHERE processed_at >= $1")
+                .bind(midnight)
+                .fetch_one(&self.store.pool)
+                .await
+                .ok()?;
+        let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state = 'pending'")
+            .fetch_one(&self.store.pool)
+            .await
+            .ok()?;
+        Some(format!(
+            "监视 {}，今日处理 {today} 封，待发 {queued} 封",
+            self.settings.mailbox.folders.join("、")
+        ))
+    }
+}
