@@ -258,6 +258,8 @@ pub enum Saved {
 
 /// How long the first connection to PostgreSQL may take before a command gives up.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a statement waits for a pooled connection before it fails as transient.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -292,7 +294,9 @@ impl Store {
         }
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(std::time::Duration::from_secs(30))
+            // Waiting longer only delays noticing an outage, and a shutdown during one (systemd
+            // allows 15 s): the daemon's loops retry on their own backoff.
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
         Ok(Store::from_pool(pool, storage_dir))
