@@ -74,6 +74,9 @@ struct RawSmtp {
     from_name: String,
     max_per_minute: u32,
     timeout_seconds: u64,
+    /// How often an idle sender looks at the outbox anyway; a recorded message wakes it at once
+    /// (PostgreSQL NOTIFY), so this only matters when that notice is lost.
+    idle_poll_seconds: u64,
 }
 
 impl Default for RawSmtp {
@@ -89,6 +92,7 @@ impl Default for RawSmtp {
             from_name: String::new(),
             max_per_minute: 4,
             timeout_seconds: 60,
+            idle_poll_seconds: 10,
         }
     }
 }
@@ -287,6 +291,7 @@ pub struct SmtpSettings {
     pub from_name: String,
     pub max_per_minute: u32,
     pub timeout: std::time::Duration,
+    pub idle_poll: std::time::Duration,
 }
 
 // The password is an authorisation code: never print it.
@@ -682,6 +687,7 @@ fn convert_smtp(raw: RawSmtp, base: &Path, problems: &mut Vec<String>) -> SmtpSe
         from_name: raw.from_name,
         max_per_minute: raw.max_per_minute,
         timeout: std::time::Duration::from_secs(raw.timeout_seconds.max(1)),
+        idle_poll: std::time::Duration::from_secs(raw.idle_poll_seconds.max(1)),
     }
 }
 

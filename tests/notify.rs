@@ -457,3 +457,27 @@ async fn implicit_tls_with_the_test_ca_delivers(pool: PgPool) {
     assert_eq!(r.sent, 1, "{r:?}");
     assert_eq!(imap_wait(&unit, 1).await.len(), 1);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn an_idle_sender_is_woken_by_a_recorded_message_not_by_its_timer(pool: PgPool) {
+    let unit = test_address("wake");
+    let mut extra = smtp_env();
+    // The timer alone would not send anything for an hour: only the NOTIFY of a committed
+    // acknowledgement can wake the sender in time for the assertions below.
+    extra.push(("REPORTBOX_SMTP__IDLE_POLL_SECONDS".into(), "3600".into()));
+    let env = env_with_roster(pool, &[("city-archives", "市档案馆", "", &unit)], &extra).await;
+    let (trigger, shutdown) = reportbox::shutdown::Shutdown::new();
+    let sender = reportbox::notify::run(&env.settings, &env.store, shutdown);
+    let work = async {
+        env.process(Mail::new(&unit, "市档案馆材料一").build(), "one")
+            .await;
+        assert_eq!(imap_wait(&unit, 1).await.len(), 1, "first acknowledgement");
+        // The sender has sent and gone idle; this one can only reach it by the notice.
+        env.process(Mail::new(&unit, "市档案馆材料二").build(), "two")
+            .await;
+        assert_eq!(imap_wait(&unit, 2).await.len(), 2, "second acknowledgement");
+        trigger.fire();
+    };
+    let (result, ()) = tokio::join!(sender, work);
+    result.unwrap();
+}

@@ -407,7 +407,6 @@ fn sender_lock_key(settings: &Settings) -> String {
 
 /// How often the scheduler looks for due rounds, and how long an idle sender waits.
 const TICK: Duration = Duration::from_secs(30);
-const IDLE: Duration = Duration::from_secs(10);
 
 /// One full cycle for `once`: due rounds queued, then every due email sent (paced). Skipped,
 /// with `None`, when a running service is already the sender.
@@ -438,6 +437,29 @@ pub async fn cycle(
 /// The sender and scheduler of the service: runs until `shutdown` fires. Only one instance
 /// sends at a time; the others stand by. Errors (database or SMTP down) are logged once each
 /// and retried; only a configuration error ends it.
+/// A connection listening for committed emails; `None` when it cannot be had (the sender then
+/// looks at the outbox every `smtp.idle_poll`).
+async fn outbox_listener(store: &Store) -> Option<sqlx::postgres::PgListener> {
+    // On the store's own database, where the notice is sent.
+    let mut l = sqlx::postgres::PgListener::connect_with(&store.pool)
+        .await
+        .ok()?;
+    l.listen(crate::store::OUTBOX_CHANNEL).await.ok()?;
+    Some(l)
+}
+
+/// Returns when an email was committed. A listener that fails is dropped, so a database outage
+/// never turns this into a busy loop; the timer takes over.
+async fn woken(wake: &mut Option<sqlx::postgres::PgListener>) {
+    let Some(l) = wake.as_mut() else {
+        return std::future::pending().await;
+    };
+    if let Err(e) = l.recv().await {
+        tracing::debug!(error = %e, "sender: outbox listener lost; polling");
+        *wake = None;
+    }
+}
+
 pub async fn run(
     settings: &Settings,
     store: &Store,
@@ -486,6 +508,8 @@ pub async fn run(
             }
         };
         tracing::info!("sending mail for {}", settings.campaign.mailbox);
+        let idle = settings.smtp.idle_poll;
+        let mut wake = outbox_listener(store).await;
         let mut last_tick: Option<std::time::Instant> = None;
         let mut last_error = String::new();
         loop {
@@ -510,10 +534,10 @@ pub async fn run(
                     match r.paused_until {
                         Some(until) if until > now => (until - now)
                             .to_std()
-                            .unwrap_or(IDLE)
+                            .unwrap_or(idle)
                             .min(Duration::from_secs(60)),
                         _ if r.sent + r.retried + r.failed > 0 => pace,
-                        _ => IDLE,
+                        _ => idle,
                     }
                 }
                 Err(e) => {
@@ -522,16 +546,19 @@ pub async fn run(
                         tracing::warn!(error = %text, "sender failed; will retry");
                         last_error = text;
                     }
-                    IDLE
+                    idle
                 }
             };
             crate::service::SENDER.beat(wait);
+            // Only an idle sender is woken early: pacing and a server's pause are kept.
+            let listen = wait == idle;
             tokio::select! {
                 _ = shutdown.fired() => {
                     lead.release().await;
                     return Ok(());
                 }
                 _ = tokio::time::sleep(wait) => {}
+                _ = woken(&mut wake), if listen => {}
             }
         }
     }

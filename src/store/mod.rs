@@ -9,7 +9,7 @@ mod text;
 
 pub use leadership::{Fence, Leadership};
 
-pub use outbox::{Claimed, Delivery, NewOutbox, OutboxAttachment, OutboxRow};
+pub use outbox::{Claimed, Delivery, NewOutbox, OutboxAttachment, OutboxRow, OUTBOX_CHANNEL};
 
 use crate::identify::Roster;
 use crate::problem::{ItemState, Problem};

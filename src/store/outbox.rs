@@ -130,8 +130,19 @@ pub(super) async fn insert(
     .bind(serde_json::to_value(&e.attachments)?)
     .execute(&mut **tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let queued = done.rows_affected() == 1;
+    if queued {
+        // Delivered when the transaction commits: the sender (of any instance) wakes at once.
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(OUTBOX_CHANNEL)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(queued)
 }
+
+/// The PostgreSQL channel a committed email is announced on.
+pub const OUTBOX_CHANNEL: &str = "reportbox_outbox";
 
 impl Store {
     /// Queues emails; those whose key exists already are left alone. Returns how many were added.
