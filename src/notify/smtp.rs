@@ -3,8 +3,9 @@
 
 use crate::config::{Settings, TlsMode};
 use crate::store::OutboxRow;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Attachment, Mailbox, MultiPart};
+use base64::Engine;
+use lettre::message::header::{ContentTransferEncoding, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -89,12 +90,114 @@ impl lettre::message::header::Header for SuppressAutoResponse {
     }
 }
 
+/// A header whose value is written exactly as given (already encoded, folded with CRLF SP).
+#[derive(Clone)]
+struct PreEncoded<const N: usize>(String);
+
+const CONTENT_TYPE: usize = 0;
+const CONTENT_DISPOSITION: usize = 1;
+
+impl<const N: usize> lettre::message::header::Header for PreEncoded<N> {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str(match N {
+            CONTENT_TYPE => "Content-Type",
+            _ => "Content-Disposition",
+        })
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(PreEncoded(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), self.0.clone())
+    }
+}
+
+/// `name` as RFC 2047 encoded words (each within the 75-character limit), for the `name=` and
+/// `filename=` parameters that Outlook 2007–2013 and many phone clients read: given only the
+/// RFC 2231 form they show `ATT00001.bin`.
+fn rfc2047_words(name: &str) -> String {
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in name.chars() {
+        if chunk.len() + c.len_utf8() > 45 {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    words.push(chunk);
+    words
+        .iter()
+        .map(|w| {
+            format!(
+                "=?utf-8?B?{}?=",
+                base64::engine::general_purpose::STANDARD.encode(w)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n ")
+}
+
+/// `filename*0*=utf-8''…; filename*1*=…` (RFC 2231), split so that no line runs long and no
+/// percent-escape is cut in two.
+fn rfc2231_params(param: &str, name: &str) -> String {
+    let mut pieces = vec![String::new()];
+    for b in name.bytes() {
+        let enc = if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            (b as char).to_string()
+        } else {
+            format!("%{b:02X}")
+        };
+        if pieces.last().is_some_and(|p| p.len() + enc.len() > 60) {
+            pieces.push(String::new());
+        }
+        if let Some(p) = pieces.last_mut() {
+            p.push_str(&enc);
+        }
+    }
+    pieces
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let charset = if i == 0 { "utf-8''" } else { "" };
+            format!("{param}*{i}*={charset}{p}")
+        })
+        .collect::<Vec<_>>()
+        .join(";\r\n ")
+}
+
+/// An attachment part naming its file both ways: RFC 2231 for clients that follow the standard,
+/// RFC 2047 inside quotes for those that only read that.
+fn attachment_part(name: &str, content_type: &str, bytes: Vec<u8>) -> SinglePart {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    let mime = match essence.split_once('/') {
+        Some((a, b)) if token(a) && token(b) => essence,
+        _ => "application/octet-stream",
+    };
+    let words = rfc2047_words(name);
+    SinglePart::builder()
+        .header(PreEncoded::<CONTENT_TYPE>(format!(
+            "{mime};\r\n name=\"{words}\""
+        )))
+        .header(PreEncoded::<CONTENT_DISPOSITION>(format!(
+            "attachment;\r\n {};\r\n filename=\"{words}\"",
+            rfc2231_params("filename", name)
+        )))
+        .header(ContentTransferEncoding::Base64)
+        .body(bytes)
+}
+
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     /// The authenticated mailbox: 163 refuses any other envelope sender.
     envelope_from: Address,
     domain: String,
+    tz: chrono_tz::Tz,
 }
 
 impl Mailer {
@@ -138,11 +241,14 @@ impl Mailer {
             from: Mailbox::new(name, address.clone()),
             envelope_from,
             domain: address.domain().to_string(),
+            tz: settings.campaign.tz,
         })
     }
 
     /// Builds the MIME message of an outbox row. The Message-ID is derived from the row, so a
-    /// retry after a crash carries the same one and clients can fold the two.
+    /// retry after a crash carries the same one and clients can fold the two. `Date` is in the
+    /// campaign's zone (+08:00): a unit reading the raw header, or a client that shows it as
+    /// written, sees the local time.
     pub fn build(
         &self,
         row: &OutboxRow,
@@ -156,10 +262,7 @@ impl Mailer {
         let mut b = Message::builder()
             .from(self.from.clone())
             .subject(e.subject.clone())
-            .message_id(Some(format!(
-                "<reportbox.{}.{}@{}>",
-                e.kind, row.id, self.domain
-            )))
+            .message_id(Some(row.message_id(&self.domain)))
             .header(AutoSubmitted(e.auto_submitted.clone()))
             .header(SuppressAutoResponse);
         for r in &e.recipients {
@@ -181,15 +284,19 @@ impl Mailer {
         } else {
             let mut mixed = MultiPart::mixed().multipart(alternative);
             for (name, ct, bytes) in attachments {
-                let ct = ContentType::parse(&ct).unwrap_or_else(|_| {
-                    ContentType::parse("application/octet-stream").expect("valid")
-                });
-                mixed = mixed.singlepart(Attachment::new(name).body(bytes, ct));
+                mixed = mixed.singlepart(attachment_part(&name, &ct, bytes));
             }
             mixed
         };
-        b.multipart(body)
-            .map_err(|err| permanent(format!("邮件无法生成：{err}")))
+        let mut message = b
+            .multipart(body)
+            .map_err(|err| permanent(format!("邮件无法生成：{err}")))?;
+        let date = chrono::Utc::now().with_timezone(&self.tz).to_rfc2822();
+        message.headers_mut().insert_raw(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Date"),
+            date,
+        ));
+        Ok(message)
     }
 
     /// Sends one row; the server's reply on success.
