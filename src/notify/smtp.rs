@@ -119,7 +119,7 @@ fn rfc2047_words(name: &str) -> String {
     let mut words = Vec::new();
     let mut chunk = String::new();
     for c in name.chars() {
-        if chunk.len() + c.len_utf8() > 45 {
+        if chunk.len() + c.len_utf8() > 36 {
             words.push(std::mem::take(&mut chunk));
         }
         chunk.push(c);
@@ -138,16 +138,23 @@ fn rfc2047_words(name: &str) -> String {
 }
 
 /// `filename*0*=utf-8''…; filename*1*=…` (RFC 2231), split so that no line runs long and no
-/// percent-escape is cut in two.
+/// character is cut in two: several readers (mail-parser among them) decode each piece alone.
 fn rfc2231_params(param: &str, name: &str) -> String {
     let mut pieces = vec![String::new()];
-    for b in name.bytes() {
-        let enc = if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            (b as char).to_string()
-        } else {
-            format!("%{b:02X}")
-        };
-        if pieces.last().is_some_and(|p| p.len() + enc.len() > 60) {
+    for c in name.chars() {
+        let mut buf = [0u8; 4];
+        let enc: String = c
+            .encode_utf8(&mut buf)
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        if pieces.last().is_some_and(|p| p.len() + enc.len() > 48) {
             pieces.push(String::new());
         }
         if let Some(p) = pieces.last_mut() {
@@ -344,6 +351,35 @@ impl Mailer {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn attachment_names_are_written_both_ways_and_lines_stay_short() {
+        let name = "2023年太原市科技活动周开展情况统计表（空白）.xlsx";
+        let part = attachment_part(name, "application/vnd.ms-excel; x=1", vec![0, 1, 2]);
+        let raw = String::from_utf8(part.formatted()).unwrap();
+        assert!(raw.contains("Content-Type: application/vnd.ms-excel;\r\n name=\"=?utf-8?B?"));
+        assert!(raw.contains("filename*0*=utf-8''2023%E5%B9%B4"), "{raw}");
+        assert!(raw.contains("filename*1*="), "{raw}");
+        assert!(raw.contains("filename=\"=?utf-8?B?"), "{raw}");
+        assert!(raw.lines().all(|l| l.trim_end().len() <= 78), "{raw}");
+        let whole = format!("Subject: x\r\n{raw}");
+        let parsed = mail_parser::MessageParser::default()
+            .parse(whole.as_bytes())
+            .unwrap();
+        use mail_parser::MimeHeaders;
+        assert_eq!(parsed.attachment_name(), Some(name));
+    }
+
+    #[test]
+    fn a_type_that_is_not_a_mime_type_is_sent_as_octet_stream() {
+        let part = attachment_part("a.bin", "not a type", vec![]);
+        let raw = String::from_utf8(part.formatted()).unwrap();
+        assert!(
+            raw.starts_with("Content-Type: application/octet-stream;"),
+            "{raw}"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -335,3 +335,34 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_message_ids_parse_back_to_kind_row_and_token() {
+        assert_eq!(
+            parse_message_id("<reportbox.ack.42.0123456789abcdef@163.com>"),
+            Some(("ack", 42, Some("0123456789abcdef")))
+        );
+        assert_eq!(
+            parse_message_id("<reportbox.report.7@163.com>"),
+            Some(("report", 7, None))
+        );
+        assert_eq!(parse_message_id("<reportbox.ack.x@163.com>"), None);
+        assert_eq!(parse_message_id("<reportbox.ack.1.a.b@163.com>"), None);
+        assert_eq!(parse_message_id("<abc@163.com>"), None);
+    }
+
+    #[test]
+    fn the_token_is_fixed_by_the_row_and_differs_between_rows_and_instants() {
+        let t = DateTime::parse_from_rfc3339("2023-06-05T10:00:00.123456+08:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(message_token(1, t), message_token(1, t));
+        assert_ne!(message_token(1, t), message_token(2, t));
+        let later = t + chrono::Duration::microseconds(1);
+        assert_ne!(message_token(1, t), message_token(1, later));
+    }
+}

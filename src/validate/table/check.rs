@@ -453,6 +453,16 @@ fn find_text_row(sheet: &Sheet, label: &str, header_row: u32) -> Option<String> 
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_sub_indicator_reads_without_its_prefix_inside_a_sentence() {
+        assert_eq!(in_sentence("其中：青少年参与人数"), "青少年参与人数");
+        assert_eq!(in_sentence("其中: 线上活动"), "线上活动");
+        assert_eq!(in_sentence("参与公众人数"), "参与公众人数");
+        // A label that is only the prefix keeps it rather than vanish.
+        assert_eq!(in_sentence("其中："), "其中：");
+    }
+
     use super::*;
     use crate::validate::table::grid::Entry;
 
