@@ -782,8 +782,13 @@ pub fn daily_report(
             escape(&tel),
             escape(&last)
         );
-        let _ = writeln!(text, "  · {}【{}】{late}", u.name, u.status.label_zh());
-        let _ = writeln!(text, "      {}", items.join("；"));
+        let _ = writeln!(
+            text,
+            "  · {}【{}】{late}：{}",
+            u.name,
+            u.status.label_zh(),
+            items.join("；")
+        );
         let mut who = vec![];
         if !contact.is_empty() {
             who.push(format!("联系人 {contact}"));
