@@ -169,6 +169,8 @@ async fn acknowledgements_say_the_verdict_in_the_subject_and_in_words_a_unit_rea
         "the label without 其中： in the sentence:\n{edu}"
     );
     let archives = parse(&imap_wait(&addr[2], 1).await[0]).body_text;
+    artefact("回执-待审核.txt", archives.as_bytes());
+    artefact("回执-需更正.txt", edu.as_bytes());
     assert!(
         archives.contains("将由工作人员下载查看") && archives.contains("贵单位无需再做什么"),
         "{archives}"

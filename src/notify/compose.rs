@@ -351,7 +351,7 @@ pub fn ack(settings: &Settings, saved: &AfterSave<'_>, unit: Option<&Unit>) -> O
                 "本邮箱于{received}收到您的邮件《{subject_line}》，但系统未能确认报送单位，材料暂未计入任何单位。"
             ));
             body.para(&format!(
-                "请重新发送邮件，并在邮件主题中注明单位全称（例如“XX局报送{campaign}材料”），统计表“填报单位”一栏也请填写单位全称。工作人员也会尽快人工核对。"
+                "请重新发送邮件，并在邮件主题中注明单位全称（例如“XX局报送{campaign}材料”），统计表“填报单位”一栏也请填写单位全称。工作人员也会尽快核对。"
             ));
             body.heading("本次收到的文件");
             if files.is_empty() {
