@@ -318,7 +318,7 @@ pub fn place_link(campaign: &Campaign, link: &LargeLink, taken: &[String]) -> Pl
         problems: vec![Problem::review(
             &format!("{}.link_only", item.code),
             format!(
-                "{}以下载链接（超大附件或网盘分享）形式发送{}，系统无法自动核验，需人工下载审核；链接过期前请勿删除",
+                "{}以下载链接（超大附件或网盘分享）形式发送{}，系统无法自动核验，将由工作人员下载查看；链接过期前请勿删除文件",
                 item.label, detail
             ),
         )],

@@ -443,6 +443,7 @@ pub fn decide(
         raw_sha256: meta.raw_sha256,
         dedupe_key,
         message_id: parsed.message_id.clone(),
+        thread: parsed.thread.clone(),
         from_addr: parsed.from.as_ref().map(|m| m.address.clone()),
         from_name: parsed.from.as_ref().and_then(|m| m.name.clone()),
         sender_addr: parsed.sender.as_ref().map(|m| m.address.clone()),

@@ -33,7 +33,7 @@ impl Severity {
         match self {
             Severity::Error => "错误",
             Severity::Warning => "提示",
-            Severity::Review => "待人工审核",
+            Severity::Review => "待审核",
         }
     }
 }

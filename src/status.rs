@@ -46,6 +46,9 @@ pub struct FileRecord {
     pub state: ItemState,
     pub problems: Vec<Problem>,
     pub link_url: Option<String>,
+    /// A link's size and expiry as the share page or message stated them (`data` of the file).
+    pub link_size: Option<String>,
+    pub link_expires: Option<String>,
 }
 
 /// An item the campaign asks for, as the status shows it.
@@ -146,6 +149,11 @@ pub struct ItemView {
     pub origin: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// What the reviewer of a link needs besides its URL (shown in the daily email).
+    #[serde(skip)]
+    pub link_size: Option<String>,
+    #[serde(skip)]
+    pub link_expires: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub received_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -168,6 +176,10 @@ impl ItemView {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageView {
+    /// The stored message's number, which `assign` also accepts: shorter to give than a
+    /// Message-ID.
+    #[serde(skip)]
+    pub number: i64,
     pub message_id: String,
     pub from: Option<String>,
     pub subject: String,
@@ -238,6 +250,8 @@ pub fn compute(
                         problems: f.problems.clone(),
                         origin: f.origin.clone(),
                         link: f.link_url.clone(),
+                        link_size: f.link_size.clone(),
+                        link_expires: f.link_expires.clone(),
                         received_at: Some(local(m.received_at, tz)),
                         late: Some(is_late),
                         found_in_junk: in_junk(m),
@@ -249,6 +263,8 @@ pub fn compute(
                     problems: Vec::new(),
                     origin: Vec::new(),
                     link: None,
+                    link_size: None,
+                    link_expires: None,
                     received_at: None,
                     late: None,
                     found_in_junk: false,
@@ -292,6 +308,7 @@ pub fn compute(
     }
 
     let view = |m: &MessageRecord, reason: String| MessageView {
+        number: m.db_id,
         message_id: m.message_id.clone(),
         from: m.from.clone(),
         subject: m.subject.clone(),
@@ -534,6 +551,8 @@ mod tests {
             state,
             problems: vec![],
             link_url: None,
+            link_size: None,
+            link_expires: None,
         }
     }
 

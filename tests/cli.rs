@@ -737,7 +737,10 @@ async fn report_print_shows_the_daily_status_text_and_queues_nothing(pool: PgPoo
     ] {
         assert!(text.contains(name), "{name}:\n{out}");
     }
-    assert!(text.contains("reportbox assign"), "{out}");
+    // How to assign an unmatched message, in words and by its number: the email is read by
+    // someone who runs no commands.
+    assert!(text.contains("按邮件编号"), "{out}");
+    assert!(!text.contains("reportbox assign"), "{out}");
     assert_eq!(counts(&pool).await, before, "--print queues nothing");
 
     let b = b.set("REPORTBOX_CAMPAIGN__COORDINATORS", "wang@example.gov.cn");

@@ -127,7 +127,7 @@ async fn the_daily_report_counts_set_aside_mail_and_lists_recent_unrelated_messa
         None,
     );
     let text = report.body_text;
-    assert!(text.contains("六、未计入的邮件"), "{text}");
+    assert!(text.contains("七、未计入的邮件"), "{text}");
     for reason in [
         "自动回复",
         "退信",

@@ -54,10 +54,7 @@ async fn a_unit_emails_its_materials_and_gets_exactly_one_acknowledgement(pool: 
     let inbox = imap_wait(&unit, 1).await;
     assert_eq!(inbox.len(), 1, "exactly one acknowledgement");
     let ack = intake::parse(&inbox[0], &IntakeLimits::default());
-    assert_eq!(
-        ack.subject,
-        "回执：2023年太原市科技活动周材料已收到（市教育局）"
-    );
+    assert_eq!(ack.subject, "回执：已收到，尚缺活动周总结报告（市教育局）");
     assert_eq!(ack.auto_submitted.as_deref(), Some("auto-replied"));
     let text = &ack.body_text;
     assert!(

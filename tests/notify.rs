@@ -68,10 +68,7 @@ async fn a_submission_gets_exactly_one_acknowledgement_with_its_verdicts(pool: P
     assert_eq!(send(&env, Utc::now()).await.sent, 0);
 
     let (raw_ack, ack) = only_message(&police).await;
-    assert_eq!(
-        ack.subject,
-        "回执：2023年太原市科技活动周材料已收到（市公安局）"
-    );
+    assert_eq!(ack.subject, "回执：影像资料需更正（市公安局）");
     assert_eq!(ack.auto_submitted.as_deref(), Some("auto-replied"));
     assert!(
         ack.files.is_empty(),
@@ -117,7 +114,7 @@ async fn an_unmatched_sender_is_asked_to_resend_with_the_unit_in_the_subject(poo
     let (_, ack) = only_message(&stranger).await;
     assert_eq!(
         ack.subject,
-        "回执：2023年太原市科技活动周材料已收到（未能确认报送单位）"
+        "回执：未能确认报送单位，请在主题中注明单位名称"
     );
     assert!(
         ack.body_text.contains("邮件主题中注明单位全称"),
@@ -342,7 +339,7 @@ async fn the_daily_report_arrives_once_a_day_with_totals_that_add_up(pool: PgPoo
     assert!(
         report
             .body_text
-            .contains("太原日报社（未报送）：联系人 张三，电话 0351-1234567"),
+            .contains("太原日报社：联系人 张三，电话 0351-1234567（名单中无邮箱，请电话联系）"),
         "{}",
         report.body_text
     );
@@ -354,14 +351,28 @@ async fn the_daily_report_arrives_once_a_day_with_totals_that_add_up(pool: PgPoo
     let mut book = Xlsx::new(std::io::Cursor::new(xlsx.bytes.clone())).unwrap();
     let sheet = book.worksheet_range("汇总表").unwrap();
     let rows: Vec<_> = sheet.rows().collect();
-    let header: Vec<String> = rows[0].iter().map(|c| c.to_string()).collect();
+    // Row 0 is the title; the header is row 1.
+    let header: Vec<String> = rows[1].iter().map(|c| c.to_string()).collect();
     let col = header
         .iter()
         .position(|h| h.starts_with("参与公众人数"))
         .unwrap();
-    let total_row = rows.iter().find(|r| r[1] == "合计").unwrap();
-    let units: Vec<_> = rows[1..].iter().filter(|r| r[1] != "合计").collect();
+    let total_row = rows.iter().find(|r| r[1] == "合计（2 个单位）").unwrap();
+    // Every roster unit has a row; only the two with a valid table carry figures.
+    let units: Vec<_> = rows[2..]
+        .iter()
+        .filter(|r| r[0].get_float().is_some())
+        .collect();
+    assert_eq!(units.len(), 3);
+    let units: Vec<_> = units
+        .into_iter()
+        .filter(|r| r[col].get_float().is_some())
+        .collect();
     assert_eq!(units.len(), 2);
+    assert_eq!(
+        rows.iter().find(|r| r[1] == "太原日报社").unwrap()[col],
+        "未报送"
+    );
     let sum: f64 = units.iter().map(|r| r[col].get_float().unwrap()).sum();
     assert_eq!(sum, 2400.0);
     assert_eq!(total_row[col].get_float(), Some(sum));

@@ -1076,5 +1076,9 @@ async fn a_baidu_netdisk_share_pasted_in_the_body_is_the_video_needing_review(po
     assert_eq!(v["state"], "needs_review");
     assert_eq!(codes(&v["problems"]), vec!["video.link_only"]);
     let (_, body) = ack_of(&env, message_row(&o)).await;
-    assert!(body.contains("人工下载审核"), "{body}");
+    assert!(body.contains("将由工作人员下载查看"), "{body}");
+    assert!(
+        !body.contains("人工"),
+        "no staff wording for the unit: {body}"
+    );
 }

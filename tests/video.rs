@@ -449,7 +449,7 @@ fn a_fragmented_mp4_takes_its_duration_from_mehd_or_has_none() {
     assert_eq!(verdict.problems[0].severity, Severity::Review);
     assert_eq!(
         verdict.problems[0].message,
-        "无法从视频文件中读取时长，需人工核对"
+        "无法从视频文件中读取时长，将由工作人员查看核对"
     );
 }
 

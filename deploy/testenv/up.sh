@@ -124,6 +124,9 @@ procs_in_dir() {
 # systemd-tmpfiles) that tests/unit_file.rs runs on deploy/; nothing here starts it as PID 1.
 PKGS=(postgresql-15 openssl systemd)
 ((ONLY_PG)) || PKGS+=(dovecot-imapd dovecot-lmtpd postfix)
+# tests/desk.rs prints 汇总表.xlsx to PDF with LibreOffice and reads it back with pdftotext;
+# without a CJK font the Chinese would print as empty boxes and read back as nothing.
+((ONLY_PG)) || PKGS+=(libreoffice-calc-nogui poppler-utils fonts-wqy-microhei)
 MISSING=()
 for p in "${PKGS[@]}"; do
   [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true) == "install ok installed" ]] || MISSING+=("$p")

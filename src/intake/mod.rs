@@ -137,6 +137,9 @@ pub struct Parsed {
     pub spam_flag: bool,
     /// The Message-IDs of `In-Reply-To` and `References`, with angle brackets.
     pub references: Vec<String>,
+    /// The thread above this message, oldest first: `References`, or `In-Reply-To` when a
+    /// client wrote no `References`. A reply to this message carries it plus its Message-ID.
+    pub thread: Vec<String>,
     /// Lowercased.
     pub precedence: Option<String>,
     pub is_delivery_report: bool,
@@ -474,6 +477,10 @@ fn read_top_headers(fields: &[RawField]) -> Parsed {
         .filter_map(|n| field(fields, n))
         .flat_map(|f| message_ids(&f.value))
         .collect();
+    p.thread = ["references", "in-reply-to"]
+        .iter()
+        .find_map(|n| field(fields, n).map(|f| message_ids(&f.value)))
+        .unwrap_or_default();
     // The topmost Received: was added last, by our own mail server: closest to arrival. One
     // without a readable date (some relays write none) gives way to the next one down, which
     // is still closer to arrival than the sender's own Date:.

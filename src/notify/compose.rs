@@ -41,6 +41,17 @@ pub fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Web addresses in escaped HTML made clickable: a coordinator downloads a large attachment
+/// from the daily email with one click instead of copying a 150-character URL.
+fn linkify(escaped: &str) -> String {
+    static URL: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = URL.get_or_init(|| {
+        regex::Regex::new(r#"https?://[^\s<>"，。；、）“”]+"#).expect("valid regex")
+    });
+    re.replace_all(escaped, "<a href=\"$0\">$0</a>")
+        .into_owned()
+}
+
 /// Plain text and HTML written side by side, so both parts say the same.
 #[derive(Default)]
 struct Body {
@@ -68,43 +79,18 @@ impl Body {
             .push_str("<ul style=\"padding-left:20px;margin:4px 0\">");
         for (line, subs) in items {
             let _ = writeln!(self.text, "  · {line}");
-            let _ = write!(self.html, "<li>{}", escape(line));
+            let _ = write!(self.html, "<li>{}", linkify(&escape(line)));
             if !subs.is_empty() {
                 self.html.push_str("<ul>");
                 for s in subs {
                     let _ = writeln!(self.text, "      - {s}");
-                    let _ = write!(self.html, "<li>{}</li>", escape(s));
+                    let _ = write!(self.html, "<li>{}</li>", linkify(&escape(s)));
                 }
                 self.html.push_str("</ul>");
             }
             self.html.push_str("</li>");
         }
         self.html.push_str("</ul>\n");
-        self.text.push('\n');
-    }
-
-    fn table(&mut self, header: &[String], rows: &[Vec<String>]) {
-        self.html.push_str(
-            "<table style=\"border-collapse:collapse;font-size:13px\" border=\"1\" cellpadding=\"4\">\n<tr>",
-        );
-        for h in header {
-            let _ = write!(
-                self.html,
-                "<th style=\"background:#eef\">{}</th>",
-                escape(h)
-            );
-        }
-        self.html.push_str("</tr>\n");
-        let _ = writeln!(self.text, "  {}", header.join(" | "));
-        for r in rows {
-            self.html.push_str("<tr>");
-            for c in r {
-                let _ = write!(self.html, "<td>{}</td>", escape(c));
-            }
-            self.html.push_str("</tr>\n");
-            let _ = writeln!(self.text, "  {}", r.join(" | "));
-        }
-        self.html.push_str("</table>\n");
         self.text.push('\n');
     }
 
@@ -218,7 +204,7 @@ fn outstanding_paras(body: &mut Body, settings: &Settings, unit: &UnitView, verb
     }
     if !review.is_empty() {
         body.para(&format!(
-            "待工作人员人工审核：{}（如审核发现问题，将另行联系）。",
+            "待审核：{}。工作人员将尽快查看，贵单位无需再做什么；如有问题，会另行联系。",
             review.join("、")
         ));
     }
@@ -239,6 +225,49 @@ fn signature(body: &mut Body, settings: &Settings) {
         "（本邮件由{}材料报送系统自动发送）",
         settings.campaign.name
     ));
+}
+
+/// The verdict an acknowledgement's subject carries, from the unit's state with the message
+/// counted: what the unit has to do is readable in the inbox list, without opening the email.
+fn ack_verdict(settings: &Settings, view: &UnitView) -> String {
+    let labels = |wanted: &dyn Fn(ItemState) -> bool| -> Vec<&str> {
+        settings
+            .campaign
+            .items
+            .iter()
+            .filter(|i| i.required && wanted(view.items[&i.key].state))
+            .map(|i| i.label.as_str())
+            .collect()
+    };
+    match view.status {
+        UnitStatus::Complete => "材料已全部合格".to_string(),
+        UnitStatus::NeedsReview => "已收到，待审核".to_string(),
+        UnitStatus::Exempt => "材料已收到".to_string(),
+        UnitStatus::Incomplete | UnitStatus::Missing => {
+            let invalid = labels(&|s| s == ItemState::Invalid);
+            let missing = labels(&|s| s == ItemState::Missing);
+            if invalid.is_empty() && missing.is_empty() {
+                "材料已收到".to_string()
+            } else if invalid.is_empty() {
+                format!("已收到，尚缺{}", missing.join("、"))
+            } else {
+                format!("{}需更正", invalid.join("、"))
+            }
+        }
+    }
+}
+
+/// `References` of a reply: the parent's chain, then the parent (RFC 5322 §3.6.4).
+fn thread_of(msg: &crate::store::NewMessage) -> Option<String> {
+    let parent = msg.message_id.clone()?;
+    let mut chain: Vec<String> = msg
+        .thread
+        .iter()
+        .filter(|r| **r != parent)
+        .cloned()
+        .collect();
+    chain.push(parent);
+    Some(chain.join(" "))
 }
 
 /// The acknowledgement of one processed message (contract §8, issue 5), if one is owed.
@@ -314,7 +343,7 @@ pub fn ack(settings: &Settings, saved: &AfterSave<'_>, unit: Option<&Unit>) -> O
             body.para(&line);
             body.heading("四、补报与更正");
             body.para(&resubmit_hint(settings));
-            format!("回执：{campaign}材料已收到（{}）", u.name)
+            format!("回执：{}（{}）", ack_verdict(settings, view), u.name)
         }
         _ => {
             body.para("您好！");
@@ -322,7 +351,7 @@ pub fn ack(settings: &Settings, saved: &AfterSave<'_>, unit: Option<&Unit>) -> O
                 "本邮箱于{received}收到您的邮件《{subject_line}》，但系统未能确认报送单位，材料暂未计入任何单位。"
             ));
             body.para(&format!(
-                "请重新发送邮件，并在邮件主题中注明单位全称（例如“XX局报送{campaign}材料”），统计表“填报单位”一栏也请填写单位全称。工作人员也会尽快人工核对。"
+                "请重新发送邮件，并在邮件主题中注明单位全称（例如“XX局报送{campaign}材料”），统计表“填报单位”一栏也请填写单位全称。工作人员也会尽快核对。"
             ));
             body.heading("本次收到的文件");
             if files.is_empty() {
@@ -331,7 +360,7 @@ pub fn ack(settings: &Settings, saved: &AfterSave<'_>, unit: Option<&Unit>) -> O
                 body.list(&files);
             }
             body.para(&format!("报送截止时间为{}。", deadline_zh(settings)));
-            format!("回执：{campaign}材料已收到（未能确认报送单位）")
+            "回执：未能确认报送单位，请在主题中注明单位名称".to_string()
         }
     };
     signature(&mut body, settings);
@@ -346,7 +375,7 @@ pub fn ack(settings: &Settings, saved: &AfterSave<'_>, unit: Option<&Unit>) -> O
         body_text,
         body_html,
         in_reply_to: msg.message_id.clone(),
-        references: msg.message_id.clone(),
+        references: thread_of(msg),
         auto_submitted: AUTO_REPLIED.into(),
         attachments: Vec::new(),
     })
@@ -435,7 +464,91 @@ pub struct PhoneCall<'a> {
     pub status: UnitStatus,
 }
 
-/// The coordinator's daily status email.
+/// The colours of a state in the daily email: text and background, readable when printed in
+/// grey too (the words carry the state; the colour only helps the eye).
+fn state_colours(s: UnitStatus) -> (&'static str, &'static str) {
+    match s {
+        UnitStatus::Complete => ("#1e6b34", "#e3f4e8"),
+        UnitStatus::NeedsReview => ("#8a5a00", "#fff1cc"),
+        UnitStatus::Incomplete => ("#a33a00", "#ffe3d1"),
+        UnitStatus::Missing => ("#b3261e", "#fde2e0"),
+        UnitStatus::Exempt => ("#555555", "#eeeeee"),
+    }
+}
+
+fn state_badge(s: UnitStatus) -> String {
+    let (fg, bg) = state_colours(s);
+    format!(
+        "<span style=\"color:{fg};background:{bg};padding:1px 6px;border-radius:3px;font-weight:bold;white-space:nowrap\">{}</span>",
+        s.label_zh()
+    )
+}
+
+/// The order of the full table: what needs the coordinator first, done and exempt last.
+fn state_rank(s: UnitStatus) -> u8 {
+    match s {
+        UnitStatus::NeedsReview => 0,
+        UnitStatus::Missing => 1,
+        UnitStatus::Incomplete => 2,
+        UnitStatus::Complete => 3,
+        UnitStatus::Exempt => 4,
+    }
+}
+
+/// `联系人 张三，电话 0351-1234567`, or what the roster lacks.
+fn contact_of(unit: Option<&Unit>) -> String {
+    let Some(u) = unit else {
+        return "名单中无联系人和电话".to_string();
+    };
+    match (&u.contact, &u.phone) {
+        (Some(c), Some(t)) => format!("联系人 {c}，电话 {t}"),
+        (Some(c), None) => format!("联系人 {c}（名单中无电话）"),
+        (None, Some(t)) => format!("电话 {t}（名单中无联系人）"),
+        (None, None) => "名单中无联系人和电话".to_string(),
+    }
+}
+
+fn short_time(t: Option<&str>, settings: &Settings) -> String {
+    t.and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| time_zh(&t, settings))
+        .unwrap_or_else(|| "—".into())
+}
+
+impl Body {
+    /// Text for the plain part and ready-made HTML for the other, when the two differ in form.
+    fn both(&mut self, text: &str, html: &str) {
+        self.text.push_str(text);
+        self.html.push_str(html);
+    }
+
+    /// A small grey note, for what needs no action.
+    fn small(&mut self, s: &str) {
+        let _ = writeln!(self.text, "{s}\n");
+        let _ = writeln!(
+            self.html,
+            "<p style=\"font-size:12px;color:#666\">{}</p>",
+            escape(s)
+        );
+    }
+}
+
+/// The progress line the daily email leads with: `已完成 21/35（60%）`. Exempt units are out
+/// of the count, because nothing is expected of them.
+pub fn progress_line(status: &Status) -> String {
+    let exempt = status.counts[UnitStatus::Exempt.as_str()];
+    let complete = status.counts[UnitStatus::Complete.as_str()];
+    let expected = status.units.len() - exempt;
+    let pct = (complete * 100).checked_div(expected).unwrap_or(100);
+    let mut line = format!("已完成 {complete}/{expected}（{pct}%）");
+    if exempt > 0 {
+        let _ = write!(line, "，另有 {exempt} 个单位免报");
+    }
+    line
+}
+
+/// The coordinator's daily status email: progress first, then the lists a person acts on (each
+/// unit with its contact and phone), then every unit sorted by state, then what needs no action.
+/// Nothing in it is a command line: the next step is named in words.
 pub fn daily_report(
     settings: &Settings,
     date_key: &str,
@@ -445,70 +558,252 @@ pub fn daily_report(
     xlsx: Option<OutboxAttachment>,
 ) -> NewOutbox {
     let campaign = &settings.campaign.name;
+    let roster = |id: &str| settings.roster.get(id);
+    // Units with no address to write to: the coordinator must phone them.
+    let no_email = |id: &str| phone.iter().any(|p| p.unit.id == id);
     let mut body = Body::default();
-    body.para("您好！");
-    let counts: Vec<String> = UnitStatus::ALL
-        .iter()
-        .map(|s| format!("{} {}", s.label_zh(), status.counts[s.as_str()]))
-        .collect();
+    let progress = progress_line(status);
+    let generated = DateTime::parse_from_rfc3339(&status.generated_at)
+        .map(|t| time_zh(&t, settings))
+        .unwrap_or_default();
+    let (_, bg) = state_colours(UnitStatus::Complete);
+    body.both(
+        &format!("{campaign}报送进度：{progress}\n\n"),
+        &format!(
+            "<p style=\"font-size:20px;font-weight:bold;margin:8px 0;padding:8px 12px;background:{bg}\">{}报送进度：{}</p>\n",
+            escape(campaign),
+            escape(&progress)
+        ),
+    );
+    let counts: Vec<String> = [
+        UnitStatus::NeedsReview,
+        UnitStatus::Incomplete,
+        UnitStatus::Missing,
+    ]
+    .iter()
+    .map(|s| format!("{} {}", s.label_zh(), status.counts[s.as_str()]))
+    .collect();
     body.para(&format!(
-        "{campaign}报送情况（截至{}，截止时间{}）：共 {} 个单位，{}。",
-        DateTime::parse_from_rfc3339(&status.generated_at)
-            .map(|t| time_zh(&t, settings))
-            .unwrap_or_default(),
-        deadline_zh(settings),
+        "截至{generated}，共 {} 个单位：{}。报送截止时间为{}。",
         status.units.len(),
-        counts.join("，")
+        counts.join("，"),
+        deadline_zh(settings)
     ));
-    body.heading("一、各单位报送情况");
-    let mut header = vec!["单位".to_string(), "状态".to_string()];
-    header.extend(settings.campaign.items.iter().map(|i| i.label.clone()));
-    header.push("最近报送".to_string());
-    header.push("逾期".to_string());
-    let rows: Vec<Vec<String>> = status
+
+    let label = |key: &str| item_label(settings, key).to_string();
+    body.heading("一、待您审核");
+    let review: Vec<(String, Vec<String>)> = status
         .units
         .iter()
-        .map(|u| {
-            let mut r = vec![u.name.clone(), u.status.label_zh().to_string()];
-            for i in &settings.campaign.items {
-                r.push(u.items[&i.key].state_zh());
+        .flat_map(|u| {
+            settings
+                .campaign
+                .items
+                .iter()
+                .filter(|i| u.items[&i.key].state == ItemState::NeedsReview)
+                .map(move |i| (u, i))
+        })
+        .map(|(u, i)| {
+            let v = &u.items[&i.key];
+            let mut subs = vec![contact_of(roster(&u.id))];
+            if let Some(url) = &v.link {
+                subs.push(format!("下载链接：{url}"));
+                if let Some(f) = &v.file {
+                    subs.push(format!("文件名：{f}"));
+                }
+                if let Some(size) = &v.link_size {
+                    subs.push(format!("大小：{size}"));
+                }
+                subs.push(format!(
+                    "有效期：{}",
+                    v.link_expires
+                        .as_deref()
+                        .unwrap_or("邮件中未注明，请尽快下载")
+                ));
             }
-            r.push(
-                u.last_received_at
-                    .as_deref()
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .map(|t| time_zh(&t, settings))
-                    .unwrap_or_else(|| "—".into()),
-            );
-            r.push(if u.late { "是" } else { "" }.to_string());
-            r
+            // A link's review note only repeats the details listed above.
+            if v.link.is_none() {
+                subs.extend(
+                    v.problems
+                        .iter()
+                        .filter(|p| p.severity == crate::problem::Severity::Review)
+                        .map(|p| p.message.clone()),
+                );
+            }
+            subs.push("下一步：请下载查看，确认是否合格后告知单位。".to_string());
+            let file = match (&v.link, &v.file) {
+                (None, Some(f)) => format!("《{f}》"),
+                _ => String::new(),
+            };
+            (
+                format!(
+                    "{}：{}{file}，{}收到{}",
+                    u.name,
+                    label(&i.key),
+                    short_time(v.received_at.as_deref(), settings),
+                    if v.found_in_junk {
+                        format!("（{}）", crate::status::FOUND_IN_JUNK_ZH)
+                    } else {
+                        String::new()
+                    }
+                ),
+                subs,
+            )
         })
         .collect();
-    body.table(&header, &rows);
-    let problems: Vec<(String, Vec<String>)> = status
+    if review.is_empty() {
+        body.para("无。");
+    } else {
+        body.list(&review);
+    }
+
+    body.heading("二、未报送");
+    let missing: Vec<(String, Vec<String>)> = status
         .units
         .iter()
-        .filter_map(|u| {
-            let mut lines = Vec::new();
+        .filter(|u| u.status == UnitStatus::Missing)
+        .map(|u| {
+            let mut line = format!("{}：{}", u.name, contact_of(roster(&u.id)));
+            if no_email(&u.id) {
+                line.push_str("（名单中无邮箱，请电话联系）");
+            }
+            (line, vec![])
+        })
+        .collect();
+    if missing.is_empty() {
+        body.para("无。");
+    } else {
+        body.para("以下单位尚未发来任何材料。有邮箱的单位会按计划收到提醒邮件；临近或超过截止时间，可电话催报：");
+        body.list(&missing);
+    }
+
+    body.heading("三、需更正");
+    let errors: Vec<(String, Vec<String>)> = status
+        .units
+        .iter()
+        .filter(|u| u.status == UnitStatus::Incomplete)
+        .map(|u| {
+            let mut subs = Vec::new();
             for i in &settings.campaign.items {
-                for p in &u.items[&i.key].problems {
-                    lines.push(format!(
-                        "{}：{}：{}",
-                        i.label,
-                        p.severity.label_zh(),
-                        p.message
-                    ));
+                let v = &u.items[&i.key];
+                for p in v
+                    .problems
+                    .iter()
+                    .filter(|p| p.severity == crate::problem::Severity::Error)
+                {
+                    subs.push(format!("{}：{}", i.label, p.message));
                 }
             }
-            lines.extend(problem_lines(&u.problems));
-            (!lines.is_empty()).then(|| (u.name.clone(), lines))
+            subs.extend(
+                u.problems
+                    .iter()
+                    .filter(|p| p.severity == crate::problem::Severity::Error)
+                    .map(|p| p.message.clone()),
+            );
+            let owed: Vec<&str> = settings
+                .campaign
+                .items
+                .iter()
+                .filter(|i| i.required && u.items[&i.key].state == ItemState::Missing)
+                .map(|i| i.label.as_str())
+                .collect();
+            if !owed.is_empty() {
+                subs.push(format!("尚缺：{}", owed.join("、")));
+            }
+            let mut line = format!("{}：{}", u.name, contact_of(roster(&u.id)));
+            if no_email(&u.id) {
+                line.push_str("（名单中无邮箱，请电话联系）");
+            }
+            (line, subs)
         })
         .collect();
-    if !problems.is_empty() {
-        body.heading("二、需要处理的问题");
-        body.list(&problems);
+    if errors.is_empty() {
+        body.para("无。");
+    } else {
+        body.para("以下单位的材料有错误或不全（有邮箱的单位已在回执中看到下列问题），如需催办可电话联系：");
+        body.list(&errors);
     }
-    body.heading("三、未能确认报送单位的邮件");
+
+    body.heading("四、各单位报送情况");
+    let mut sorted: Vec<&UnitView> = status.units.iter().collect();
+    sorted.sort_by_key(|u| state_rank(u.status));
+    let mut header = vec!["单位".to_string(), "状态".to_string()];
+    header.extend(settings.campaign.items.iter().map(|i| i.label.clone()));
+    header.extend(["联系人".into(), "电话".into(), "最近报送".into()]);
+    let mut html = String::from(
+        "<table style=\"border-collapse:collapse;font-size:13px\" border=\"1\" cellpadding=\"4\">\n<tr>",
+    );
+    for h in &header {
+        let _ = write!(
+            html,
+            "<th style=\"background:#eef;white-space:nowrap\">{}</th>",
+            escape(h)
+        );
+    }
+    html.push_str("</tr>\n");
+    let mut text = String::new();
+    for u in &sorted {
+        let unit = roster(&u.id);
+        let contact = unit.and_then(|x| x.contact.clone()).unwrap_or_default();
+        let tel = unit.and_then(|x| x.phone.clone()).unwrap_or_default();
+        let last = short_time(u.last_received_at.as_deref(), settings);
+        let late = match (&u.exempt_reason, u.late) {
+            (Some(r), _) => format!("（{r}）"),
+            (None, true) => "（逾期）".to_string(),
+            (None, false) => String::new(),
+        };
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}{late}</td>",
+            escape(&u.name),
+            state_badge(u.status)
+        );
+        let mut items = Vec::new();
+        for i in &settings.campaign.items {
+            let v = &u.items[&i.key];
+            let (fg, _) = match v.state {
+                _ if u.status == UnitStatus::Exempt => state_colours(UnitStatus::Exempt),
+                ItemState::Valid => state_colours(UnitStatus::Complete),
+                ItemState::NeedsReview => state_colours(UnitStatus::NeedsReview),
+                ItemState::Invalid => state_colours(UnitStatus::Incomplete),
+                ItemState::Missing => state_colours(UnitStatus::Missing),
+            };
+            let _ = write!(
+                html,
+                "<td style=\"color:{fg}\">{}</td>",
+                escape(&v.state_zh())
+            );
+            items.push(format!("{} {}", i.label, v.state_zh()));
+        }
+        let _ = writeln!(
+            html,
+            "<td>{}</td><td style=\"white-space:nowrap\">{}</td><td style=\"white-space:nowrap\">{}</td></tr>",
+            escape(&contact),
+            escape(&tel),
+            escape(&last)
+        );
+        let _ = writeln!(
+            text,
+            "  · {}【{}】{late}：{}",
+            u.name,
+            u.status.label_zh(),
+            items.join("；")
+        );
+        let mut who = vec![];
+        if !contact.is_empty() {
+            who.push(format!("联系人 {contact}"));
+        }
+        if !tel.is_empty() {
+            who.push(format!("电话 {tel}"));
+        }
+        who.push(format!("最近报送 {last}"));
+        let _ = writeln!(text, "      {}", who.join("，"));
+    }
+    html.push_str("</table>\n");
+    text.push('\n');
+    body.both(&text, &html);
+
+    body.heading("五、未能确认报送单位的邮件");
     if status.unmatched.is_empty() {
         body.para("无。");
     } else {
@@ -518,45 +813,24 @@ pub fn daily_report(
             .map(|m| {
                 (
                     format!(
-                        "{}　{}　《{}》{}",
-                        DateTime::parse_from_rfc3339(&m.received_at)
-                            .map(|t| time_zh(&t, settings))
-                            .unwrap_or_default(),
+                        "第 {} 号邮件：{}　{}　《{}》{}",
+                        m.number,
+                        short_time(Some(&m.received_at), settings),
                         m.from.as_deref().unwrap_or("（无发件人）"),
                         m.subject,
                         crate::status::junk_note(m)
                     ),
                     vec![format!(
-                        "指定单位：reportbox assign '{}' <单位编号>",
-                        m.message_id
+                        "下一步：认出是哪个单位后，按邮件编号 {} 把它指定给该单位。",
+                        m.number
                     )],
                 )
             })
             .collect();
         body.list(&lines);
     }
-    body.heading("四、需要电话联系的单位（无可用邮箱）");
-    if phone.is_empty() {
-        body.para("无。");
-    } else {
-        let lines: Vec<(String, Vec<String>)> = phone
-            .iter()
-            .map(|p| {
-                let who = match (&p.unit.contact, &p.unit.phone) {
-                    (Some(c), Some(t)) => format!("联系人 {c}，电话 {t}"),
-                    (Some(c), None) => format!("联系人 {c}"),
-                    (None, Some(t)) => format!("电话 {t}"),
-                    (None, None) => "名单中无联系人和电话".to_string(),
-                };
-                (
-                    format!("{}（{}）：{who}", p.unit.name, p.status.label_zh()),
-                    vec![],
-                )
-            })
-            .collect();
-        body.list(&lines);
-    }
-    body.heading("五、未能送达的邮件");
+
+    body.heading("六、未能送达的邮件");
     if failed.is_empty() {
         body.para("无。");
     } else {
@@ -569,11 +843,38 @@ pub fn daily_report(
                 )
             })
             .collect();
+        body.para("以下邮件被对方邮件服务器拒收，请核对地址或电话告知对方：");
         body.list(&lines);
     }
     set_aside_section(&mut body, status, settings);
+
+    let hints: Vec<String> = status
+        .units
+        .iter()
+        .flat_map(|u| {
+            let items = settings.campaign.items.iter().flat_map(move |i| {
+                u.items[&i.key]
+                    .problems
+                    .iter()
+                    .filter(|p| p.severity == crate::problem::Severity::Warning)
+                    .map(move |p| format!("{}·{}：{}", u.name, i.label, p.message))
+            });
+            let own = u
+                .problems
+                .iter()
+                .filter(|p| p.severity == crate::problem::Severity::Warning)
+                .map(move |p| format!("{}：{}", u.name, p.message));
+            items.chain(own)
+        })
+        .collect();
+    if !hints.is_empty() {
+        body.heading("八、提示（供参考，一般无需处理）");
+        for h in &hints {
+            body.small(h);
+        }
+    }
     if xlsx.is_some() {
-        body.para("附件《汇总表.xlsx》：第一页为各单位统计表数据及合计，第二页为各单位报送情况。");
+        body.para("附件《汇总表.xlsx》：第一页为各单位统计表数据及合计，第二页为各单位报送情况、联系人和问题。");
     }
     signature(&mut body, settings);
     let (body_text, body_html) = body.finish();
@@ -596,7 +897,7 @@ pub fn daily_report(
 /// Contract §8: set-aside mail counted by reason, and the five most recent unrelated messages,
 /// so that a submission written in an unexpected way is still found and assigned.
 fn set_aside_section(body: &mut Body, status: &Status, settings: &Settings) {
-    body.heading("六、未计入的邮件");
+    body.heading("七、未计入的邮件");
     if status.ignored.is_empty() {
         body.para("无。");
         return;
@@ -626,7 +927,8 @@ fn set_aside_section(body: &mut Body, status: &Status, settings: &Settings) {
         .map(|m| {
             (
                 format!(
-                    "{}　{}　《{}》",
+                    "第 {} 号邮件：{}　{}　《{}》",
+                    m.number,
                     DateTime::parse_from_rfc3339(&m.received_at)
                         .map(|t| time_zh(&t, settings))
                         .unwrap_or_default(),
@@ -634,8 +936,8 @@ fn set_aside_section(body: &mut Body, status: &Status, settings: &Settings) {
                     m.subject
                 ),
                 vec![format!(
-                    "如确为报送材料：reportbox assign '{}' <单位编号>",
-                    m.message_id
+                    "如确为报送材料：按邮件编号 {} 把它指定给报送单位。",
+                    m.number
                 )],
             )
         })

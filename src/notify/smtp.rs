@@ -3,8 +3,9 @@
 
 use crate::config::{Settings, TlsMode};
 use crate::store::OutboxRow;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Attachment, Mailbox, MultiPart};
+use base64::Engine;
+use lettre::message::header::{ContentTransferEncoding, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -89,12 +90,121 @@ impl lettre::message::header::Header for SuppressAutoResponse {
     }
 }
 
+/// A header whose value is written exactly as given (already encoded, folded with CRLF SP).
+#[derive(Clone)]
+struct PreEncoded<const N: usize>(String);
+
+const CONTENT_TYPE: usize = 0;
+const CONTENT_DISPOSITION: usize = 1;
+
+impl<const N: usize> lettre::message::header::Header for PreEncoded<N> {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str(match N {
+            CONTENT_TYPE => "Content-Type",
+            _ => "Content-Disposition",
+        })
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(PreEncoded(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), self.0.clone())
+    }
+}
+
+/// `name` as RFC 2047 encoded words (each within the 75-character limit), for the `name=` and
+/// `filename=` parameters that Outlook 2007–2013 and many phone clients read: given only the
+/// RFC 2231 form they show `ATT00001.bin`.
+fn rfc2047_words(name: &str) -> String {
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in name.chars() {
+        if chunk.len() + c.len_utf8() > 36 {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    words.push(chunk);
+    words
+        .iter()
+        .map(|w| {
+            format!(
+                "=?utf-8?B?{}?=",
+                base64::engine::general_purpose::STANDARD.encode(w)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n ")
+}
+
+/// `filename*0*=utf-8''…; filename*1*=…` (RFC 2231), split so that no line runs long and no
+/// character is cut in two: several readers (mail-parser among them) decode each piece alone.
+fn rfc2231_params(param: &str, name: &str) -> String {
+    let mut pieces = vec![String::new()];
+    for c in name.chars() {
+        let mut buf = [0u8; 4];
+        let enc: String = c
+            .encode_utf8(&mut buf)
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        if pieces.last().is_some_and(|p| p.len() + enc.len() > 48) {
+            pieces.push(String::new());
+        }
+        if let Some(p) = pieces.last_mut() {
+            p.push_str(&enc);
+        }
+    }
+    pieces
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let charset = if i == 0 { "utf-8''" } else { "" };
+            format!("{param}*{i}*={charset}{p}")
+        })
+        .collect::<Vec<_>>()
+        .join(";\r\n ")
+}
+
+/// An attachment part naming its file both ways: RFC 2231 for clients that follow the standard,
+/// RFC 2047 inside quotes for those that only read that.
+fn attachment_part(name: &str, content_type: &str, bytes: Vec<u8>) -> SinglePart {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    let mime = match essence.split_once('/') {
+        Some((a, b)) if token(a) && token(b) => essence,
+        _ => "application/octet-stream",
+    };
+    let words = rfc2047_words(name);
+    SinglePart::builder()
+        .header(PreEncoded::<CONTENT_TYPE>(format!(
+            "{mime};\r\n name=\"{words}\""
+        )))
+        .header(PreEncoded::<CONTENT_DISPOSITION>(format!(
+            "attachment;\r\n {};\r\n filename=\"{words}\"",
+            rfc2231_params("filename", name)
+        )))
+        .header(ContentTransferEncoding::Base64)
+        .body(bytes)
+}
+
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     /// The authenticated mailbox: 163 refuses any other envelope sender.
     envelope_from: Address,
     domain: String,
+    tz: chrono_tz::Tz,
 }
 
 impl Mailer {
@@ -138,6 +248,7 @@ impl Mailer {
             from: Mailbox::new(name, address.clone()),
             envelope_from,
             domain: address.domain().to_string(),
+            tz: settings.campaign.tz,
         })
     }
 
@@ -148,7 +259,9 @@ impl Mailer {
     }
 
     /// Builds the MIME message of an outbox row. The Message-ID is derived from the row, so a
-    /// retry after a crash carries the same one and clients can fold the two.
+    /// retry after a crash carries the same one and clients can fold the two. `Date` is in the
+    /// campaign's zone (+08:00): a unit reading the raw header, or a client that shows it as
+    /// written, sees the local time.
     pub fn build(
         &self,
         row: &OutboxRow,
@@ -162,10 +275,7 @@ impl Mailer {
         let mut b = Message::builder()
             .from(self.from.clone())
             .subject(e.subject.clone())
-            .message_id(Some(format!(
-                "<reportbox.{}.{}@{}>",
-                e.kind, row.id, self.domain
-            )))
+            .message_id(Some(row.message_id(&self.domain)))
             .header(AutoSubmitted(e.auto_submitted.clone()))
             .header(SuppressAutoResponse);
         for r in &e.recipients {
@@ -187,15 +297,19 @@ impl Mailer {
         } else {
             let mut mixed = MultiPart::mixed().multipart(alternative);
             for (name, ct, bytes) in attachments {
-                let ct = ContentType::parse(&ct).unwrap_or_else(|_| {
-                    ContentType::parse("application/octet-stream").expect("valid")
-                });
-                mixed = mixed.singlepart(Attachment::new(name).body(bytes, ct));
+                mixed = mixed.singlepart(attachment_part(&name, &ct, bytes));
             }
             mixed
         };
-        b.multipart(body)
-            .map_err(|err| permanent(format!("邮件无法生成：{err}")))
+        let mut message = b
+            .multipart(body)
+            .map_err(|err| permanent(format!("邮件无法生成：{err}")))?;
+        let date = chrono::Utc::now().with_timezone(&self.tz).to_rfc2822();
+        message.headers_mut().insert_raw(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Date"),
+            date,
+        ));
+        Ok(message)
     }
 
     /// Sends one row; the server's reply on success.
@@ -243,6 +357,35 @@ impl Mailer {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn attachment_names_are_written_both_ways_and_lines_stay_short() {
+        let name = "2023年太原市科技活动周开展情况统计表（空白）.xlsx";
+        let part = attachment_part(name, "application/vnd.ms-excel; x=1", vec![0, 1, 2]);
+        let raw = String::from_utf8(part.formatted()).unwrap();
+        assert!(raw.contains("Content-Type: application/vnd.ms-excel;\r\n name=\"=?utf-8?B?"));
+        assert!(raw.contains("filename*0*=utf-8''2023%E5%B9%B4"), "{raw}");
+        assert!(raw.contains("filename*1*="), "{raw}");
+        assert!(raw.contains("filename=\"=?utf-8?B?"), "{raw}");
+        assert!(raw.lines().all(|l| l.trim_end().len() <= 78), "{raw}");
+        let whole = format!("Subject: x\r\n{raw}");
+        let parsed = mail_parser::MessageParser::default()
+            .parse(whole.as_bytes())
+            .unwrap();
+        use mail_parser::MimeHeaders;
+        assert_eq!(parsed.attachment_name(), Some(name));
+    }
+
+    #[test]
+    fn a_type_that_is_not_a_mime_type_is_sent_as_octet_stream() {
+        let part = attachment_part("a.bin", "not a type", vec![]);
+        let raw = String::from_utf8(part.formatted()).unwrap();
+        assert!(
+            raw.starts_with("Content-Type: application/octet-stream;"),
+            "{raw}"
+        );
+    }
+
     use super::*;
 
     #[test]

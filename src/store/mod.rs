@@ -9,7 +9,10 @@ mod text;
 
 pub use leadership::{Fence, Leadership};
 
-pub use outbox::{Claimed, Delivery, NewOutbox, OutboxAttachment, OutboxRow, OUTBOX_CHANNEL};
+pub use outbox::{
+    message_token, parse_message_id, Claimed, Delivery, NewOutbox, OutboxAttachment, OutboxRow,
+    OUTBOX_CHANNEL,
+};
 
 use crate::identify::Roster;
 use crate::problem::{ItemState, Problem};
@@ -194,6 +197,8 @@ pub struct NewMessage {
     pub raw_sha256: String,
     pub dedupe_key: String,
     pub message_id: Option<String>,
+    /// The thread above the message (`References`), oldest first; not stored.
+    pub thread: Vec<String>,
     pub from_addr: Option<String>,
     pub from_name: Option<String>,
     pub sender_addr: Option<String>,
@@ -415,24 +420,30 @@ impl Store {
 
     /// Whether these exact bytes were recorded already (lets callers skip the work).
     /// Whether one of `references` (Message-IDs from `In-Reply-To`/`References`) is an email
-    /// reportbox sent: `<reportbox.<kind>.<outbox id>@…>` with such a row in the outbox.
+    /// reportbox sent: `<reportbox.<kind>.<outbox id>.<token>@…>` naming a row of that kind in
+    /// the outbox whose token matches. The token tells our emails from another database's with
+    /// the same row id; ids written before tokens existed (`<reportbox.<kind>.<id>@…>`) are
+    /// recognised by kind and id alone.
     pub async fn answers_our_email(&self, references: &[String]) -> Result<bool, StoreError> {
-        let ids: Vec<i64> = references
+        let parsed: Vec<(&str, i64, Option<&str>)> = references
             .iter()
-            .filter_map(|r| {
-                let rest = r.strip_prefix("<reportbox.")?;
-                let (_kind, rest) = rest.split_once('.')?;
-                rest.split_once('@')?.0.parse().ok()
-            })
+            .filter_map(|r| outbox::parse_message_id(r))
             .collect();
-        if ids.is_empty() {
+        if parsed.is_empty() {
             return Ok(false);
         }
-        let row = sqlx::query("SELECT EXISTS (SELECT 1 FROM outbox WHERE id = ANY($1)) AS sent")
+        let ids: Vec<i64> = parsed.iter().map(|p| p.1).collect();
+        let rows = sqlx::query("SELECT id, kind, created_at FROM outbox WHERE id = ANY($1)")
             .bind(&ids)
-            .fetch_one(&self.pool)
+            .fetch_all(&self.pool)
             .await?;
-        Ok(row.get("sent"))
+        Ok(rows.iter().any(|r| {
+            let (id, kind): (i64, String) = (r.get("id"), r.get("kind"));
+            let token = outbox::message_token(id, r.get("created_at"));
+            parsed
+                .iter()
+                .any(|(k, i, t)| *i == id && *k == kind && t.is_none_or(|t| t == token))
+        }))
     }
 
     pub async fn find_raw(&self, raw_sha256: &str) -> Result<Option<i64>, StoreError> {
@@ -926,6 +937,7 @@ impl Store {
             raw_sha256: r.get("raw_sha256"),
             dedupe_key: r.get("dedupe_key"),
             message_id: r.get("message_id"),
+            thread: Vec::new(),
             from_addr: r.get("from_addr"),
             from_name: r.get("from_name"),
             sender_addr: r.get("sender_addr"),
@@ -1125,7 +1137,9 @@ async fn load_current(
     let files = file_records(
         sqlx::query(
             "SELECT DISTINCT ON (f.item) f.message_id, f.ordinal, f.name, f.origin, f.item, f.state,
-                    f.problems, f.link_url
+                    f.problems, f.link_url,
+                    CASE WHEN f.role = 'link' THEN f.data->>'size' END AS link_size,
+                    CASE WHEN f.role = 'link' THEN f.data->>'expires' END AS link_expires
              FROM files f JOIN messages m ON m.id = f.message_id
              WHERE m.unit_id = $1 AND m.disposition = 'processed'
              ORDER BY f.item, m.received_at DESC, m.id DESC, f.ordinal DESC",
@@ -1170,7 +1184,9 @@ async fn load_records(
     )?;
     let files = file_records(
         sqlx::query(
-            "SELECT f.message_id, f.ordinal, f.name, f.origin, f.item, f.state, f.problems, f.link_url
+            "SELECT f.message_id, f.ordinal, f.name, f.origin, f.item, f.state, f.problems, f.link_url,
+                    CASE WHEN f.role = 'link' THEN f.data->>'size' END AS link_size,
+                    CASE WHEN f.role = 'link' THEN f.data->>'expires' END AS link_expires
              FROM files f JOIN messages m ON m.id = f.message_id
              WHERE m.disposition = 'processed' AND ($1::text IS NULL OR m.unit_id = $1)
              ORDER BY f.message_id, f.ordinal",
@@ -1235,6 +1251,8 @@ fn file_records(rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<FileRecord>, Sto
                 state: ItemState::parse(&state).unwrap_or(ItemState::Invalid),
                 problems: serde_json::from_value(r.get("problems"))?,
                 link_url: r.get("link_url"),
+                link_size: r.get("link_size"),
+                link_expires: r.get("link_expires"),
             })
         })
         .collect()

@@ -45,6 +45,42 @@ pub struct OutboxRow {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
+impl OutboxRow {
+    /// The Message-ID of this row: `<reportbox.{kind}.{id}.{token}@{domain}>`. The token makes
+    /// ids from two databases (a test run, a reinstall) differ, so a client never folds two
+    /// unrelated emails into one; it is derived from the row's creation instant, stored with
+    /// the row, so a retry of the same row carries the same Message-ID.
+    pub fn message_id(&self, domain: &str) -> String {
+        format!(
+            "<reportbox.{}.{}.{}@{domain}>",
+            self.email.kind,
+            self.id,
+            message_token(self.id, self.created_at)
+        )
+    }
+}
+
+/// The random-looking part of a row's Message-ID (see [`OutboxRow::message_id`]).
+pub fn message_token(id: i64, created_at: DateTime<Utc>) -> String {
+    let digest = super::sha256_hex(format!("{id}:{}", created_at.timestamp_micros()).as_bytes());
+    digest[..16].to_string()
+}
+
+/// The kind, outbox id and token (absent in the form used before tokens) of a Message-ID
+/// reportbox wrote, or `None` for anyone else's.
+pub fn parse_message_id(id: &str) -> Option<(&str, i64, Option<&str>)> {
+    let rest = id.trim().strip_prefix("<reportbox.")?;
+    let (local, _domain) = rest.split_once('@')?;
+    let mut parts = local.split('.');
+    let kind = parts.next()?;
+    let row: i64 = parts.next()?.parse().ok()?;
+    let token = parts.next();
+    if parts.next().is_some() || kind.is_empty() {
+        return None;
+    }
+    Some((kind, row, token))
+}
+
 /// What became of one attempt to send a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -308,5 +344,36 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(from_row).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_message_ids_parse_back_to_kind_row_and_token() {
+        assert_eq!(
+            parse_message_id("<reportbox.ack.42.0123456789abcdef@163.com>"),
+            Some(("ack", 42, Some("0123456789abcdef")))
+        );
+        assert_eq!(
+            parse_message_id("<reportbox.report.7@163.com>"),
+            Some(("report", 7, None))
+        );
+        assert_eq!(parse_message_id("<reportbox.ack.x@163.com>"), None);
+        assert_eq!(parse_message_id("<reportbox.ack.1.a.b@163.com>"), None);
+        assert_eq!(parse_message_id("<abc@163.com>"), None);
+    }
+
+    #[test]
+    fn the_token_is_fixed_by_the_row_and_differs_between_rows_and_instants() {
+        let t = DateTime::parse_from_rfc3339("2023-06-05T10:00:00.123456+08:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(message_token(1, t), message_token(1, t));
+        assert_ne!(message_token(1, t), message_token(2, t));
+        let later = t + chrono::Duration::microseconds(1);
+        assert_ne!(message_token(1, t), message_token(1, later));
     }
 }

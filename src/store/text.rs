@@ -51,6 +51,7 @@ impl NewMessage {
             raw_sha256: owned(&self.raw_sha256),
             dedupe_key: owned(&self.dedupe_key),
             message_id: opt(&self.message_id),
+            thread: self.thread.iter().map(|t| owned(t)).collect(),
             from_addr: opt(&self.from_addr),
             from_name: opt(&self.from_name),
             sender_addr: opt(&self.sender_addr),

@@ -226,13 +226,13 @@ pub fn check(bytes: &[u8], format: ReportFormat, rules: &ReportRules) -> ReportV
     if is_pdf && !extracted.complete && chars < rules.min_chars {
         problems.push(Problem::review(
             "report.no_text",
-            "PDF文件中的文字无法完整提取（可能使用了特殊字体），需人工核对",
+            "PDF文件中的文字无法完整提取（可能使用了特殊字体），将由工作人员查看核对",
         ));
     } else if is_pdf && chars == 0 {
         // A scan may be a perfectly good report: a person reads it.
         problems.push(Problem::review(
             "report.no_text",
-            "PDF文件中没有可提取的文字（可能是扫描件），需人工核对",
+            "PDF文件中没有可提取的文字（可能是扫描件），将由工作人员查看核对",
         ));
     } else {
         if chars < rules.min_chars {

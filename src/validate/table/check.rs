@@ -18,6 +18,18 @@ pub struct Found {
     pub filled: usize,
 }
 
+/// A label as it reads inside a sentence: `其中：青少年参与人数` is a row heading in the table,
+/// but "其中：青少年参与人数（第9行）为12.5" reads as if the colon began a quotation.
+pub fn in_sentence(label: &str) -> &str {
+    let l = label.trim_start();
+    ["其中：", "其中:", "其中"]
+        .iter()
+        .find_map(|p| l.strip_prefix(p))
+        .map(str::trim_start)
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(label)
+}
+
 fn text_of(sheet: &Sheet, r: u32, c: u32) -> Option<&str> {
     match sheet.get(r, c)?.value.as_ref()? {
         Value::Text(s) => Some(s),
@@ -143,7 +155,7 @@ pub fn check_sheet(sheet: &Sheet, t: &TableTemplate, campaign_year: i32) -> Opti
             }
             continue;
         };
-        let at = format!("{}（工作表“{name}”第{}行）", ind.label, r + 1);
+        let at = format!("{}（工作表“{name}”第{}行）", in_sentence(&ind.label), r + 1);
         match read_value(sheet, r, value_col, ind, &at, &mut problems) {
             Cell::Value(v) => {
                 values.insert(ind.key.clone(), json(ind, v));
@@ -164,7 +176,7 @@ pub fn check_sheet(sheet: &Sheet, t: &TableTemplate, campaign_year: i32) -> Opti
         t.indicators
             .iter()
             .find(|i| i.key == key)
-            .map_or(key.to_string(), |i| i.label.clone())
+            .map_or(key.to_string(), |i| in_sentence(&i.label).to_string())
     };
     for ind in &t.indicators {
         let Some(total_key) = &ind.at_most else {
@@ -179,7 +191,7 @@ pub fn check_sheet(sheet: &Sheet, t: &TableTemplate, campaign_year: i32) -> Opti
                     "table.subtotal_exceeds_total",
                     format!(
                         "{}（工作表“{name}”第{}行）为{v}，大于{}（第{}行）的{tv}",
-                        ind.label,
+                        in_sentence(&ind.label),
                         r + 1,
                         label_of(total_key),
                         tr + 1
@@ -441,6 +453,16 @@ fn find_text_row(sheet: &Sheet, label: &str, header_row: u32) -> Option<String> 
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_sub_indicator_reads_without_its_prefix_inside_a_sentence() {
+        assert_eq!(in_sentence("其中：青少年参与人数"), "青少年参与人数");
+        assert_eq!(in_sentence("其中: 线上活动"), "线上活动");
+        assert_eq!(in_sentence("参与公众人数"), "参与公众人数");
+        // A label that is only the prefix keeps it rather than vanish.
+        assert_eq!(in_sentence("其中："), "其中：");
+    }
+
     use super::*;
     use crate::validate::table::grid::Entry;
 

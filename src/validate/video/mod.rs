@@ -189,7 +189,7 @@ pub fn check(bytes: &[u8], container: VideoContainer, rules: &VideoRules) -> Vid
             duration_seconds: None,
             problems: vec![Problem::review(
                 "video.unknown_duration",
-                "无法从视频文件中读取时长，需人工核对",
+                "无法从视频文件中读取时长，将由工作人员查看核对",
             )],
         },
         Err(e) => VideoVerdict {
