@@ -338,7 +338,8 @@ pub fn junk_mail(parsed: &Parsed) -> Option<&'static str> {
 }
 
 /// `noreply`, `no-reply`, `no_reply`, `donotreply`, `do-not-reply`, `do_not_reply`, with any
-/// suffix (`noreply-aws`, `no_reply123`).
+/// suffix (`noreply-aws`, `no_reply123`) — and, wider than the contract's list, anywhere in the
+/// local part (`account-security-noreply@`, `notifications-noreply@`), as large senders write it.
 fn takes_no_replies(local: &str) -> bool {
     let l = local.to_lowercase();
     [
@@ -350,7 +351,7 @@ fn takes_no_replies(local: &str) -> bool {
         "do_not_reply",
     ]
     .iter()
-    .any(|p| l.starts_with(p))
+    .any(|p| l.contains(p))
 }
 
 fn spam_subject(subject: &str) -> bool {

@@ -195,6 +195,11 @@ add("password_reset", message(nxt(), frm="noreply@github.com", subject="[GitHub]
 add("donotreply", message(nxt(), frm="DoNotReply@bank.example.com", subject="账单提醒", body="本月账单"), "ignored:message.bulk", False)
 add("do_not_reply", message(nxt(), frm="do_not_reply@gov-service.example.cn", subject="科技活动周通知", body="通知"),
     "ignored:message.bulk", False)
+add("microsoft_security", message(nxt(), frm="Microsoft account team <account-security-noreply@accountprotection.microsoft.com>",
+                                  subject="Microsoft account security code", body="Your security code is 123456"),
+    "ignored:message.bulk", False)
+add("linkedin_notice", message(nxt(), frm="LinkedIn <notifications-noreply@linkedin.com>", subject="您有 3 条新通知",
+                               html="<p>查看&nbsp;您的视频动态</p>"), "ignored:message.bulk", False)
 add("netease_service", message(nxt(), frm="\"网易邮箱\" <mail@service.netease.com>", subject="网易邮箱安全提醒",
                                body="您的邮箱在新设备登录"), "ignored:message.unrelated", False)
 add("newsletter_listid", message(nxt(), frm="news@kepu.example.cn", subject="科普周刊第12期", headers=["List-Id: <kepu.example.cn>",
