@@ -9,6 +9,7 @@
 mod common;
 
 use common::{env, repo};
+use reportbox::intake;
 use reportbox::store::Saved;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -171,4 +172,67 @@ async fn each_units_status_read_alone_equals_its_status_over_the_whole_history(p
             whole.id
         );
     }
+}
+
+/// The corpus as the coordinator imports it: the real binary's `import` of the directory, then
+/// `status --format json`; every unmatched and set-aside message listed with its reason.
+#[sqlx::test(migrations = "./migrations")]
+async fn import_and_status_json_of_the_binary_list_every_message_where_expected(pool: PgPool) {
+    let name = pool.connect_options().get_database().unwrap().to_string();
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (deploy/testenv/up.sh)");
+    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+    let storage = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_reportbox"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("REPORTBOX_") {
+                cmd.env_remove(k);
+            }
+        }
+        let out = cmd
+            .current_dir(repo())
+            .args(["--config", "config/reportbox.toml"])
+            .args(args)
+            .env("REPORTBOX_DATABASE__URL", &url)
+            .env("REPORTBOX_STORAGE__DIR", storage.path())
+            .env(
+                "REPORTBOX_CAMPAIGN__ROSTER",
+                common::samples_dir().join("roster.csv"),
+            )
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("reportbox runs");
+        assert!(
+            out.status.success(),
+            "reportbox {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let dir = repo().join("tests/corpus/mail");
+    run(&["import", dir.to_str().unwrap()]);
+    let status: Value = serde_json::from_slice(&run(&["status", "--format", "json"])).unwrap();
+    let mut wrong = Vec::new();
+    for (file, raw, want) in corpus() {
+        let place = want["where"].as_str().unwrap();
+        let (kind, reason) = place.split_once(':').unwrap();
+        if kind == "unit" {
+            continue;
+        }
+        let message_id = intake::parse(&raw, &intake::IntakeLimits::default())
+            .message_id
+            .unwrap_or_default();
+        let got = listed(&status, kind, &message_id);
+        if got != Some(reason) {
+            wrong.push(format!("{file}: expected {place}, listed {got:?}"));
+        }
+    }
+    let listed_count =
+        status["unmatched"].as_array().unwrap().len() + status["ignored"].as_array().unwrap().len();
+    let expected_count = corpus()
+        .iter()
+        .filter(|(_, _, w)| !w["where"].as_str().unwrap().starts_with("unit:"))
+        .count();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_eq!(listed_count, expected_count, "nothing else listed");
 }
