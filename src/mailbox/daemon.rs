@@ -200,7 +200,10 @@ pub async fn poll_once(
             .collect()
     };
 
-    for uid in uids {
+    // Messages fetched ahead, several per round trip; a batch is capped by bytes so that memory
+    // stays bounded whatever the message count.
+    let mut ahead: HashMap<u32, Vec<u8>> = HashMap::new();
+    for (at, &uid) in uids.iter().enumerate() {
         if shutdown.is_fired() {
             out.interrupted = true;
             break;
@@ -215,24 +218,25 @@ pub async fn poll_once(
             continue;
         };
         let oversized = u64::from(size) > cfg.max_message_size;
-        let query = if oversized {
-            "(UID BODY.PEEK[HEADER])"
+        if !oversized && !ahead.contains_key(&uid) {
+            ahead = fetch_ahead(conn, &uids[at..], &meta, cfg.max_message_size).await?;
+        }
+        let bytes = if oversized {
+            let fetched: Vec<_> = timed("fetching a message's header", async {
+                conn.session
+                    .uid_fetch(uid.to_string(), "(UID BODY.PEEK[HEADER])")
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
+            })
+            .await?;
+            fetched
+                .iter()
+                .find(|f| f.uid == Some(uid))
+                .and_then(|f| f.header().map(<[u8]>::to_vec))
         } else {
-            "(UID BODY.PEEK[])"
+            ahead.remove(&uid)
         };
-        let fetched: Vec<_> = timed("fetching a message", async {
-            conn.session
-                .uid_fetch(uid.to_string(), query)
-                .await?
-                .try_collect::<Vec<_>>()
-                .await
-        })
-        .await?;
-        let bytes = fetched
-            .iter()
-            .find(|f| f.uid == Some(uid))
-            .and_then(|f| if oversized { f.header() } else { f.body() }.map(<[u8]>::to_vec));
-        drop(fetched);
         let Some(bytes) = bytes else {
             info!(folder, uid, "message vanished before it could be fetched");
             progress::advance(pool, &account, folder, uv, uid).await?;
@@ -309,6 +313,55 @@ pub async fn poll_once(
     }
     out.last_uid = last;
     Ok(out)
+}
+
+/// At most this many bytes (by RFC822.SIZE) of messages are fetched in one round trip.
+const FETCH_AHEAD_BYTES: u64 = 16 << 20;
+/// And at most this many messages.
+const FETCH_AHEAD_COUNT: usize = 64;
+
+/// Fetches the messages at the start of `uids` in one `UID FETCH`, as many as fit in
+/// [`FETCH_AHEAD_BYTES`] (always at least the first). Oversized messages are left out: they are
+/// fetched header only, one by one. A message missing from the answer was expunged meanwhile.
+async fn fetch_ahead(
+    conn: &mut Connected,
+    uids: &[u32],
+    meta: &HashMap<u32, (u32, Option<DateTime<Utc>>)>,
+    max_message_size: u64,
+) -> Result<HashMap<u32, Vec<u8>>, MailboxError> {
+    let mut batch = Vec::new();
+    let mut bytes = 0u64;
+    for &uid in uids {
+        let Some(&(size, _)) = meta.get(&uid) else {
+            continue;
+        };
+        let size = u64::from(size);
+        if size > max_message_size {
+            continue;
+        }
+        if !batch.is_empty()
+            && (bytes + size > FETCH_AHEAD_BYTES || batch.len() >= FETCH_AHEAD_COUNT)
+        {
+            break;
+        }
+        bytes += size;
+        batch.push(uid);
+    }
+    if batch.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let fetched: Vec<_> = timed("fetching messages", async {
+        conn.session
+            .uid_fetch(uid_set(&batch), "(UID BODY.PEEK[])")
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await?;
+    Ok(fetched
+        .iter()
+        .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
+        .collect())
 }
 
 /// After the commit: the optional keyword and copy. Failing here loses nothing (the message is
