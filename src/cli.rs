@@ -322,7 +322,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// only waited out.
 fn pause_zh(reason: &str) -> &str {
     if reason.starts_with(notify::AUTH_REJECTED) {
-        "邮箱授权码被拒绝，请更正授权码文件（smtp.password_file）"
+        "邮箱授权码被拒绝，请更正 smtp.password_file 中的授权码"
     } else {
         "邮件服务器限制发送频率或当日数量"
     }
