@@ -230,12 +230,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match notify::resend_ack(&settings, &store, &message).await? {
                 Some(email) => {
                     let r = send_now(&settings, &store, Utc::now()).await?;
-                    println!(
-                        "回执已重新发送至 {}（本次发出 {} 封，失败 {} 封）",
-                        email.recipients.join("，"),
-                        r.sent,
-                        r.failed
-                    );
+                    // What became of this email, not of the pass: the pass may have sent
+                    // others, or nothing at all while sending is paused.
+                    let row = store
+                        .outbox(Some("ack"))
+                        .await?
+                        .into_iter()
+                        .find(|row| row.email.dedupe_key == email.dedupe_key);
+                    let to = email.recipients.join("，");
+                    let (state, error) = row
+                        .map(|row| (row.state, row.last_error.unwrap_or_default()))
+                        .unwrap_or_default();
+                    match state.as_str() {
+                        "sent" => println!("回执已重新发送至 {to}"),
+                        "failed" => {
+                            println!("回执未能发送至 {to}：{error}");
+                            return Ok(ExitCode::FAILURE);
+                        }
+                        _ => {
+                            match (r.paused_until, &r.pause_reason) {
+                                (Some(until), Some(reason)) => println!(
+                                    "回执已排入发送队列，但尚未发出：发信暂停至 {}（{}）；暂停结束后自动发送，无需再次执行",
+                                    notify::compose::time_zh(&until, &settings),
+                                    pause_zh(reason)
+                                ),
+                                _ => println!(
+                                    "回执已排入发送队列，但尚未发出（{error}）；稍后自动重试，无需再次执行"
+                                ),
+                            }
+                            return Ok(ExitCode::FAILURE);
+                        }
+                    }
                 }
                 None => println!("该邮件不需要回执（自动回复、退信、群发或重复邮件）"),
             }
@@ -249,8 +274,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 r.failed,
                 r.paused_until
                     .map(|t| format!(
-                        "；邮件服务器要求暂停发送至 {}",
-                        notify::compose::time_zh(&t, &settings)
+                        "；发信暂停至 {}（{}），队列中的邮件届时自动发送",
+                        notify::compose::time_zh(&t, &settings),
+                        r.pause_reason.as_deref().map_or("", pause_zh)
                     ))
                     .unwrap_or_default()
             );
@@ -290,6 +316,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A pause's reason for the coordinator: a refused code says what to fix; 163's limits are
+/// only waited out.
+fn pause_zh(reason: &str) -> &str {
+    if reason.starts_with(notify::AUTH_REJECTED) {
+        "邮箱授权码被拒绝，请更正 smtp.password_file 中的授权码"
+    } else {
+        "邮件服务器限制发送频率或当日数量"
+    }
 }
 
 /// Drains the due part of the outbox.

@@ -77,6 +77,9 @@ struct RawSmtp {
     /// How often an idle sender looks at the outbox anyway; a recorded message wakes it at once
     /// (PostgreSQL NOTIFY), so this only matters when that notice is lost.
     idle_poll_seconds: u64,
+    /// How long sending pauses after the server refuses the authorisation code before the
+    /// (re-read) code is tried again.
+    auth_retry_seconds: u64,
 }
 
 impl Default for RawSmtp {
@@ -93,6 +96,7 @@ impl Default for RawSmtp {
             max_per_minute: 4,
             timeout_seconds: 60,
             idle_poll_seconds: 10,
+            auth_retry_seconds: 300,
         }
     }
 }
@@ -288,10 +292,14 @@ pub struct SmtpSettings {
     pub ca_file: Option<PathBuf>,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// Where `password` came from, read again after the server refused it: fixing the file
+    /// is enough for sending to resume.
+    pub password_file: Option<PathBuf>,
     pub from_name: String,
     pub max_per_minute: u32,
     pub timeout: std::time::Duration,
     pub idle_poll: std::time::Duration,
+    pub auth_retry: std::time::Duration,
 }
 
 // The password is an authorisation code: never print it.
@@ -660,15 +668,19 @@ fn convert_smtp(raw: RawSmtp, base: &Path, problems: &mut Vec<String>) -> SmtpSe
     if raw.max_per_minute == 0 {
         problems.push("smtp.max_per_minute: must be at least 1".into());
     }
+    let mut password_file = None;
     let password = match (raw.password.filter(|p| !p.is_empty()), raw.password_file) {
         (Some(p), _) => Some(p),
-        (None, Some(f)) if !f.is_empty() => match std::fs::read_to_string(base.join(&f)) {
-            Ok(p) => Some(p.trim().to_string()),
-            Err(e) => {
-                problems.push(format!("smtp.password_file: cannot read {f}: {e}"));
-                None
+        (None, Some(f)) if !f.is_empty() => {
+            password_file = Some(base.join(&f));
+            match std::fs::read_to_string(base.join(&f)) {
+                Ok(p) => Some(p.trim().to_string()),
+                Err(e) => {
+                    problems.push(format!("smtp.password_file: cannot read {f}: {e}"));
+                    None
+                }
             }
-        },
+        }
         _ => None,
     };
     let ca_file = raw.ca_file.filter(|c| !c.is_empty()).map(|c| base.join(c));
@@ -684,10 +696,12 @@ fn convert_smtp(raw: RawSmtp, base: &Path, problems: &mut Vec<String>) -> SmtpSe
         ca_file,
         username: raw.username.filter(|u| !u.is_empty()),
         password,
+        password_file,
         from_name: raw.from_name,
         max_per_minute: raw.max_per_minute,
         timeout: std::time::Duration::from_secs(raw.timeout_seconds.max(1)),
         idle_poll: std::time::Duration::from_secs(raw.idle_poll_seconds.max(1)),
+        auth_retry: std::time::Duration::from_secs(raw.auth_retry_seconds.max(1)),
     }
 }
 

@@ -222,8 +222,23 @@ impl Figures for StoreFigures<'_> {
             .fetch_one(&self.store.pool)
             .await
             .ok()?;
+        // A pause is what a person must act on (a refused code) or wait out (163's limits):
+        // without it the STATUS line would show a queue that just grows.
+        let paused = match self.store.sender_paused_until().await.ok()? {
+            Some((until, reason)) if until > chrono::Utc::now() => {
+                if reason.starts_with(crate::notify::AUTH_REJECTED) {
+                    format!("；发信暂停：{}", crate::notify::AUTH_REJECTED)
+                } else {
+                    format!(
+                        "；发信暂停至 {}（邮件服务器限制）",
+                        crate::notify::compose::time_zh(&until, self.settings)
+                    )
+                }
+            }
+            _ => String::new(),
+        };
         Some(format!(
-            "监视 {}，今日处理 {today} 封，待发 {queued} 封",
+            "监视 {}，今日处理 {today} 封，待发 {queued} 封{paused}",
             self.settings.mailbox.folders.join("、")
         ))
     }

@@ -6,7 +6,10 @@
 
 mod common;
 
-use common::{assert_status_matches, expected, repo, samples_dir, unit};
+use common::{
+    assert_status_matches, expected, imap_wait, repo, samples_dir, test_address, testenv, unit,
+    Mail,
+};
 use serde_json::Value;
 use sqlx::PgPool;
 use std::path::PathBuf;
@@ -746,6 +749,67 @@ async fn report_print_shows_the_daily_status_text_and_queues_nothing(pool: PgPoo
     let b = b.set("REPORTBOX_CAMPAIGN__COORDINATORS", "wang@example.gov.cn");
     let out = b.ok(&["report", "--print", "--now", NOW]).await;
     assert!(out.stdout.contains("收件人：wang@example.gov.cn"), "{out}");
+}
+
+// ---------- a refused SMTP code ----------
+
+/// `resend-ack` says what became of the acknowledgement. The desk's SMTP password is not the
+/// test server's, so Postfix (through Dovecot SASL) refuses it with 535.
+#[sqlx::test(migrations = false)]
+async fn resend_ack_tells_a_paused_queue_from_a_sent_acknowledgement(pool: PgPool) {
+    let unit_address = test_address("urban");
+    let dir = tempfile::tempdir().unwrap();
+    let eml = dir.path().join("urban.eml");
+    std::fs::write(
+        &eml,
+        Mail::new(&unit_address, "市城乡管理局报送科技活动周材料").build(),
+    )
+    .unwrap();
+    let b = Desk::new(&pool)
+        .set("REPORTBOX_SMTP__HOST", &testenv("TESTENV_SMTP_HOST"))
+        .set("REPORTBOX_SMTP__PORT", &testenv("TESTENV_SMTP_PORT"))
+        .set("REPORTBOX_SMTP__TLS", "none")
+        .set("REPORTBOX_SMTP__USERNAME", &test_address("desk-sender"))
+        .set("REPORTBOX_SMTP__MAX_PER_MINUTE", "60000");
+    b.ok(&["import", eml.to_str().unwrap()]).await;
+
+    let out = b.run(&["resend-ack", "1"]).await;
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stdout.contains("回执已排入发送队列，但尚未发出"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("邮箱授权码被拒绝"), "{out}");
+    assert!(!out.stdout.contains("回执已重新发送"), "{out}");
+    let sql = "SELECT count(*) FROM outbox WHERE state = 'pending' AND attempts = 0";
+    assert_eq!(
+        count(&pool, sql).await,
+        2,
+        "the import's ack and the resend, both kept"
+    );
+    let failed = "SELECT count(*) FROM outbox WHERE state = 'failed'";
+    assert_eq!(count(&pool, failed).await, 0);
+    let out = b.ok(&["send"]).await;
+    assert!(out.stdout.contains("发出 0 封"), "{out}");
+    assert!(out.stdout.contains("邮箱授权码被拒绝"), "{out}");
+
+    // The code corrected; past the pause, the queue goes out without being asked again.
+    let b = b.set(
+        "REPORTBOX_SMTP__PASSWORD",
+        &testenv("TESTENV_MAIL_PASSWORD"),
+    );
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(10)).to_rfc3339();
+    let out = b.ok(&["send", "--now", &later]).await;
+    assert!(out.stdout.contains("发出 2 封"), "{out}");
+    assert_eq!(imap_wait(&unit_address, 2).await.len(), 2);
+
+    let out = b.ok(&["resend-ack", "1"]).await;
+    assert!(
+        out.stdout
+            .contains(&format!("回执已重新发送至 {unit_address}")),
+        "{out}"
+    );
+    assert_eq!(count(&pool, failed).await, 0);
 }
 
 // ---------- the database down ----------

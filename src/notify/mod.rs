@@ -56,6 +56,37 @@ pub struct SendReport {
     pub failed: usize,
     /// Sending is paused (by the server) until then.
     pub paused_until: Option<DateTime<Utc>>,
+    /// Why, as recorded in `sender_state` (starts with [`AUTH_REJECTED`] for a refused code).
+    pub pause_reason: Option<String>,
+}
+
+/// The start of a pause's reason when the server refused the authorisation code; STATUS and
+/// the commands recognise it by this.
+pub const AUTH_REJECTED: &str = "邮箱授权码被拒绝";
+
+/// When a refused code was last logged at ERROR: once an hour is enough for a journal that a
+/// person reads, while the pause is retried every `smtp.auth_retry_seconds`.
+static AUTH_LOGGED: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+fn auth_refused(message: &str) {
+    let mut last = AUTH_LOGGED.lock().unwrap_or_else(|p| p.into_inner());
+    if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+        tracing::error!(error = %message, "SMTP server refused the authorisation code; sending paused, nothing marked failed (fix smtp.password_file: it is read again on the next try)");
+        *last = Some(std::time::Instant::now());
+    } else {
+        tracing::debug!(error = %message, "SMTP authorisation code still refused; sending stays paused");
+    }
+}
+
+fn auth_accepted() {
+    if AUTH_LOGGED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .is_some()
+    {
+        tracing::info!("SMTP server accepted the authorisation code; sending resumed");
+    }
 }
 
 fn backoff(attempts: i32, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -89,9 +120,14 @@ pub async fn send_due(
     limit: usize,
 ) -> Result<SendReport, NotifyError> {
     let mut report = SendReport::default();
-    if let Some((until, _)) = store.sender_paused_until().await? {
+    // A refused code stays recorded past its pause: the first email the server then accepts
+    // clears it, so STATUS stops saying the code is wrong.
+    let mut auth_pause = false;
+    if let Some((until, reason)) = store.sender_paused_until().await? {
+        auth_pause = reason.starts_with(AUTH_REJECTED);
         if until > now {
             report.paused_until = Some(until);
+            report.pause_reason = Some(reason);
             return Ok(report);
         }
     }
@@ -116,13 +152,33 @@ pub async fn send_due(
         // `stop`: this failure says the rest would fail too; they stay due for the next pass.
         let (outcome, stop) = match mailer.send(&claimed.row, files).await {
             Ok(reply) => {
+                auth_accepted();
+                if std::mem::take(&mut auth_pause) {
+                    store.resume_sender().await?;
+                }
                 report.sent += 1;
                 tracing::info!(id = claimed.row.id, kind = %claimed.row.email.kind, "email sent");
                 (Delivery::Sent { reply }, false)
             }
             Err(f) => {
-                tracing::warn!(id = claimed.row.id, error = %f.message, class = ?f.class, "email not sent");
+                // A refused code is logged by `auth_refused`, hourly, not for every retry.
+                if f.class != FailureClass::Auth {
+                    tracing::warn!(id = claimed.row.id, error = %f.message, class = ?f.class, "email not sent");
+                }
                 match f.class {
+                    // Before the attempt limit: a wrong code is not the email's failure, and
+                    // it must not use up the attempts of every queued email either.
+                    FailureClass::Auth => {
+                        auth_refused(&f.message);
+                        let until = now
+                            + chrono::Duration::from_std(settings.smtp.auth_retry)
+                                .unwrap_or(chrono::Duration::minutes(5));
+                        let reason = format!("{AUTH_REJECTED}：{}", f.message);
+                        store.pause_sender(until, &reason).await?;
+                        report.paused_until = Some(until);
+                        report.pause_reason = Some(reason);
+                        (Delivery::Held { error: f.message }, true)
+                    }
                     FailureClass::Permanent => {
                         report.failed += 1;
                         (Delivery::Failed { error: f.message }, false)

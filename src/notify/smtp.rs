@@ -32,6 +32,11 @@ pub enum FailureClass {
     SlowDown,
     /// `MI:STC`, `RP:TRC`: the day's quota is used; pause until tomorrow.
     DailyQuota,
+    /// The server refused the username or authorisation code (535, 534, 163's `authentication
+    /// failed`, `ERR.LOGIN`, AUTH not possible at all): every email would fail the same way,
+    /// and none of them is at fault. Pause all sending, fail nothing, and try again with the
+    /// code read afresh.
+    Auth,
     /// Other 5xx, or an address that cannot be written to: give up on this email.
     Permanent,
 }
@@ -51,11 +56,34 @@ pub fn classify(code: Option<u16>, text: &str) -> FailureClass {
     if t.contains("MI:SFQ") {
         return FailureClass::SlowDown;
     }
+    if is_auth(code, &t) {
+        return FailureClass::Auth;
+    }
     match code {
         Some(c) if (500..600).contains(&c) => FailureClass::Permanent,
         Some(_) => FailureClass::Transient,
         None => FailureClass::Unreachable,
     }
+}
+
+/// Texts that mean the account's credentials, not the email, were refused. 163 answers a wrong
+/// or revoked authorisation code with `535 Error: authentication failed`, an account whose
+/// client access is off with `550 User has no permission`, and a session without AUTH with
+/// `553 authentication is required`; `ERR.LOGIN…` is its login-error family; the last is
+/// lettre's own when the server offers no AUTH mechanism it can use.
+const AUTH_TEXTS: [&str; 5] = [
+    "AUTHENTICATION FAILED",
+    "AUTHENTICATION IS REQUIRED",
+    "USER HAS NO PERMISSION",
+    "ERR.LOGIN",
+    "NO COMPATIBLE AUTHENTICATION MECHANISM",
+];
+
+/// `text` is upper-cased. 530 alone is also "STARTTLS first", so it needs the word AUTH.
+fn is_auth(code: Option<u16>, t: &str) -> bool {
+    matches!(code, Some(534 | 535))
+        || (code == Some(530) && t.contains("AUTH"))
+        || AUTH_TEXTS.iter().any(|m| t.contains(m))
 }
 
 /// `Auto-Submitted` (RFC 3834), which lettre has no type for.
@@ -199,7 +227,16 @@ fn attachment_part(name: &str, content_type: &str, bytes: Vec<u8>) -> SinglePart
 }
 
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// Swapped for one with the re-read code after the server refused the old one; an `Arc`
+    /// so a send in progress keeps its transport while the lock is not held across `await`.
+    transport: std::sync::Mutex<std::sync::Arc<AsyncSmtpTransport<Tokio1Executor>>>,
+    /// The transport without credentials, to rebuild it with a new code.
+    builder: lettre::transport::smtp::AsyncSmtpTransportBuilder,
+    username: Option<String>,
+    password: Option<String>,
+    password_file: Option<std::path::PathBuf>,
+    /// The last send was refused for its credentials: read the code again before the next.
+    reload: std::sync::atomic::AtomicBool,
     from: Mailbox,
     /// The authenticated mailbox: 163 refuses any other envelope sender.
     envelope_from: Address,
@@ -223,13 +260,11 @@ impl Mailer {
             TlsMode::StartTls => Tls::Required(params.build_rustls()?),
             TlsMode::None => Tls::None,
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
+        let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
             .port(s.port)
             .tls(tls)
             .timeout(Some(s.timeout));
-        if let (Some(u), Some(p)) = (&s.username, &s.password) {
-            builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
-        }
+        let transport = transport_with(&builder, s.username.as_deref(), s.password.as_deref());
         let mailbox = &settings.campaign.mailbox;
         let address: Address = mailbox
             .parse()
@@ -244,7 +279,12 @@ impl Mailer {
             Some(s.from_name.clone())
         };
         Ok(Mailer {
-            transport: builder.build(),
+            transport: std::sync::Mutex::new(std::sync::Arc::new(transport)),
+            builder,
+            username: s.username.clone(),
+            password: s.password.clone(),
+            password_file: s.password_file.clone(),
+            reload: std::sync::atomic::AtomicBool::new(false),
             from: Mailbox::new(name, address.clone()),
             envelope_from,
             domain: address.domain().to_string(),
@@ -255,7 +295,36 @@ impl Mailer {
     /// Connects and authenticates (when credentials are configured) without sending anything:
     /// `reportbox check`.
     pub async fn verify(&self) -> Result<(), lettre::transport::smtp::Error> {
-        self.transport.test_connection().await.map(|_| ())
+        self.transport().test_connection().await.map(|_| ())
+    }
+
+    fn transport(&self) -> std::sync::Arc<AsyncSmtpTransport<Tokio1Executor>> {
+        let t = self.transport.lock().unwrap_or_else(|p| p.into_inner());
+        std::sync::Arc::clone(&t)
+    }
+
+    /// After a refused code: the code from `smtp.password_file` (or the credentials file) as
+    /// it is now, so correcting the file is all it takes. A file that cannot be read keeps the
+    /// code in use; the next refusal says so again.
+    fn reload_credentials(&self) {
+        if !self
+            .reload
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
+        let password = match &self.password_file {
+            Some(f) => match std::fs::read_to_string(f) {
+                Ok(p) => Some(p.trim().to_string()),
+                Err(e) => {
+                    tracing::warn!(file = %f.display(), error = %e, "smtp.password_file cannot be read; keeping the code in use");
+                    self.password.clone()
+                }
+            },
+            None => self.password.clone(),
+        };
+        let fresh = transport_with(&self.builder, self.username.as_deref(), password.as_deref());
+        *self.transport.lock().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(fresh);
     }
 
     /// Builds the MIME message of an outbox row. The Message-ID is derived from the row, so a
@@ -330,8 +399,9 @@ impl Mailer {
                 class: FailureClass::Permanent,
                 message: err.to_string(),
             })?;
+        self.reload_credentials();
         match self
-            .transport
+            .transport()
             .send_raw(&envelope, &message.formatted())
             .await
         {
@@ -346,13 +416,30 @@ impl Mailer {
                     s.parse::<u16>().unwrap_or(0)
                 });
                 let text = err.to_string();
+                let class = classify(code, &text);
+                if class == FailureClass::Auth {
+                    self.reload
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 Err(SendFailure {
-                    class: classify(code, &text),
+                    class,
                     message: text,
                 })
             }
         }
     }
+}
+
+fn transport_with(
+    builder: &lettre::transport::smtp::AsyncSmtpTransportBuilder,
+    username: Option<&str>,
+    password: Option<&str>,
+) -> AsyncSmtpTransport<Tokio1Executor> {
+    let mut b = builder.clone();
+    if let (Some(u), Some(p)) = (username, password) {
+        b = b.credentials(Credentials::new(u.to_string(), p.to_string()));
+    }
+    b.build()
 }
 
 #[cfg(test)]
@@ -414,6 +501,43 @@ mod tests {
         assert_eq!(
             classify(None, "connection refused"),
             FailureClass::Unreachable
+        );
+    }
+
+    #[test]
+    fn a_refused_authorisation_code_is_its_own_class_not_a_permanent_failure() {
+        let auth = [
+            (Some(535), "535 Error: authentication failed"),
+            (Some(535), "535 Error: authentication failed, system busy"),
+            (
+                Some(535),
+                "535 5.7.8 Error: authentication failed: (reason unavailable)",
+            ),
+            (
+                Some(534),
+                "534 5.7.9 Application-specific password required",
+            ),
+            (Some(530), "530 5.7.0 Authentication required"),
+            (Some(553), "553 authentication is required,163 smtp9"),
+            (Some(550), "550 User has no permission"),
+            (Some(554), "554 ERR.LOGIN.PASSERR"),
+            (
+                None,
+                "internal client error: No compatible authentication mechanism was found",
+            ),
+        ];
+        for (code, text) in auth {
+            assert_eq!(classify(code, text), FailureClass::Auth, "{code:?} {text}");
+        }
+        // 530 without the word is "STARTTLS first", not the code.
+        assert_eq!(
+            classify(Some(530), "530 5.7.0 Must issue a STARTTLS command first"),
+            FailureClass::Permanent
+        );
+        // The quota still wins when both appear.
+        assert_eq!(
+            classify(Some(554), "554 MI:STC authentication failed"),
+            FailureClass::DailyQuota
         );
     }
 }

@@ -96,6 +96,11 @@ pub enum Delivery {
     Failed {
         error: String,
     },
+    /// Not this email's fault (the account's code was refused): no attempt charged, due as
+    /// before; the error is kept for whoever looks at the row.
+    Held {
+        error: String,
+    },
 }
 
 /// A row claimed for sending: its lock lives as long as this value.
@@ -289,6 +294,13 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
+            Delivery::Held { error } => {
+                sqlx::query("UPDATE outbox SET last_error = $2 WHERE id = $1")
+                    .bind(row.id)
+                    .bind(error)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -313,6 +325,14 @@ impl Store {
         .bind(reason)
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// Ends a pause early: the server accepted the code that it had refused.
+    pub async fn resume_sender(&self) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sender_state SET paused_until = NULL, reason = NULL WHERE id = 1")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
