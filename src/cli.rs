@@ -53,7 +53,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Attribute a message (by Message-ID or number) to a unit.
+    /// Attribute a message (by Message-ID or number) to a unit (its id, name, alias or the
+    /// start of its name).
     Assign { message: String, unit: String },
     /// Who would be reminded now, and why (--dry-run); or queue and send a reminder round now.
     Remind {
@@ -78,7 +79,8 @@ pub enum Command {
         #[arg(long, value_parser = parse_now)]
         now: Option<chrono::DateTime<Utc>>,
     },
-    /// Mark a unit exempt, or lift its exemption with --clear.
+    /// Mark a unit (its id, name, alias or the start of its name) exempt, or lift its
+    /// exemption with --clear.
     Exempt {
         unit: String,
         #[arg(long, required_unless_present = "clear")]
@@ -86,6 +88,8 @@ pub enum Command {
         #[arg(long)]
         clear: bool,
     },
+    /// Every unit of the roster with its id, names, addresses and contact.
+    Units,
     /// Watch the mailbox ([mailbox] in the configuration) until SIGTERM or SIGINT.
     Run,
     /// One pass over the mailbox, then exit.
@@ -139,6 +143,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Units => {
+            print!("{}", units_table(&settings.roster));
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Check { offline } => {
             let lines = if offline {
                 let mut l = crate::check::offline(&settings);
@@ -173,7 +181,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let campaign = settings.campaign_view();
     match cli.command {
-        Command::CheckConfig | Command::Check { .. } => unreachable!("handled above"),
+        Command::CheckConfig | Command::Check { .. } | Command::Units => {
+            unreachable!("handled above")
+        }
         Command::Migrate => {
             println!(
                 "数据库已是最新结构（版本 {}）",
@@ -282,11 +292,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Assign { message, unit } => {
-            let assigned = pipeline::assign(&settings, &store, &message, &unit).await?;
-            let name = settings
-                .roster
-                .get(&unit)
-                .map_or(unit.as_str(), |u| &u.name);
+            let unit = resolve(&settings, &unit)?;
+            let assigned = pipeline::assign(&settings, &store, &message, &unit.id).await?;
+            let name = &unit.name;
             match assigned {
                 pipeline::Assigned::Reassigned { id } => {
                     println!("邮件 {message}（编号 {id}）已计入“{name}”")
@@ -301,16 +309,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             reason,
             clear,
         } => {
-            let name = settings
-                .roster
-                .get(&unit)
-                .map_or(unit.clone(), |u| u.name.clone());
+            let unit = resolve(&settings, &unit)?;
+            let name = &unit.name;
             if clear {
-                store.set_exempt(&unit, None, &campaign).await?;
+                store.set_exempt(&unit.id, None, &campaign).await?;
                 println!("已取消“{name}”的免报");
             } else {
                 let reason = reason.unwrap_or_default();
-                store.set_exempt(&unit, Some(&reason), &campaign).await?;
+                store.set_exempt(&unit.id, Some(&reason), &campaign).await?;
                 println!("“{name}”已设为免报：{reason}");
             }
         }
@@ -326,6 +332,43 @@ fn pause_zh(reason: &str) -> &str {
     } else {
         "邮件服务器限制发送频率或当日数量"
     }
+}
+
+/// The unit the coordinator typed, by id, name, alias or the start of a name (issue 9).
+fn resolve<'s>(settings: &'s Settings, typed: &str) -> anyhow::Result<&'s crate::identify::Unit> {
+    Ok(settings
+        .roster
+        .resolve(typed, &settings.campaign.strip_prefixes)?)
+}
+
+/// `reportbox units`: the roster in its own order, one unit a line, so the coordinator can find
+/// the id or name to give `assign` and `exempt`.
+pub fn units_table(roster: &crate::identify::Roster) -> String {
+    let or_dash = |s: String| if s.is_empty() { "—".to_string() } else { s };
+    let mut rows = vec![
+        ["编号", "单位名称", "分组", "联系人", "电话", "邮箱", "别名"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for u in &roster.units {
+        rows.push(vec![
+            u.id.clone(),
+            u.name.clone(),
+            or_dash(u.group.clone()),
+            or_dash(u.contact.clone().unwrap_or_default()),
+            or_dash(u.phone.clone().unwrap_or_default()),
+            or_dash(u.emails.join("；")),
+            // Last: the longest column, so it pushes no other out of sight.
+            or_dash(u.aliases.join("；")),
+        ]);
+    }
+    let mut out = format!("共 {} 个单位\n\n", roster.units.len());
+    for line in crate::status::aligned(&rows) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push_str("\nassign、exempt 等命令中的单位可写编号、单位名称、别名，或名称的开头（须只对应一个单位）\n");
+    out
 }
 
 /// Drains the due part of the outbox.

@@ -458,6 +458,96 @@ impl<'r> Matcher<'r> {
     }
 }
 
+/// Why what the coordinator typed names no single unit (issue 9). The words are the
+/// coordinator's: Chinese, with each candidate's id so the next attempt can use it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unresolved {
+    #[error(
+        "“{typed}”可指 {} 个单位：{}；请写完整名称，或使用括号中的单位编号",
+        candidates.len(),
+        candidates.iter().map(|(id, name)| format!("{name}（{id}）")).collect::<Vec<_>>().join("、")
+    )]
+    Ambiguous {
+        typed: String,
+        /// (id, name) of each unit it could mean, in roster order.
+        candidates: Vec<(String, String)>,
+    },
+    #[error(
+        "单位名单中没有“{typed}”（按单位编号、名称、别名或名称开头查找）；\
+         运行 reportbox units 可查看各单位的编号和名称"
+    )]
+    Unknown { typed: String },
+}
+
+impl Roster {
+    /// The one unit the coordinator means by `typed` in a command: its id (any case), else a
+    /// name or alias equal after [`normalize`], else the units whose name or alias starts with
+    /// it, when there is exactly one. Both the text and the names are compared with and without
+    /// the campaign prefixes, so `太原市档案馆`, `档案馆` and `市档案馆` all reach a unit the
+    /// roster calls `市档案馆`, whether or not it lists a `太原市…` alias.
+    pub fn resolve(&self, typed: &str, strip_prefixes: &[String]) -> Result<&Unit, Unresolved> {
+        let typed = typed.trim();
+        let unknown = || Unresolved::Unknown {
+            typed: typed.to_string(),
+        };
+        // Ids are ASCII; one typed with a Chinese input method may come full width.
+        let folded: String = typed.nfkc().filter(|c| !c.is_whitespace()).collect();
+        if let Some(u) = self
+            .units
+            .iter()
+            .find(|u| u.id.eq_ignore_ascii_case(&folded))
+        {
+            return Ok(u);
+        }
+        let forms = |text: &str| -> Vec<String> {
+            let mut f = vec![normalize(text, strip_prefixes), normalize(text, &[])];
+            f.retain(|s| !s.is_empty());
+            f.dedup();
+            f
+        };
+        let wanted = forms(typed);
+        if wanted.is_empty() {
+            return Err(unknown());
+        }
+        let names: Vec<(&Unit, Vec<String>)> = self
+            .units
+            .iter()
+            .map(|u| {
+                let all = std::iter::once(&u.name)
+                    .chain(&u.aliases)
+                    .flat_map(|n| forms(n))
+                    .collect();
+                (u, all)
+            })
+            .collect();
+        let exact: Vec<&Unit> = names
+            .iter()
+            .filter(|(_, ns)| ns.iter().any(|n| wanted.contains(n)))
+            .map(|(u, _)| *u)
+            .collect();
+        let found = if exact.is_empty() {
+            names
+                .iter()
+                .filter(|(_, ns)| ns.iter().any(|n| wanted.iter().any(|w| n.starts_with(w))))
+                .map(|(u, _)| *u)
+                .collect()
+        } else {
+            exact
+        };
+        match found.as_slice() {
+            [] => Err(unknown()),
+            [one] => Ok(one),
+            many => Err(Unresolved::Ambiguous {
+                typed: typed.to_string(),
+                candidates: many
+                    .iter()
+                    .map(|u| (u.id.clone(), u.name.clone()))
+                    .collect(),
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -657,5 +747,68 @@ mod tests {
             file_names: vec!["VID20230525153012.mp4"],
         };
         assert_eq!(m.identify(&e, &HashMap::new()).unit_id, None);
+    }
+
+    fn typed(r: &Roster, text: &str) -> Result<String, Unresolved> {
+        r.resolve(text, &prefixes()).map(|u| u.id.clone())
+    }
+
+    #[test]
+    fn a_unit_is_found_by_id_name_alias_or_prefixed_name() {
+        let r = roster();
+        assert_eq!(typed(&r, "city-police").unwrap(), "city-police");
+        assert_eq!(typed(&r, " CITY-POLICE ").unwrap(), "city-police");
+        assert_eq!(typed(&r, "市公安局").unwrap(), "city-police");
+        assert_eq!(typed(&r, "市城管局").unwrap(), "city-urban");
+        assert_eq!(typed(&r, "太原市教育局").unwrap(), "city-education");
+        // 太原市 before a name the roster writes without it, and no such alias listed.
+        assert_eq!(typed(&r, "太原市迎泽区科技局").unwrap(), "yingze");
+        assert_eq!(typed(&r, "小店区科技局（盖章）").unwrap(), "xiaodian");
+    }
+
+    #[test]
+    fn full_width_letters_and_spaces_are_folded() {
+        let r = roster();
+        assert_eq!(typed(&r, "市 公安局").unwrap(), "city-police");
+        assert_eq!(typed(&r, "ｃｉｔｙ－ｐｏｌｉｃｅ").unwrap(), "city-police");
+        assert_eq!(typed(&r, "市公安局。").unwrap(), "city-police");
+        let wide =
+            Roster::from_csv("id,name,aliases,emails,group\nctv,ＣＣＴＶ站,,,g\n".as_bytes())
+                .unwrap();
+        assert_eq!(wide.resolve("CCTV站", &[]).unwrap().id, "ctv");
+        assert_eq!(wide.resolve("ＣＣ", &[]).unwrap().id, "ctv");
+    }
+
+    #[test]
+    fn a_unique_prefix_names_its_unit() {
+        let r = roster();
+        assert_eq!(typed(&r, "市公").unwrap(), "city-police");
+        assert_eq!(typed(&r, "迎泽").unwrap(), "yingze");
+        assert_eq!(typed(&r, "太原市小店").unwrap(), "xiaodian");
+    }
+
+    #[test]
+    fn an_ambiguous_prefix_lists_every_candidate_with_its_id() {
+        let r = roster();
+        let err = typed(&r, "市").unwrap_err();
+        let Unresolved::Ambiguous { candidates, .. } = &err else {
+            panic!("{err:?}");
+        };
+        let ids: Vec<&str> = candidates.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["city-police", "city-education", "city-urban"]);
+        let text = err.to_string();
+        assert!(text.contains("“市”可指 3 个单位"), "{text}");
+        assert!(text.contains("市公安局（city-police）"), "{text}");
+        assert!(text.contains("市城乡管理局（city-urban）"), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_unit_points_to_the_units_command() {
+        let r = roster();
+        for text in ["no-such-unit", "市档案馆", "", " "] {
+            let err = typed(&r, text).unwrap_err();
+            assert!(matches!(err, Unresolved::Unknown { .. }), "{text}: {err:?}");
+            assert!(err.to_string().contains("reportbox units"), "{err}");
+        }
     }
 }

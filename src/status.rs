@@ -374,14 +374,19 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
         counts.join("，")
     );
     let _ = writeln!(out);
-    let mut header = vec!["单位".to_string(), "状态".to_string()];
+    // The id beside the name: what `assign` and `exempt` accept without ambiguity.
+    let mut header = vec!["单位".to_string(), "编号".to_string(), "状态".to_string()];
     header.extend(campaign.items.iter().map(|i| i.label.clone()));
     header.push("最近报送".to_string());
     let mut rows = vec![header];
     for u in &status.units {
-        let mut row = vec![u.name.clone(), u.status.label_zh().to_string()];
+        let mut row = vec![
+            u.name.clone(),
+            u.id.clone(),
+            u.status.label_zh().to_string(),
+        ];
         if u.late {
-            row[1].push_str("（逾期）");
+            row[2].push_str("（逾期）");
         }
         for spec in &campaign.items {
             row.push(u.items[&spec.key].state_zh());
@@ -394,16 +399,8 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
         );
         rows.push(row);
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].width()).max().unwrap_or(0))
-        .collect();
-    for (i, row) in rows.iter().enumerate() {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.width())))
-            .collect();
-        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    for (i, line) in aligned(&rows).iter().enumerate() {
+        let _ = writeln!(out, "{line}");
         let Some(u) = i.checked_sub(1).and_then(|i| status.units.get(i)) else {
             continue;
         };
@@ -426,13 +423,15 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "无法确定报送单位的邮件（请用 assign 命令指定单位）：{} 封",
+            "无法确定报送单位的邮件（请用 assign 命令按编号指定单位）：{} 封",
             status.unmatched.len()
         );
+        // The number first: the daily email names these messages by it, and `assign` takes it.
         for m in &status.unmatched {
             let _ = writeln!(
                 out,
-                "  {}　{}　《{}》{}　{}",
+                "  编号 {}　{}　{}　《{}》{}　{}",
+                m.number,
                 m.received_at
                     .get(..16)
                     .unwrap_or(&m.received_at)
@@ -462,6 +461,31 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
         }
     }
     out
+}
+
+/// The rows as lines of a plain table: each column padded to its widest cell by display
+/// width (a Chinese character is two columns in a terminal), two spaces between columns.
+pub fn aligned(rows: &[Vec<String>]) -> Vec<String> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|cell| cell.width())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|row| {
+            let line: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.width())))
+                .collect();
+            line.join("  ").trim_end().to_string()
+        })
+        .collect()
 }
 
 /// `（在垃圾邮件中发现）` after a message that was, else nothing.
@@ -713,5 +737,38 @@ mod tests {
         other.source = "imap:Reports/9/1".into();
         let s = compute(&c, &[unit("a")], &[other], &files, Utc::now());
         assert!(!s.units[0].items["video"].found_in_junk);
+    }
+
+    #[test]
+    fn the_table_shows_each_unit_id_and_each_unmatched_number_without_changing_the_json() {
+        let c = campaign();
+        let mut named = unit("city-archives");
+        named.name = "市档案馆".into();
+        let messages = [
+            msg(1, Some("city-archives"), 5, "processed"),
+            msg(42, None, 6, "processed"),
+        ];
+        let s = compute(&c, &[named], &messages, &all_valid(1), Utc::now());
+        let table = render_table(&s, &c);
+        let header = table.lines().find(|l| l.starts_with("单位")).unwrap();
+        assert!(header.contains("编号"), "{table}");
+        let row = table.lines().find(|l| l.starts_with("市档案馆")).unwrap();
+        assert!(row.contains("city-archives"), "{table}");
+        assert!(table.contains("  编号 42　"), "{table}");
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["units"][0]["id"], "city-archives");
+        assert_eq!(json["units"][0]["name"], "市档案馆");
+    }
+
+    #[test]
+    fn aligned_pads_by_display_width() {
+        let rows = vec![
+            vec!["单位".to_string(), "编号".to_string()],
+            vec!["市档案馆".to_string(), "city-archives".to_string()],
+        ];
+        assert_eq!(
+            aligned(&rows),
+            ["单位      编号", "市档案馆  city-archives"]
+        );
     }
 }

@@ -620,11 +620,8 @@ async fn assign_counts_the_unmatched_message_and_refuses_unknown_ids_in_chinese(
     );
     let out = b.run(&["assign", &message_id, "no-such-unit"]).await;
     assert_ne!(out.code, 0, "{out}");
-    assert!(
-        out.stderr
-            .contains("单位名单中没有编号为 no-such-unit 的单位"),
-        "{out}"
-    );
+    assert!(out.stderr.contains("单位名单中没有“no-such-unit”"), "{out}");
+    assert!(out.stderr.contains("reportbox units"), "{out}");
     assert_eq!(
         counts(&pool).await,
         before,
@@ -680,14 +677,107 @@ async fn exempt_and_clear(pool: PgPool) {
 
     let out = b.run(&["exempt", "no-such-unit", "--reason", "x"]).await;
     assert_ne!(out.code, 0, "{out}");
-    assert!(
-        out.stderr.contains("单位名单中没有编号为 no-such-unit"),
-        "{out}"
-    );
+    assert!(out.stderr.contains("单位名单中没有“no-such-unit”"), "{out}");
     // Neither a reason nor --clear: a usage error, nothing done.
     let out = b.run(&["exempt", "city-daily"]).await;
     assert_eq!(out.code, 2, "{out}");
     assert!(out.stderr.contains("--reason"), "{out}");
+}
+
+// ---------- units by name (issue 9) ----------
+
+#[tokio::test]
+async fn units_lists_every_roster_unit_with_its_id_without_a_database() {
+    let b = Desk::with_url(DOWN_URL);
+    let out = b.ok(&["units"]).await;
+    assert!(out.stdout.starts_with("共 7 个单位"), "{out}");
+    let header = out.stdout.lines().find(|l| l.starts_with("编号")).unwrap();
+    for column in ["单位名称", "分组", "联系人", "电话", "邮箱", "别名"] {
+        assert!(header.contains(column), "{column}:\n{out}");
+    }
+    let roster = std::fs::read_to_string(samples_dir().join("roster.csv")).unwrap();
+    let mut lines = out.stdout.lines();
+    // In roster order, each line with the unit's id, name, aliases and addresses.
+    for row in roster.lines().skip(1) {
+        let fields: Vec<&str> = row.split(',').collect();
+        let line = lines
+            .find(|l| l.starts_with(&format!("{} ", fields[0])))
+            .unwrap_or_else(|| panic!("{} missing or out of order:\n{out}", fields[0]));
+        assert!(line.contains(fields[1]), "{line}");
+        for alias in fields[2].split(';').filter(|a| !a.is_empty()) {
+            assert!(line.contains(alias), "{alias}: {line}");
+        }
+        for email in fields[3].split(';').filter(|e| !e.is_empty()) {
+            assert!(line.contains(email), "{email}: {line}");
+        }
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn commands_take_a_unit_by_name_alias_or_unique_prefix(pool: PgPool) {
+    let b = Desk::new(&pool);
+    b.ok(&["import", &corpus()]).await;
+
+    // The status table shows each unit's id, and the unmatched message's number.
+    let table = b.ok(&["status"]).await.stdout;
+    let row = table.lines().find(|l| l.starts_with("太原日报社")).unwrap();
+    assert!(row.contains("city-daily"), "{table}");
+    let number = table
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("编号 "))
+        .and_then(|rest| rest.split('　').next())
+        .unwrap_or_else(|| panic!("no numbered unmatched message:\n{table}"))
+        .to_string();
+    number.parse::<i64>().expect("a number");
+
+    let out = b
+        .ok(&["exempt", "市档案馆", "--reason", "已电话说明"])
+        .await;
+    assert!(
+        out.stdout.contains("“市档案馆”已设为免报：已电话说明"),
+        "{out}"
+    );
+    assert_eq!(
+        unit(&b.status_json().await, "city-archives")["status"],
+        "exempt"
+    );
+    let out = b.ok(&["exempt", "太原市档案馆", "--clear"]).await;
+    assert!(out.stdout.contains("已取消“市档案馆”的免报"), "{out}");
+
+    // Ambiguous: refused, nothing changed, every candidate named with its id.
+    let before = counts(&pool).await;
+    let out = b.run(&["assign", &number, "市"]).await;
+    assert_ne!(out.code, 0, "{out}");
+    for candidate in [
+        "市公安局（city-police）",
+        "市城乡管理局（city-urban）",
+        "市医疗保障局（city-medical-insurance）",
+        "市国资委（city-sasac）",
+        "市档案馆（city-archives）",
+    ] {
+        assert!(out.stderr.contains(candidate), "{candidate}:\n{out}");
+    }
+    assert!(!out.stderr.contains("city-daily"), "{out}");
+    let out = b.run(&["exempt", "市", "--reason", "x"]).await;
+    assert_ne!(out.code, 0, "{out}");
+    assert!(out.stderr.contains("可指 5 个单位"), "{out}");
+    assert_eq!(
+        counts(&pool).await,
+        before,
+        "a refused command changes nothing"
+    );
+
+    // 档案馆: the alias 太原市档案馆 once the campaign prefix is set aside.
+    let out = b.ok(&["assign", &number, "档案馆"]).await;
+    assert!(out.stdout.contains("已计入“市档案馆”"), "{out}");
+    let status = b.status_json().await;
+    assert!(
+        status["unmatched"].as_array().unwrap().is_empty(),
+        "{status:#}"
+    );
+    // A unique prefix of a name (太原日报社) moves it on.
+    let out = b.ok(&["assign", &number, "太原日"]).await;
+    assert!(out.stdout.contains("已计入“太原日报社”"), "{out}");
 }
 
 // ---------- remind, report ----------
