@@ -40,45 +40,8 @@ fn header(raw: &[u8], name: &str) -> Option<String> {
     msg.header_raw(name).map(|v| v.trim().to_string())
 }
 
-/// A table like 附件2 with `youth` as 其中：青少年参与人数 (the rest as in `common::table`).
 fn table_with_youth(unit: &str, youth: f64) -> Vec<u8> {
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    let ws = wb.add_worksheet();
-    ws.write(0, 0, "2023年太原市科技活动周开展情况统计表")
-        .unwrap();
-    ws.write(1, 0, "填报单位（盖章）：").unwrap();
-    ws.write(1, 1, unit).unwrap();
-    for (c, h) in ["序号", "统计指标", "单位", "数量", "备注"]
-        .iter()
-        .enumerate()
-    {
-        ws.write(3, c as u16, *h).unwrap();
-    }
-    let rows: [(&str, &str, f64); 13] = [
-        ("举办科技活动总数", "项", 10.0),
-        ("其中：线上活动", "项", 4.0),
-        ("其中：线下活动", "项", 6.0),
-        ("参与公众人数", "人次", 1200.0),
-        ("其中：青少年参与人数", "人次", youth),
-        ("参与科技工作者人数", "人次", 40.0),
-        ("参与单位数", "个", 5.0),
-        ("开放科普场馆（基地）数", "个", 2.0),
-        ("发放科普资料", "份", 800.0),
-        ("媒体报道数", "篇", 3.0),
-        ("新媒体传播量（直播、短视频、H5）", "次", 5000.0),
-        ("投入经费", "万元", 1.5),
-        ("重点示范活动数", "项", 1.0),
-    ];
-    for (i, (label, u, v)) in rows.iter().enumerate() {
-        let r = 4 + i as u32;
-        ws.write(r, 0, (i + 1) as f64).unwrap();
-        ws.write(r, 1, *label).unwrap();
-        ws.write(r, 2, *u).unwrap();
-        ws.write(r, 3, *v).unwrap();
-    }
-    ws.write(17, 0, "重点示范活动名称及简介").unwrap();
-    ws.write(17, 1, "科普进社区").unwrap();
-    wb.save_to_buffer().unwrap()
+    common::table_with_youth(unit, "2023", youth)
 }
 
 const LINK_BODY: &str = "您好，视频较大，以超大附件发送：\n\n从网易163邮箱发来的超大附件\n\n市档案馆科技活动周影像资料.mp4 (486.2M, 2023年6月23日 15:40 到期)\n下载地址：https://mail.163.com/large-attachment-download/index.html?p=X-NETEASE-HUGE-ATTACHMENT&file=qCPD&title=%E5%BD%B1%E5%83%8F.mp4\n";

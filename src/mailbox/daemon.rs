@@ -97,6 +97,23 @@ async fn timed<T, E: Into<MailboxError>>(
     }
 }
 
+/// One `UID FETCH`, its whole answer collected, within the command time limit.
+async fn uid_fetch(
+    conn: &mut Connected,
+    what: &'static str,
+    set: String,
+    query: &str,
+) -> Result<Vec<async_imap::types::Fetch>, MailboxError> {
+    timed(what, async {
+        conn.session
+            .uid_fetch(set, query)
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await
+}
+
 /// `1:3,7,9:10` for the sorted UIDs given.
 pub fn uid_set(uids: &[u32]) -> String {
     let mut out = String::new();
@@ -178,13 +195,12 @@ pub async fn poll_once(
     }
     debug!(folder, count = uids.len(), "new messages");
     let meta: HashMap<u32, (u32, Option<DateTime<Utc>>)> = {
-        let fetched: Vec<_> = timed("fetching sizes", async {
-            conn.session
-                .uid_fetch(uid_set(&uids), "(UID RFC822.SIZE INTERNALDATE)")
-                .await?
-                .try_collect::<Vec<_>>()
-                .await
-        })
+        let fetched = uid_fetch(
+            conn,
+            "fetching sizes",
+            uid_set(&uids),
+            "(UID RFC822.SIZE INTERNALDATE)",
+        )
         .await?;
         fetched
             .iter()
@@ -222,13 +238,12 @@ pub async fn poll_once(
             ahead = fetch_ahead(conn, &uids[at..], &meta, cfg.max_message_size).await?;
         }
         let bytes = if oversized {
-            let fetched: Vec<_> = timed("fetching a message's header", async {
-                conn.session
-                    .uid_fetch(uid.to_string(), "(UID BODY.PEEK[HEADER])")
-                    .await?
-                    .try_collect::<Vec<_>>()
-                    .await
-            })
+            let fetched = uid_fetch(
+                conn,
+                "fetching a message's header",
+                uid.to_string(),
+                "(UID BODY.PEEK[HEADER])",
+            )
             .await?;
             fetched
                 .iter()
@@ -350,13 +365,12 @@ async fn fetch_ahead(
     if batch.is_empty() {
         return Ok(HashMap::new());
     }
-    let fetched: Vec<_> = timed("fetching messages", async {
-        conn.session
-            .uid_fetch(uid_set(&batch), "(UID BODY.PEEK[])")
-            .await?
-            .try_collect::<Vec<_>>()
-            .await
-    })
+    let fetched = uid_fetch(
+        conn,
+        "fetching messages",
+        uid_set(&batch),
+        "(UID BODY.PEEK[])",
+    )
     .await?;
     Ok(fetched
         .iter()

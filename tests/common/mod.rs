@@ -353,6 +353,11 @@ pub async fn env_with_roster(
 /// A statistics table laid out like 附件2, filled in for `unit`; `unit` empty gives the blank
 /// template.
 pub fn table(unit: &str, year: &str) -> Vec<u8> {
+    table_with_youth(unit, year, 300.0)
+}
+
+/// [`table`] with `youth` as 其中：青少年参与人数 (above 参与公众人数 it is an error).
+pub fn table_with_youth(unit: &str, year: &str, youth: f64) -> Vec<u8> {
     let filled = !unit.is_empty();
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet();
@@ -374,7 +379,7 @@ pub fn table(unit: &str, year: &str) -> Vec<u8> {
         ("其中：线上活动", "项", 4.0),
         ("其中：线下活动", "项", 6.0),
         ("参与公众人数", "人次", 1200.0),
-        ("其中：青少年参与人数", "人次", 300.0),
+        ("其中：青少年参与人数", "人次", youth),
         ("参与科技工作者人数", "人次", 40.0),
         ("参与单位数", "个", 5.0),
         ("开放科普场馆（基地）数", "个", 2.0),
