@@ -4,7 +4,7 @@
 //! and every file the unit attached. It also reads addresses from raw header values, which
 //! mail-parser loses on some malformed headers (a bad charset token in an encoded word).
 
-use super::walk::{decode_body, new_file};
+use super::walk::{attached_origin, decode_body, file_name, new_file, PartHeaders};
 use super::*;
 
 /// What the simple walk found.
@@ -41,7 +41,7 @@ fn part(
     let header_len = header_block_len(raw);
     let fields = split_fields(&raw[..header_len]);
     let body = &raw[header_len..];
-    let ctype = field(&fields, "content-type").map(|f| names::parse_structured(&f.value));
+    let PartHeaders { ctype, disp, cte } = PartHeaders::read(&fields);
     let value = ctype
         .as_ref()
         .map(|c| c.value.clone())
@@ -55,23 +55,13 @@ fn part(
             return;
         }
     }
-    let disp = field(&fields, "content-disposition").map(|f| names::parse_structured(&f.value));
-    let cte = field(&fields, "content-transfer-encoding")
-        .map(|f| names::decode_guess(&f.value).trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let name = disp
-        .as_ref()
-        .and_then(|d| d.param("filename"))
-        .or_else(|| ctype.as_ref().and_then(|c| c.param("name")))
-        .and_then(names::clean_name);
+    let name = file_name(disp.as_ref(), ctype.as_ref()).and_then(names::clean_name);
     let bytes = decode_body(body, &cte);
     if value == "message/rfc822" && name.is_none() {
         let inner_fields = split_fields(&bytes[..header_block_len(&bytes)]);
         let subject = field(&inner_fields, "subject")
-            .map(|s| names::decode_header(&s.value).trim().to_string())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "（无主题）".to_string());
-        let inner_origin = [origin, &[format!("{ATTACHED_MESSAGE_PREFIX}{subject}")]].concat();
+            .map(|s| names::decode_header(&s.value).trim().to_string());
+        let inner_origin = [origin, &[attached_origin(subject)]].concat();
         part(&bytes, &inner_origin, depth + 1, false, limits, found);
         return;
     }

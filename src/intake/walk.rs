@@ -59,16 +59,8 @@ impl Walker<'_> {
                 .get(part.offset_header as usize..part.offset_body as usize)
                 .unwrap_or(&[]);
             let fields = split_fields(header);
-            let ctype = field(&fields, "content-type").map(|f| names::parse_structured(&f.value));
-            let disp =
-                field(&fields, "content-disposition").map(|f| names::parse_structured(&f.value));
-            let cte = field(&fields, "content-transfer-encoding")
-                .map(|f| names::decode_guess(&f.value).trim().to_ascii_lowercase())
-                .unwrap_or_default();
-            let raw_name = disp
-                .as_ref()
-                .and_then(|d| d.param("filename"))
-                .or_else(|| ctype.as_ref().and_then(|c| c.param("name")))
+            let PartHeaders { ctype, disp, cte } = PartHeaders::read(&fields);
+            let raw_name = file_name(disp.as_ref(), ctype.as_ref())
                 .map(str::to_string)
                 .or_else(|| part.attachment_name().map(str::to_string));
             let has_name = raw_name.as_deref().is_some_and(|n| !n.trim().is_empty());
@@ -219,10 +211,47 @@ fn message_origin(inner: &Message<'_>, parent_raw: &[u8]) -> String {
         .and_then(|f| {
             field(&f, "subject").map(|s| names::decode_header(&s.value).trim().to_string())
         })
-        .or_else(|| inner.subject().map(|s| s.trim().to_string()))
+        .or_else(|| inner.subject().map(|s| s.trim().to_string()));
+    attached_origin(subject)
+}
+
+/// How an attached message is named in its files' `origin`: by its subject.
+pub(super) fn attached_origin(subject: Option<String>) -> String {
+    let subject = subject
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "（无主题）".to_string());
     format!("{ATTACHED_MESSAGE_PREFIX}{subject}")
+}
+
+/// What a MIME part's own header fields say about it, read from the raw fields (so GBK names
+/// and RFC 2231 parameters decode as Chinese clients write them).
+pub(super) struct PartHeaders {
+    pub ctype: Option<names::Structured>,
+    pub disp: Option<names::Structured>,
+    /// Lowercased, empty when absent.
+    pub cte: String,
+}
+
+impl PartHeaders {
+    pub(super) fn read(fields: &[RawField]) -> PartHeaders {
+        let structured = |n: &str| field(fields, n).map(|f| names::parse_structured(&f.value));
+        PartHeaders {
+            ctype: structured("content-type"),
+            disp: structured("content-disposition"),
+            cte: field(fields, "content-transfer-encoding")
+                .map(|f| names::decode_guess(&f.value).trim().to_ascii_lowercase())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The part's file name as written: `filename` of the disposition, else `name` of the type.
+pub(super) fn file_name<'a>(
+    disp: Option<&'a names::Structured>,
+    ctype: Option<&'a names::Structured>,
+) -> Option<&'a str> {
+    disp.and_then(|d| d.param("filename"))
+        .or_else(|| ctype.and_then(|c| c.param("name")))
 }
 
 pub(super) fn decode_body(body: &[u8], cte: &str) -> Vec<u8> {

@@ -1136,13 +1136,13 @@ async fn load_current(
     let units = load_units(&mut *conn, Some(unit)).await?;
     let files = file_records(
         sqlx::query(
-            "SELECT DISTINCT ON (f.item) f.message_id, f.ordinal, f.name, f.origin, f.item, f.state,
-                    f.problems, f.link_url,
-                    CASE WHEN f.role = 'link' THEN f.data->>'size' END AS link_size,
-                    CASE WHEN f.role = 'link' THEN f.data->>'expires' END AS link_expires
-             FROM files f JOIN messages m ON m.id = f.message_id
-             WHERE m.unit_id = $1 AND m.disposition = 'processed'
-             ORDER BY f.item, m.received_at DESC, m.id DESC, f.ordinal DESC",
+            // Only the column lists are spliced in, and they are constants.
+            sqlx::AssertSqlSafe(format!(
+                "SELECT DISTINCT ON (f.item) {FILE_COLUMNS}
+                 FROM files f JOIN messages m ON m.id = f.message_id
+                 WHERE m.unit_id = $1 AND m.disposition = 'processed'
+                 ORDER BY f.item, m.received_at DESC, m.id DESC, f.ordinal DESC"
+            )),
         )
         .bind(unit)
         .fetch_all(&mut *conn)
@@ -1151,13 +1151,14 @@ async fn load_current(
     let ids: Vec<i64> = files.iter().map(|f| f.message_db_id).collect();
     let messages = message_records(
         sqlx::query(
-            "SELECT id, message_id, dedupe_key, from_addr, subject, received_at, disposition, unit_id,
-                    problems, source
-             FROM messages
-             WHERE id = ANY($2)
-                OR id = (SELECT id FROM messages WHERE unit_id = $1 AND disposition = 'processed'
-                         ORDER BY received_at DESC, id DESC LIMIT 1)
-             ORDER BY received_at, id",
+            // Only the column lists are spliced in, and they are constants.
+            sqlx::AssertSqlSafe(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages
+                 WHERE id = ANY($2)
+                    OR id = (SELECT id FROM messages WHERE unit_id = $1 AND disposition = 'processed'
+                             ORDER BY received_at DESC, id DESC LIMIT 1)
+                 ORDER BY received_at, id"
+            )),
         )
         .bind(unit)
         .bind(&ids)
@@ -1174,9 +1175,11 @@ async fn load_records(
     let units = load_units(&mut *conn, unit).await?;
     let messages = message_records(
         sqlx::query(
-            "SELECT id, message_id, dedupe_key, from_addr, subject, received_at, disposition, unit_id,
-                    problems, source
-             FROM messages WHERE ($1::text IS NULL OR unit_id = $1) ORDER BY received_at, id",
+            // Only the column lists are spliced in, and they are constants.
+            sqlx::AssertSqlSafe(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages
+                 WHERE ($1::text IS NULL OR unit_id = $1) ORDER BY received_at, id"
+            )),
         )
         .bind(unit)
         .fetch_all(&mut *conn)
@@ -1184,12 +1187,13 @@ async fn load_records(
     )?;
     let files = file_records(
         sqlx::query(
-            "SELECT f.message_id, f.ordinal, f.name, f.origin, f.item, f.state, f.problems, f.link_url,
-                    CASE WHEN f.role = 'link' THEN f.data->>'size' END AS link_size,
-                    CASE WHEN f.role = 'link' THEN f.data->>'expires' END AS link_expires
-             FROM files f JOIN messages m ON m.id = f.message_id
-             WHERE m.disposition = 'processed' AND ($1::text IS NULL OR m.unit_id = $1)
-             ORDER BY f.message_id, f.ordinal",
+            // Only the column lists are spliced in, and they are constants.
+            sqlx::AssertSqlSafe(format!(
+                "SELECT {FILE_COLUMNS}
+                 FROM files f JOIN messages m ON m.id = f.message_id
+                 WHERE m.disposition = 'processed' AND ($1::text IS NULL OR m.unit_id = $1)
+                 ORDER BY f.message_id, f.ordinal"
+            )),
         )
         .bind(unit)
         .fetch_all(&mut *conn)
@@ -1218,6 +1222,16 @@ async fn load_units(
     })
     .collect())
 }
+
+/// What [`message_records`] reads, for every query that feeds it.
+const MESSAGE_COLUMNS: &str = "id, message_id, dedupe_key, from_addr, subject, received_at,
+    disposition, unit_id, problems, source";
+
+/// What [`file_records`] reads (`f` is `files`), for every query that feeds it.
+const FILE_COLUMNS: &str = "f.message_id, f.ordinal, f.name, f.origin, f.item, f.state, f.problems,
+    f.link_url,
+    CASE WHEN f.role = 'link' THEN f.data->>'size' END AS link_size,
+    CASE WHEN f.role = 'link' THEN f.data->>'expires' END AS link_expires";
 
 fn message_records(rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<MessageRecord>, StoreError> {
     rows.into_iter()
