@@ -182,6 +182,18 @@ pub fn parse(raw: &[u8], limits: &IntakeLimits) -> Parsed {
     })
 }
 
+/// Tests make a step panic with a header `X-Test-Panic: <step>`, to see that the other steps'
+/// findings survive; outside tests this does nothing.
+fn fail_here(_raw: &[u8], _step: &str) {
+    #[cfg(test)]
+    {
+        let marker = format!("X-Test-Panic: {_step}\r\n");
+        if _raw.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+            panic!("test panic in {_step}");
+        }
+    }
+}
+
 /// Runs one step of the reading; a panic inside it is that step's failure alone.
 fn guarded<T>(step: impl FnOnce() -> T) -> Option<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).ok()
@@ -250,6 +262,7 @@ fn parse_inner(raw: &[u8], limits: &IntakeLimits) -> Parsed {
     let shown = for_mail_parser(raw, header_len);
     let raw: &[u8] = &shown;
     let walked = guarded(|| {
+        fail_here(raw, "walk");
         let mut msg = parser.parse(raw)?;
         let addresses = [
             mailbox(msg.from()),
@@ -312,6 +325,7 @@ fn parse_inner(raw: &[u8], limits: &IntakeLimits) -> Parsed {
     p.is_delivery_report = is_delivery_report(&fields, &p);
 
     let links = guarded(|| {
+        fail_here(raw, "links");
         let mut links = Vec::new();
         for (is_html, text) in &bodies {
             let text = &text[..floor_char(text, LINK_SCAN_MAX)];

@@ -713,3 +713,32 @@ fn mail_is_told_from_other_files_by_its_header_block() {
     assert!(!looks_like_message(b"PK\x03\x04\x14\0\0\0"));
     assert!(!looks_like_message(b"Note: call them\nabout the table\n"));
 }
+
+/// A panic in mail-parser's walk or in link finding costs only that step: the sender, subject,
+/// every attachment (through the walk by boundaries) and the body are still read.
+#[test]
+fn a_panic_in_one_step_leaves_the_message_its_sender_and_files() {
+    for step in ["walk", "links"] {
+        let raw = format!(
+            "From: =?utf-8?B?5biC5qGj5qGI6aaG?= <tydag_bgs@163.com>\r\nSubject: =?utf-8?B?5biC5qGj5qGI6aaG5p2Q5paZ?=\r\nX-Test-Panic: {step}\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>&nbsp;附件请查收</p>\r\n--b\r\nContent-Type: application/octet-stream; name=\"=?utf-8?B?57uf6K6h6KGoLnhsc3g=?=\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+            b64(b"PK\x03\x04 not really a table")
+        );
+        let p = parse(raw.as_bytes(), &IntakeLimits::default());
+        assert_eq!(
+            p.from.as_ref().map(|m| m.address.as_str()),
+            Some("tydag_bgs@163.com"),
+            "{step}"
+        );
+        assert_eq!(p.subject, "市档案馆材料", "{step}");
+        assert_eq!(
+            p.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            ["统计表.xlsx"],
+            "{step}"
+        );
+        assert!(
+            p.body_text.contains("附件请查收"),
+            "{step}: {:?}",
+            p.body_text
+        );
+    }
+}
