@@ -279,11 +279,7 @@ pub async fn smtp(settings: &Settings) -> Line {
 }
 
 /// 535 (credentials refused), 534 and 530 (authentication required or too weak), or a reply
-/// that says so in words, as 163 sometimes does.
-fn is_auth_refusal(e: &lettre::transport::smtp::Error) -> bool {
-    let code = e.status().map(|c| c.to_string()).unwrap_or_default();
-    matches!(code.as_str(), "535" | "534" | "530")
-        || e.to_string()
-            .to_lowercase()
-            .contains("authentication failed")
+/// that says so in words, as 163 sometimes does: the sender's own reading of it.
+fn is_auth_refusal(e: &crate::notify::smtp::SmtpError) -> bool {
+    crate::notify::smtp::classify(e.code, &e.message) == crate::notify::smtp::FailureClass::Auth
 }

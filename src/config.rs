@@ -80,6 +80,7 @@ struct RawSmtp {
     /// How long sending pauses after the server refuses the authorisation code before the
     /// (re-read) code is tried again.
     auth_retry_seconds: u64,
+    resend_grace_seconds: u64,
 }
 
 impl Default for RawSmtp {
@@ -97,6 +98,7 @@ impl Default for RawSmtp {
             timeout_seconds: 60,
             idle_poll_seconds: 10,
             auth_retry_seconds: 300,
+            resend_grace_seconds: 300,
         }
     }
 }
@@ -300,6 +302,9 @@ pub struct SmtpSettings {
     pub timeout: std::time::Duration,
     pub idle_poll: std::time::Duration,
     pub auth_retry: std::time::Duration,
+    /// How long an email that was being transmitted when the sender died waits before it is
+    /// sent again (the server may have taken it; a resend carries the same Message-ID).
+    pub resend_grace: std::time::Duration,
 }
 
 // The password is an authorisation code: never print it.
@@ -702,6 +707,7 @@ fn convert_smtp(raw: RawSmtp, base: &Path, problems: &mut Vec<String>) -> SmtpSe
         timeout: std::time::Duration::from_secs(raw.timeout_seconds.max(1)),
         idle_poll: std::time::Duration::from_secs(raw.idle_poll_seconds.max(1)),
         auth_retry: std::time::Duration::from_secs(raw.auth_retry_seconds.max(1)),
+        resend_grace: std::time::Duration::from_secs(raw.resend_grace_seconds),
     }
 }
 

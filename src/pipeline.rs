@@ -86,29 +86,45 @@ pub async fn process(
         });
     }
     // The original is on disk before anything refers to it.
-    store.objects.put(&raw_sha256, &incoming.raw)?;
-    let parsed = intake::parse(&incoming.raw, &settings.limits);
+    let parsed = blocking(|| {
+        store.objects.put(&raw_sha256, &incoming.raw)?;
+        Ok::<_, PipelineError>(intake::parse(&incoming.raw, &settings.limits))
+    })?;
     let known = known(store, &parsed).await?;
     let size = incoming.raw.len();
-    let body_sha = sha256_hex(body_of(&incoming.raw));
-    drop(incoming.raw);
-    let (message, blobs) = decide(
-        settings,
-        parsed,
-        &known,
-        Meta {
-            raw_sha256,
-            body_sha256: body_sha,
-            size,
-            source: incoming.source,
-            internal_date: incoming.internal_date,
-        },
-    );
-    for (sha, bytes) in &blobs {
-        store.objects.put(sha, bytes)?;
-    }
-    drop(blobs);
+    let message = blocking(|| {
+        let body_sha256 = sha256_hex(body_of(&incoming.raw));
+        // The parse holds what is needed; the raw bytes can go before the files are unpacked.
+        drop(incoming.raw);
+        let (message, blobs) = decide(
+            settings,
+            parsed,
+            &known,
+            Meta {
+                raw_sha256,
+                body_sha256,
+                size,
+                source: incoming.source,
+                internal_date: incoming.internal_date,
+            },
+        );
+        for (sha, bytes) in &blobs {
+            store.objects.put(sha, bytes)?;
+        }
+        Ok::<_, PipelineError>(message)
+    })?;
     save(settings, store, &message).await
+}
+
+/// Parsing, validation and file writes off the async workers, so that a slow message does not
+/// stall the IMAP session's keep-alives or the sender: on a multi-threaded runtime (the daemon)
+/// the worker becomes a blocking thread for the duration. On a single-threaded runtime (tests,
+/// one-shot commands) there is nothing else to keep going, and it runs inline.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 /// What `assign` did.

@@ -218,10 +218,11 @@ impl Figures for StoreFigures<'_> {
                 .fetch_one(&self.store.pool)
                 .await
                 .ok()?;
-        let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state = 'pending'")
-            .fetch_one(&self.store.pool)
-            .await
-            .ok()?;
+        let queued: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')")
+                .fetch_one(&self.store.pool)
+                .await
+                .ok()?;
         // A pause is what a person must act on (a refused code) or wait out (163's limits):
         // without it the STATUS line would show a queue that just grows.
         let paused = match self.store.sender_paused_until().await.ok()? {

@@ -1,12 +1,16 @@
 //! Outgoing mail. Emails are composed into the outbox (in the same transaction as whatever
 //! causes them), then a sender drains the outbox over SMTP within the configured rate.
 //!
-//! Duplicates: a row is locked (`FOR UPDATE SKIP LOCKED`) for the whole SMTP exchange and marked
-//! sent in the same transaction right after the server's `250`. A crash in the few milliseconds
-//! between that reply and the commit leaves the row pending, and it is sent again on restart
-//! with the same Message-ID: that window is the only way an email can go out twice.
+//! Duplicates: a row is locked (`FOR UPDATE SKIP LOCKED`) while the server takes the envelope,
+//! then marked "sending" (committed) just before the message is transmitted, and marked sent
+//! right after the server's `250`. A crash before the mark leaves the row pending: nothing was
+//! transmitted, and it is sent at once on restart. A crash (or a database failure) between the
+//! mark and the commit of "sent" - the time the server takes to read the message, plus one
+//! commit - is the only way an email can go out twice: such a row is sent again with the same
+//! Message-ID, after `smtp.resend_grace_seconds`.
 
 pub mod compose;
+mod connection;
 pub mod smtp;
 pub mod summary;
 
@@ -134,23 +138,27 @@ pub async fn send_due(
     let pace = Duration::from_secs_f64(60.0 / f64::from(settings.smtp.max_per_minute.max(1)));
     let mut first = true;
     while report.sent + report.retried + report.failed < limit {
-        let Some(claimed) = store.claim_due(now).await? else {
+        let Some(mut claimed) = store.claim_due(now, settings.smtp.resend_grace).await? else {
             break;
         };
         if !first {
             tokio::time::sleep(pace).await;
         }
         first = false;
-        let mut files = Vec::new();
-        for a in &claimed.row.email.attachments {
-            files.push((
-                a.name.clone(),
-                a.content_type.clone(),
-                store.objects.get(&a.sha256)?,
-            ));
-        }
+        let files = match attachments(store, &claimed.row) {
+            Ok(f) => f,
+            // One email whose file is gone must not stop every email queued after it.
+            Err(error) => {
+                tracing::error!(id = claimed.row.id, error = %error, "email not sent: an attachment cannot be read");
+                report.failed += 1;
+                store.complete(claimed, &Delivery::Failed { error }).await?;
+                continue;
+            }
+        };
+        let row = claimed.row.clone();
+        let sent = mailer.send(&row, files, || claimed.mark_sending()).await?;
         // `stop`: this failure says the rest would fail too; they stay due for the next pass.
-        let (outcome, stop) = match mailer.send(&claimed.row, files).await {
+        let (outcome, stop) = match sent {
             Ok(reply) => {
                 auth_accepted();
                 if std::mem::take(&mut auth_pause) {
@@ -220,7 +228,26 @@ pub async fn send_due(
             break;
         }
     }
+    mailer.close().await;
     Ok(report)
+}
+
+/// The files of an email, read from the object store; why not, in Chinese, for the row.
+fn attachments(
+    store: &Store,
+    row: &crate::store::OutboxRow,
+) -> Result<Vec<(String, String, Vec<u8>)>, String> {
+    row.email
+        .attachments
+        .iter()
+        .map(|a| {
+            store
+                .objects
+                .get(&a.sha256)
+                .map(|bytes| (a.name.clone(), a.content_type.clone(), bytes))
+                .map_err(|e| format!("附件“{}”无法读取：{e}", a.name))
+        })
+        .collect()
 }
 
 /// Who a reminder round goes to, and who must be phoned instead.

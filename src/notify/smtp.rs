@@ -1,14 +1,17 @@
 //! Talking to the submission server: building the MIME message with lettre, sending it over
 //! implicit TLS or STARTTLS with AUTH, and sorting failures the way 163 reports them.
 
+pub use super::connection::SmtpError;
+use super::connection::{Connection, Connector};
 use crate::config::{Settings, TlsMode};
 use crate::store::OutboxRow;
 use base64::Engine;
 use lettre::message::header::{ContentTransferEncoding, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{Address, Message};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -227,16 +230,14 @@ fn attachment_part(name: &str, content_type: &str, bytes: Vec<u8>) -> SinglePart
 }
 
 pub struct Mailer {
-    /// Swapped for one with the re-read code after the server refused the old one; an `Arc`
-    /// so a send in progress keeps its transport while the lock is not held across `await`.
-    transport: std::sync::Mutex<std::sync::Arc<AsyncSmtpTransport<Tokio1Executor>>>,
-    /// The transport without credentials, to rebuild it with a new code.
-    builder: lettre::transport::smtp::AsyncSmtpTransportBuilder,
+    connector: Connector,
     username: Option<String>,
-    password: Option<String>,
+    password: std::sync::Mutex<Option<String>>,
     password_file: Option<std::path::PathBuf>,
     /// The last send was refused for its credentials: read the code again before the next.
     reload: std::sync::atomic::AtomicBool,
+    /// The open session, reused for the emails of one pass; `None` between passes.
+    session: tokio::sync::Mutex<Option<(Connection, std::time::Instant)>>,
     from: Mailbox,
     /// The authenticated mailbox: 163 refuses any other envelope sender.
     envelope_from: Address,
@@ -244,27 +245,37 @@ pub struct Mailer {
     tz: chrono_tz::Tz,
 }
 
+/// A session idle longer than this is asked NOOP before it carries another email: servers drop
+/// idle clients, and an email must not be half-sent into a dead socket.
+const REUSE_WITHOUT_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Mailer {
     pub fn new(settings: &Settings) -> Result<Mailer, SetupError> {
         let s = &settings.smtp;
-        let mut params = TlsParameters::builder(s.host.clone());
-        if let Some(ca) = &s.ca_file {
-            let pem = std::fs::read(ca)
-                .map_err(|e| SetupError::CaFile(ca.display().to_string(), e.to_string()))?;
-            let cert = Certificate::from_pem(&pem)
-                .map_err(|e| SetupError::CaFile(ca.display().to_string(), e.to_string()))?;
-            params = params.add_root_certificate(cert);
-        }
-        let tls = match s.tls {
-            TlsMode::Implicit => Tls::Wrapper(params.build_rustls()?),
-            TlsMode::StartTls => Tls::Required(params.build_rustls()?),
-            TlsMode::None => Tls::None,
+        let tls_parameters = match s.tls {
+            TlsMode::None => None,
+            TlsMode::Implicit | TlsMode::StartTls => {
+                let mut params = TlsParameters::builder(s.host.clone());
+                if let Some(ca) = &s.ca_file {
+                    let pem = std::fs::read(ca)
+                        .map_err(|e| SetupError::CaFile(ca.display().to_string(), e.to_string()))?;
+                    let cert = Certificate::from_pem(&pem)
+                        .map_err(|e| SetupError::CaFile(ca.display().to_string(), e.to_string()))?;
+                    params = params.add_root_certificate(cert);
+                }
+                Some(params.build_rustls()?)
+            }
         };
-        let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
-            .port(s.port)
-            .tls(tls)
-            .timeout(Some(s.timeout));
-        let transport = transport_with(&builder, s.username.as_deref(), s.password.as_deref());
+        // This machine's name, as lettre's transport said it.
+        let hello = ClientId::default();
+        let connector = Connector {
+            host: s.host.clone(),
+            port: s.port,
+            tls: s.tls,
+            tls_parameters,
+            timeout: s.timeout,
+            hello,
+        };
         let mailbox = &settings.campaign.mailbox;
         let address: Address = mailbox
             .parse()
@@ -279,12 +290,12 @@ impl Mailer {
             Some(s.from_name.clone())
         };
         Ok(Mailer {
-            transport: std::sync::Mutex::new(std::sync::Arc::new(transport)),
-            builder,
+            connector,
             username: s.username.clone(),
-            password: s.password.clone(),
+            password: std::sync::Mutex::new(s.password.clone()),
             password_file: s.password_file.clone(),
             reload: std::sync::atomic::AtomicBool::new(false),
+            session: tokio::sync::Mutex::new(None),
             from: Mailbox::new(name, address.clone()),
             envelope_from,
             domain: address.domain().to_string(),
@@ -294,13 +305,24 @@ impl Mailer {
 
     /// Connects and authenticates (when credentials are configured) without sending anything:
     /// `reportbox check`.
-    pub async fn verify(&self) -> Result<(), lettre::transport::smtp::Error> {
-        self.transport().test_connection().await.map(|_| ())
+    pub async fn verify(&self) -> Result<(), SmtpError> {
+        let conn = self.connector.open(self.credentials().as_ref()).await?;
+        conn.quit().await;
+        Ok(())
     }
 
-    fn transport(&self) -> std::sync::Arc<AsyncSmtpTransport<Tokio1Executor>> {
-        let t = self.transport.lock().unwrap_or_else(|p| p.into_inner());
-        std::sync::Arc::clone(&t)
+    fn credentials(&self) -> Option<Credentials> {
+        let password = self.password.lock().unwrap_or_else(|p| p.into_inner());
+        match (&self.username, &*password) {
+            (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.clone())),
+            _ => None,
+        }
+    }
+
+    /// Read the code again before the next connection (SIGHUP, or the server refused it).
+    pub fn reload_on_next_send(&self) {
+        self.reload
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// After a refused code: the code from `smtp.password_file` (or the credentials file) as
@@ -313,18 +335,18 @@ impl Mailer {
         {
             return;
         }
-        let password = match &self.password_file {
-            Some(f) => match std::fs::read_to_string(f) {
-                Ok(p) => Some(p.trim().to_string()),
-                Err(e) => {
-                    tracing::warn!(file = %f.display(), error = %e, "smtp.password_file cannot be read; keeping the code in use");
-                    self.password.clone()
-                }
-            },
-            None => self.password.clone(),
+        let Some(f) = &self.password_file else {
+            return;
         };
-        let fresh = transport_with(&self.builder, self.username.as_deref(), password.as_deref());
-        *self.transport.lock().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(fresh);
+        match std::fs::read_to_string(f) {
+            Ok(p) => {
+                *self.password.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(p.trim().to_string());
+            }
+            Err(e) => {
+                tracing::warn!(file = %f.display(), error = %e, "smtp.password_file cannot be read; keeping the code in use");
+            }
+        }
     }
 
     /// Builds the MIME message of an outbox row. The Message-ID is derived from the row, so a
@@ -381,65 +403,92 @@ impl Mailer {
         Ok(message)
     }
 
-    /// Sends one row; the server's reply on success.
-    pub async fn send(
+    /// Sends one row; the server's reply on success. `before_data` runs once the server has
+    /// accepted the envelope, just before the message is transmitted: the sender records
+    /// "sending" there. When it fails, nothing is transmitted and the session is dropped.
+    pub async fn send<F, Fut, E>(
         &self,
         row: &OutboxRow,
         attachments: Vec<(String, String, Vec<u8>)>,
-    ) -> Result<String, SendFailure> {
-        let message = self.build(row, attachments)?;
+        before_data: F,
+    ) -> Result<Result<String, SendFailure>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(), E>>,
+    {
+        let message = match self.build(row, attachments) {
+            Ok(m) => m.formatted(),
+            Err(f) => return Ok(Err(f)),
+        };
         let to: Vec<Address> = row
             .email
             .recipients
             .iter()
             .filter_map(|r| r.parse().ok())
             .collect();
-        let envelope = lettre::address::Envelope::new(Some(self.envelope_from.clone()), to)
-            .map_err(|err| SendFailure {
-                class: FailureClass::Permanent,
-                message: err.to_string(),
-            })?;
-        self.reload_credentials();
-        match self
-            .transport()
-            .send_raw(&envelope, &message.formatted())
-            .await
-        {
-            Ok(resp) => Ok(format!(
-                "{} {}",
-                resp.code(),
-                resp.message().collect::<Vec<_>>().join(" ")
-            )),
+        let envelope = match lettre::address::Envelope::new(Some(self.envelope_from.clone()), to) {
+            Ok(e) => e,
             Err(err) => {
-                let code = err.status().map(|c| {
-                    let s = c.to_string();
-                    s.parse::<u16>().unwrap_or(0)
-                });
-                let text = err.to_string();
-                let class = classify(code, &text);
-                if class == FailureClass::Auth {
-                    self.reload
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-                Err(SendFailure {
-                    class,
-                    message: text,
-                })
+                return Ok(Err(SendFailure {
+                    class: FailureClass::Permanent,
+                    message: err.to_string(),
+                }));
             }
+        };
+        let mut session = self.session.lock().await;
+        let mut conn = match self.take_live(&mut session).await {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(self.failure(e))),
+        };
+        if let Err(e) = conn.envelope(&envelope, &message).await {
+            // A refused recipient leaves the session usable, but a session in an unknown state
+            // is not worth the risk for the next email.
+            return Ok(Err(self.failure(e)));
+        }
+        before_data().await?;
+        match conn.data(&message).await {
+            Ok(resp) => {
+                *session = Some((conn, std::time::Instant::now()));
+                Ok(Ok(format!(
+                    "{} {}",
+                    resp.code(),
+                    resp.message().collect::<Vec<_>>().join(" ")
+                )))
+            }
+            Err(e) => Ok(Err(self.failure(e))),
         }
     }
-}
 
-fn transport_with(
-    builder: &lettre::transport::smtp::AsyncSmtpTransportBuilder,
-    username: Option<&str>,
-    password: Option<&str>,
-) -> AsyncSmtpTransport<Tokio1Executor> {
-    let mut b = builder.clone();
-    if let (Some(u), Some(p)) = (username, password) {
-        b = b.credentials(Credentials::new(u.to_string(), p.to_string()));
+    /// The pass is over: say goodbye rather than leave the server to time the session out.
+    pub async fn close(&self) {
+        if let Some((conn, _)) = self.session.lock().await.take() {
+            conn.quit().await;
+        }
     }
-    b.build()
+
+    async fn take_live(
+        &self,
+        session: &mut Option<(Connection, std::time::Instant)>,
+    ) -> Result<Connection, SmtpError> {
+        if let Some((mut conn, since)) = session.take() {
+            if !conn.broken() && (since.elapsed() < REUSE_WITHOUT_CHECK || conn.alive().await) {
+                return Ok(conn);
+            }
+        }
+        self.reload_credentials();
+        self.connector.open(self.credentials().as_ref()).await
+    }
+
+    fn failure(&self, e: SmtpError) -> SendFailure {
+        let class = classify(e.code, &e.message);
+        if class == FailureClass::Auth {
+            self.reload_on_next_send();
+        }
+        SendFailure {
+            class,
+            message: e.message,
+        }
+    }
 }
 
 #[cfg(test)]

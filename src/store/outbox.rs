@@ -1,6 +1,8 @@
 //! The outbox: emails to send, as rows. A sender claims one due row at a time with
-//! `FOR UPDATE SKIP LOCKED` and keeps it locked while it talks to the SMTP server, so a second
-//! instance never sends the same row, and a crash returns the row to the queue.
+//! `FOR UPDATE SKIP LOCKED` and keeps it locked until the server has accepted the envelope, so
+//! a second instance never sends the same row and a crash before then returns the row to the
+//! queue; it then commits "sending" and transmits the message. A row left "sending" is sent
+//! again after a grace period, with the same Message-ID.
 
 use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -103,10 +105,27 @@ pub enum Delivery {
     },
 }
 
-/// A row claimed for sending: its lock lives as long as this value.
+/// A row claimed for sending: its lock lives as long as this value, until it is marked
+/// "sending" (the mark is committed and the state keeps other senders off it).
 pub struct Claimed {
-    tx: Transaction<'static, Postgres>,
+    tx: Option<Transaction<'static, Postgres>>,
     pub row: OutboxRow,
+}
+
+impl Claimed {
+    /// Commits "sending": from here on a crash leaves the row to be sent again only after the
+    /// grace period, since the server may already have the message.
+    pub async fn mark_sending(&mut self) -> Result<(), StoreError> {
+        let Some(mut tx) = self.tx.take() else {
+            return Ok(());
+        };
+        sqlx::query("UPDATE outbox SET state = 'sending', sending_at = now() WHERE id = $1")
+            .bind(self.row.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 // A macro, not a const: sqlx takes only literal SQL, and `concat!` keeps it literal.
@@ -240,20 +259,29 @@ impl Store {
         )
     }
 
-    /// Claims the oldest due row, locked until the returned value is completed or dropped.
-    pub async fn claim_due(&self, now: DateTime<Utc>) -> Result<Option<Claimed>, StoreError> {
+    /// Claims the oldest due row, locked until the returned value is completed, dropped or
+    /// marked sending. A row left "sending" by a sender that died is due again `grace` after
+    /// its mark.
+    pub async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        grace: std::time::Duration,
+    ) -> Result<Option<Claimed>, StoreError> {
+        let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::minutes(10));
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(select_outbox!(
-            "WHERE state = 'pending' AND next_attempt_at <= $1
+            "WHERE (state = 'pending' AND next_attempt_at <= $1)
+                OR (state = 'sending' AND sending_at <= $2)
              ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
         ))
         .bind(now)
+        .bind(now - grace)
         .fetch_optional(&mut *tx)
         .await?;
         match row {
             Some(r) => Ok(Some(Claimed {
                 row: from_row(&r)?,
-                tx,
+                tx: Some(tx),
             })),
             None => Ok(None),
         }
@@ -261,7 +289,12 @@ impl Store {
 
     /// Records the outcome of sending a claimed row and releases it.
     pub async fn complete(&self, claimed: Claimed, outcome: &Delivery) -> Result<(), StoreError> {
-        let Claimed { mut tx, row } = claimed;
+        let Claimed { tx, row } = claimed;
+        // After the mark the lock is gone; the row's state keeps other senders off it.
+        let mut tx = match tx {
+            Some(tx) => tx,
+            None => self.pool.begin().await?,
+        };
         match outcome {
             Delivery::Sent { reply } => {
                 sqlx::query(
@@ -275,8 +308,8 @@ impl Store {
             }
             Delivery::Retry { error, retry_at } => {
                 sqlx::query(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3
-                     WHERE id = $1",
+                    "UPDATE outbox SET state = 'pending', attempts = attempts + 1, last_error = $2,
+                       next_attempt_at = $3 WHERE id = $1",
                 )
                 .bind(row.id)
                 .bind(error)
@@ -295,7 +328,7 @@ impl Store {
                 .await?;
             }
             Delivery::Held { error } => {
-                sqlx::query("UPDATE outbox SET last_error = $2 WHERE id = $1")
+                sqlx::query("UPDATE outbox SET state = 'pending', last_error = $2 WHERE id = $1")
                     .bind(row.id)
                     .bind(error)
                     .execute(&mut *tx)
