@@ -90,6 +90,14 @@ pub enum Command {
     },
     /// Every unit of the roster with its id, names, addresses and contact.
     Units,
+    /// Messages the daemon gave up on (mailbox_failures) and emails that failed for good.
+    Failures {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Queue every failed email again and send it now; have every given-up message fetched and
+    /// processed again on the next pass. Safe to repeat: nothing is acknowledged twice.
+    Retry,
     /// Watch the mailbox ([mailbox] in the configuration) until SIGTERM or SIGINT.
     Run,
     /// One pass over the mailbox, then exit.
@@ -195,9 +203,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Once => return once(&settings, &store).await,
         Command::Status { format } => {
             let status = store.status(&campaign, Utc::now()).await?;
+            let service = store.service_health(settings.campaign.tz).await?;
             match format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&status)?),
-                Format::Table => print!("{}", crate::status::render_table(&status, &campaign)),
+                Format::Json => {
+                    // Additive: §9's keys stay as they are, the daemon's health beside them.
+                    let mut json = serde_json::to_value(&status)?;
+                    json["service"] = serde_json::to_value(&service)?;
+                    println!("{}", serde_json::to_string_pretty(&json)?);
+                }
+                Format::Table => {
+                    print!("{}", crate::status::render_table(&status, &campaign));
+                    print!("\n{}", crate::health::render_service(&service));
+                }
+            }
+        }
+        Command::Failures { format } => {
+            let failures = store.failures(settings.campaign.tz).await?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&failures)?),
+                Format::Table => print!("{}", crate::health::render_failures(&failures)),
+            }
+        }
+        Command::Retry => {
+            let retried = store.retry_failures().await?;
+            print!("{}", crate::health::render_retried(&retried));
+            if !retried.emails.is_empty() {
+                let r = send_now(&settings, &store, Utc::now()).await?;
+                println!(
+                    "本次发出 {} 封，待重试 {} 封，失败 {} 封{}",
+                    r.sent,
+                    r.retried,
+                    r.failed,
+                    r.paused_until
+                        .map(|t| format!(
+                            "；发信暂停至 {}（{}），届时自动发送",
+                            notify::compose::time_zh(&t, &settings),
+                            r.pause_reason.as_deref().map_or("", pause_zh)
+                        ))
+                        .unwrap_or_default()
+                );
             }
         }
         Command::Remind { dry_run, now } => {
@@ -698,7 +742,44 @@ fn mailbox_exit(e: &crate::mailbox::MailboxError) -> ExitCode {
     }
 }
 
+/// The machine's name for `status` (a second machine may run a standby).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
 async fn run_daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
+    // First, so that a SIGHUP sent early is a reload and not the default (termination).
+    let reload = std::sync::Arc::new(tokio::sync::Notify::new());
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot listen for SIGHUP")?;
+    let on_hup = reload.clone();
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: the authorisation codes are read again from their files");
+            on_hup.notify_one();
+        }
+    });
+    let listener = match settings.metrics.listen {
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => {
+                tracing::info!(%addr, "serving Prometheus metrics at /metrics");
+                Some(l)
+            }
+            Err(e) => {
+                eprintln!("reportbox: 无法监听 metrics.listen {addr}：{e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => None,
+    };
+    if let Err(e) = store
+        .service_started(env!("CARGO_PKG_VERSION"), &host_name())
+        .await
+    {
+        tracing::warn!(error = %e, "cannot record the daemon's start for status");
+    }
     let (trigger, shutdown) = crate::shutdown::Shutdown::new();
     let trigger = std::sync::Arc::new(trigger);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -720,13 +801,18 @@ async fn run_daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCo
         r
     };
     let sender = async {
-        let r = notify::run(settings, store, shutdown.clone()).await;
+        let r = notify::run_with_reload(settings, store, shutdown.clone(), &reload).await;
         trigger.fire();
         r
     };
     let figures = crate::service::StoreFigures { settings, store };
     let supervise = crate::service::supervise(figures, shutdown.clone());
-    let (mailbox, sender, ()) = tokio::join!(mailbox, sender, supervise);
+    let metrics = async {
+        if let Some(l) = listener {
+            crate::metrics::serve(l, store, shutdown.clone()).await;
+        }
+    };
+    let (mailbox, sender, (), ()) = tokio::join!(mailbox, sender, supervise, metrics);
     if let Err(e) = &sender {
         eprintln!("reportbox: 发信配置有误：{e}");
     }

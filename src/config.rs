@@ -27,6 +27,7 @@ const SECTIONS: &[&str] = &[
     "smtp",
     "schedule",
     "mailbox",
+    "metrics",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,31 @@ struct RawSettings {
     schedule: RawSchedule,
     #[serde(default)]
     mailbox: crate::mailbox::settings::RawMailbox,
+    #[serde(default)]
+    metrics: RawMetrics,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMetrics {
+    /// `127.0.0.1:9187`: serve Prometheus metrics there while `run` runs; empty or absent: off.
+    listen: Option<String>,
+}
+
+fn convert_metrics(raw: RawMetrics, problems: &mut Vec<String>) -> crate::metrics::MetricsSettings {
+    let listen = raw
+        .listen
+        .filter(|l| !l.trim().is_empty())
+        .and_then(|l| match l.trim().parse::<std::net::SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                problems.push(format!(
+                    "metrics.listen: {l:?} is not an address and port like 127.0.0.1:9187"
+                ));
+                None
+            }
+        });
+    crate::metrics::MetricsSettings { listen }
 }
 
 #[derive(Debug, Deserialize)]
@@ -396,6 +422,7 @@ pub struct Settings {
     pub smtp: SmtpSettings,
     pub schedule: ScheduleSettings,
     pub mailbox: crate::mailbox::MailboxSettings,
+    pub metrics: crate::metrics::MetricsSettings,
     /// Loaded from `campaign.roster` and checked with the rest.
     pub roster: Roster,
 }
@@ -535,6 +562,7 @@ impl Settings {
 
         let smtp = convert_smtp(raw.smtp, base, &mut problems);
         let schedule = convert_schedule(raw.schedule, &mut problems);
+        let metrics = convert_metrics(raw.metrics, &mut problems);
         let coordinators: Vec<String> = raw
             .campaign
             .coordinators
@@ -622,6 +650,7 @@ impl Settings {
                 smtp,
                 schedule,
                 mailbox: mailbox_settings,
+                metrics,
                 roster,
             }),
             _ => Err(ConfigError::Invalid(problems)),

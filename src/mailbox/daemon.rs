@@ -47,6 +47,9 @@ pub struct PollOutcome {
     pub oversized: usize,
     /// Failed `max_attempts` times; left in `mailbox_failures` with `gave_up`.
     pub given_up: usize,
+    /// Given up on before, fetched again because `reportbox retry` asked (whatever became of
+    /// them now: recorded, already stored, or given up on again).
+    pub retried: usize,
     /// Expunged between the search and the fetch.
     pub vanished: usize,
     pub last_uid: u32,
@@ -150,6 +153,22 @@ pub async fn poll_once(
     uidvalidity: u32,
     shutdown: &Shutdown,
 ) -> Result<PollOutcome, MailboxError> {
+    let out = poll_folder(settings, store, conn, folder, uidvalidity, shutdown).await?;
+    if !out.interrupted {
+        let account = settings.mailbox.account();
+        progress::polled(&store.pool, &account, folder).await?;
+    }
+    Ok(out)
+}
+
+async fn poll_folder(
+    settings: &Settings,
+    store: &Store,
+    conn: &mut Connected,
+    folder: &str,
+    uidvalidity: u32,
+    shutdown: &Shutdown,
+) -> Result<PollOutcome, MailboxError> {
     let cfg = &settings.mailbox;
     let account = cfg.account();
     let pool = &store.pool;
@@ -179,6 +198,10 @@ pub async fn poll_once(
     };
     // Unsolicited EXISTS/EXPUNGE are not needed: the search below is the truth.
     while conn.session.unsolicited_responses.try_recv().is_ok() {}
+    let retries = progress::retries(pool, &account, folder, uv).await?;
+    if !retries.is_empty() {
+        retry_given_up(settings, store, conn, folder, uv, &retries, shutdown, &mut out).await?;
+    }
     // `n:*` always matches the highest UID even when it is below n.
     let mut uids: Vec<u32> = timed(
         "searching",
@@ -259,75 +282,207 @@ pub async fn poll_once(
             last = uid;
             continue;
         };
-        let source = super::source(folder, uv, uid);
-        loop {
-            let attempts = progress::begin_attempt(pool, &account, folder, uv, uid).await?;
-            if attempts > cfg.max_attempts as i32 {
-                // A message that failed (or crashed the process) this often would block every
-                // message after it; it stays visible in mailbox_failures instead.
-                error!(
-                    folder,
-                    uid, attempts, "giving up on a message; see mailbox_failures"
-                );
-                progress::record_error(pool, &account, folder, uv, uid, "", true).await?;
-                out.given_up += 1;
-                break;
-            }
-            let result = if oversized {
-                pipeline::process_oversized(
-                    settings,
-                    store,
-                    bytes.clone(),
-                    u64::from(size),
-                    source.clone(),
-                    internal_date,
-                )
-                .await
-            } else {
-                pipeline::process(
-                    settings,
-                    store,
-                    Incoming {
-                        raw: bytes.clone(),
-                        source: source.clone(),
-                        internal_date,
-                    },
-                )
-                .await
-            };
-            match result {
-                Ok(outcome) => {
-                    match outcome.saved {
-                        Saved::AlreadyStored { .. } => out.already_stored += 1,
-                        Saved::Recorded { id, .. } => {
-                            out.recorded += 1;
-                            if oversized {
-                                out.oversized += 1;
-                            }
-                            debug!(folder, uid, id, "recorded");
-                        }
-                    }
-                    break;
-                }
-                // Not the message's fault (the database, the disk, or another instance leading
-                // now): this attempt does not count against it.
-                Err(e) if e.is_fenced() || e.is_transient() => {
-                    let _ = progress::refund_attempt(pool, &account, folder, uv, uid).await;
-                    return Err(e.into());
-                }
-                Err(e) => {
-                    warn!(folder, uid, attempts, error = %e, "could not record a message");
-                    progress::record_error(pool, &account, folder, uv, uid, &e.to_string(), false)
-                        .await?;
-                }
-            }
-        }
+        let message = Fetched {
+            uid,
+            size,
+            internal_date,
+            oversized,
+            bytes,
+        };
+        record(settings, store, folder, uv, message, &mut out).await?;
         mark(cfg, conn, uid).await;
         progress::advance(pool, &account, folder, uv, uid).await?;
         last = uid;
     }
     out.last_uid = last;
     Ok(out)
+}
+
+/// One message as fetched, ready for the pipeline.
+struct Fetched {
+    uid: u32,
+    size: u32,
+    internal_date: Option<DateTime<Utc>>,
+    /// Over `max_message_size`: `bytes` is its header only.
+    oversized: bool,
+    bytes: Vec<u8>,
+}
+
+/// Runs one fetched message through the pipeline, counting each attempt in `mailbox_failures`
+/// first, until it is recorded or has failed `max_attempts` times (then it is given up on and
+/// stays listed). `Err` only for what is not the message's fault; that attempt is refunded.
+async fn record(
+    settings: &Settings,
+    store: &Store,
+    folder: &str,
+    uv: u32,
+    message: Fetched,
+    out: &mut PollOutcome,
+) -> Result<Recorded, MailboxError> {
+    let cfg = &settings.mailbox;
+    let account = cfg.account();
+    let pool = &store.pool;
+    let Fetched {
+        uid,
+        size,
+        internal_date,
+        oversized,
+        bytes,
+    } = message;
+    let source = super::source(folder, uv, uid);
+    loop {
+        let attempts = progress::begin_attempt(pool, &account, folder, uv, uid).await?;
+        if attempts > cfg.max_attempts as i32 {
+            // A message that failed (or crashed the process) this often would block every
+            // message after it; it stays visible in mailbox_failures instead.
+            error!(
+                folder,
+                uid, attempts, "giving up on a message; see mailbox_failures"
+            );
+            progress::record_error(pool, &account, folder, uv, uid, "", true).await?;
+            crate::metrics::message_given_up();
+            out.given_up += 1;
+            return Ok(Recorded::GivenUp);
+        }
+        let result = if oversized {
+            pipeline::process_oversized(
+                settings,
+                store,
+                bytes.clone(),
+                u64::from(size),
+                source.clone(),
+                internal_date,
+            )
+            .await
+        } else {
+            pipeline::process(
+                settings,
+                store,
+                Incoming {
+                    raw: bytes.clone(),
+                    source: source.clone(),
+                    internal_date,
+                },
+            )
+            .await
+        };
+        match result {
+            Ok(outcome) => {
+                match outcome.saved {
+                    Saved::AlreadyStored { .. } => {
+                        crate::metrics::message_processed("already_stored");
+                        out.already_stored += 1;
+                    }
+                    Saved::Recorded {
+                        id, disposition, ..
+                    } => {
+                        crate::metrics::message_processed(&disposition);
+                        out.recorded += 1;
+                        if oversized {
+                            out.oversized += 1;
+                        }
+                        debug!(folder, uid, id, "recorded");
+                    }
+                }
+                return Ok(Recorded::Done);
+            }
+            // Not the message's fault (the database, the disk, or another instance leading
+            // now): this attempt does not count against it.
+            Err(e) if e.is_fenced() || e.is_transient() => {
+                let _ = progress::refund_attempt(pool, &account, folder, uv, uid).await;
+                return Err(e.into());
+            }
+            Err(e) => {
+                warn!(folder, uid, attempts, error = %e, "could not record a message");
+                progress::record_error(pool, &account, folder, uv, uid, &e.to_string(), false)
+                    .await?;
+            }
+        }
+    }
+}
+
+/// What [`record`] did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recorded {
+    Done,
+    GivenUp,
+}
+
+/// The given-up messages `reportbox retry` asked for, fetched one by one (they are few) and
+/// recorded like new ones. The folder's mark is not moved back: only these are read again.
+#[allow(clippy::too_many_arguments)]
+async fn retry_given_up(
+    settings: &Settings,
+    store: &Store,
+    conn: &mut Connected,
+    folder: &str,
+    uv: u32,
+    uids: &[u32],
+    shutdown: &Shutdown,
+    out: &mut PollOutcome,
+) -> Result<(), MailboxError> {
+    let cfg = &settings.mailbox;
+    let account = cfg.account();
+    let pool = &store.pool;
+    let meta: HashMap<u32, (u32, Option<DateTime<Utc>>)> = uid_fetch(
+        conn,
+        "fetching sizes",
+        uid_set(uids),
+        "(UID RFC822.SIZE INTERNALDATE)",
+    )
+    .await?
+    .iter()
+    .filter_map(|f| {
+        let date = f.internal_date().map(|d| d.with_timezone(&Utc));
+        Some((f.uid?, (f.size.unwrap_or(0), date)))
+    })
+    .collect();
+    for &uid in uids {
+        if shutdown.is_fired() {
+            out.interrupted = true;
+            return Ok(());
+        }
+        crate::service::MAILBOX.beat(Duration::ZERO);
+        let Some(&(size, internal_date)) = meta.get(&uid) else {
+            info!(folder, uid, "a message to retry is no longer in the folder");
+            let gone = "邮件已不在邮箱文件夹中，无法重新收取";
+            progress::record_error(pool, &account, folder, uv, uid, gone, true).await?;
+            continue;
+        };
+        let oversized = u64::from(size) > cfg.max_message_size;
+        let query = if oversized {
+            "(UID BODY.PEEK[HEADER])"
+        } else {
+            "(UID BODY.PEEK[])"
+        };
+        let fetched = uid_fetch(conn, "fetching a message", uid.to_string(), query).await?;
+        let bytes = fetched.iter().find(|f| f.uid == Some(uid)).and_then(|f| {
+            if oversized {
+                f.header().map(<[u8]>::to_vec)
+            } else {
+                f.body().map(<[u8]>::to_vec)
+            }
+        });
+        let Some(bytes) = bytes else {
+            let gone = "邮件已不在邮箱文件夹中，无法重新收取";
+            progress::record_error(pool, &account, folder, uv, uid, gone, true).await?;
+            continue;
+        };
+        info!(folder, uid, "fetching a given-up message again, as asked");
+        out.retried += 1;
+        let message = Fetched {
+            uid,
+            size,
+            internal_date,
+            oversized,
+            bytes,
+        };
+        if record(settings, store, folder, uv, message, out).await? == Recorded::Done {
+            progress::forget(pool, &account, folder, uv, uid).await?;
+            mark(cfg, conn, uid).await;
+        }
+    }
+    Ok(())
 }
 
 /// At most this many bytes (by RFC822.SIZE) of messages are fetched in one round trip.
@@ -419,6 +574,7 @@ async fn pass(
     absent: &mut Absent,
 ) -> Result<PassReport, MailboxError> {
     let cfg = &settings.mailbox;
+    let began = Instant::now();
     let mut report = PassReport::default();
     for folder in &cfg.folders {
         if shutdown.is_fired() {
@@ -461,6 +617,9 @@ async fn pass(
                 .collect::<Vec<_>>()
                 .join(", ")
         )));
+    }
+    if !report.interrupted {
+        crate::metrics::poll_finished(began.elapsed());
     }
     Ok(report)
 }
@@ -695,6 +854,10 @@ async fn lead(
             }
             Err(e) => e,
         };
+        // One row update per reconnect (at most one per backoff), for `status` to show.
+        if let Err(e) = store.service_error("mailbox", &failure.to_string()).await {
+            debug!(error = %e, "cannot record the mailbox error");
+        }
         if failure.is_fatal() {
             return Err(failure);
         }
