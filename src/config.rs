@@ -826,6 +826,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn metrics_listen_is_off_when_empty_and_an_address_with_a_port_otherwise() {
+        let convert = |listen: Option<&str>| {
+            let mut problems = Vec::new();
+            let m = convert_metrics(
+                RawMetrics {
+                    listen: listen.map(String::from),
+                },
+                &mut problems,
+            );
+            (m.listen.map(|a| a.to_string()), problems)
+        };
+        assert_eq!(convert(None), (None, vec![]));
+        assert_eq!(convert(Some(" ")), (None, vec![]));
+        assert_eq!(
+            convert(Some("127.0.0.1:9187")),
+            (Some("127.0.0.1:9187".to_string()), vec![])
+        );
+        let (none, problems) = convert(Some("localhost"));
+        assert_eq!(none, None);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].starts_with("metrics.listen:"), "{problems:?}");
+    }
+
+    #[test]
     fn default_keywords_are_the_campaign_without_year_and_place_and_the_item_labels() {
         let item = |label: &str| ItemDef {
             key: label.into(),

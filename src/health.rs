@@ -81,11 +81,7 @@ pub fn render_service(h: &ServiceHealth) -> String {
     let _ = writeln!(out, "{line}；发送失败 {} 封", o.failed);
     let _ = write!(out, "  放弃处理的邮件 {} 封", h.given_up_messages);
     if h.retry_requested_messages > 0 {
-        let _ = write!(
-            out,
-            "，等待重新收取 {} 封",
-            h.retry_requested_messages
-        );
+        let _ = write!(out, "，等待重新收取 {} 封", h.retry_requested_messages);
     }
     out.push('\n');
     if h.given_up_messages > 0 || o.failed > 0 {
@@ -137,7 +133,9 @@ pub fn render_failures(f: &Failures) -> String {
             let _ = writeln!(out, "      原因：{err}");
         }
     }
-    out.push_str("reportbox retry 将发送失败的邮件重新排队发送，并在下一次收取时重新处理放弃的邮件\n");
+    out.push_str(
+        "reportbox retry 将发送失败的邮件重新排队发送，并在下一次收取时重新处理放弃的邮件\n",
+    );
     out
 }
 

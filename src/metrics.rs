@@ -108,7 +108,11 @@ pub fn render_counters() -> String {
         "Messages read from the mailbox by this process, by disposition.",
     );
     for (d, n) in MESSAGES.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-        let _ = writeln!(out, "reportbox_messages_total{{disposition=\"{}\"}} {n}", label(d));
+        let _ = writeln!(
+            out,
+            "reportbox_messages_total{{disposition=\"{}\"}} {n}",
+            label(d)
+        );
     }
     let sent = EMAILS_SENT
         .lock()
@@ -129,7 +133,11 @@ pub fn render_counters() -> String {
         "Emails the SMTP server accepted, by kind.",
     );
     for (k, n) in &sent {
-        let _ = writeln!(out, "reportbox_emails_sent_total{{kind=\"{}\"}} {n}", label(k));
+        let _ = writeln!(
+            out,
+            "reportbox_emails_sent_total{{kind=\"{}\"}} {n}",
+            label(k)
+        );
     }
     header(
         &mut out,
@@ -143,7 +151,10 @@ pub fn render_counters() -> String {
         out,
         "reportbox_failures_total{{what=\"message_given_up\"}} {given_up}"
     );
-    let _ = writeln!(out, "reportbox_failures_total{{what=\"email_failed\"}} {failed}");
+    let _ = writeln!(
+        out,
+        "reportbox_failures_total{{what=\"email_failed\"}} {failed}"
+    );
     header(
         &mut out,
         "reportbox_poll_duration_seconds",
@@ -152,7 +163,10 @@ pub fn render_counters() -> String {
     );
     let h = POLLS.lock().unwrap_or_else(|p| p.into_inner());
     for (le, n) in POLL_BUCKETS.iter().zip(h.counts) {
-        let _ = writeln!(out, "reportbox_poll_duration_seconds_bucket{{le=\"{le}\"}} {n}");
+        let _ = writeln!(
+            out,
+            "reportbox_poll_duration_seconds_bucket{{le=\"{le}\"}} {n}"
+        );
     }
     let _ = writeln!(
         out,
@@ -196,9 +210,9 @@ pub async fn render_gauges(store: &Store) -> String {
         (
             "reportbox_outbox_oldest_due_age_seconds",
             "How long the longest-waiting due email has been queued (0 when none).",
-            h.outbox
-                .oldest_due_at
-                .map_or(0.0, |t| (now - t.to_utc()).num_milliseconds().max(0) as f64 / 1000.0),
+            h.outbox.oldest_due_at.map_or(0.0, |t| {
+                (now - t.to_utc()).num_milliseconds().max(0) as f64 / 1000.0
+            }),
         ),
         (
             "reportbox_outbox_failed",
@@ -316,12 +330,24 @@ mod tests {
         email_sent("ack");
         poll_finished(Duration::from_millis(300));
         let text = render_counters();
-        assert!(text.contains("# TYPE reportbox_messages_total counter"), "{text}");
-        assert!(text.contains("reportbox_messages_total{disposition=\"processed\"} "), "{text}");
+        assert!(
+            text.contains("# TYPE reportbox_messages_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains("reportbox_messages_total{disposition=\"processed\"} "),
+            "{text}"
+        );
         assert!(text.contains("disposition=\"weird\\\"label\""), "{text}");
         assert!(text.contains("reportbox_acks_sent_total "), "{text}");
-        assert!(text.contains("reportbox_poll_duration_seconds_bucket{le=\"0.5\"} "), "{text}");
-        assert!(text.contains("reportbox_poll_duration_seconds_count "), "{text}");
+        assert!(
+            text.contains("reportbox_poll_duration_seconds_bucket{le=\"0.5\"} "),
+            "{text}"
+        );
+        assert!(
+            text.contains("reportbox_poll_duration_seconds_count "),
+            "{text}"
+        );
         // Every sample line is `name{labels} value` or `name value`.
         for l in text.lines().filter(|l| !l.starts_with('#')) {
             let value = l.rsplit(' ').next().unwrap();

@@ -267,7 +267,10 @@ async fn failures_lists_a_given_up_message_and_a_failed_email_and_retry_brings_e
         "INSERT INTO mailbox_failures (account, folder, uidvalidity, uid, attempts, last_error)
          VALUES ($1, 'INBOX', $2, 1, 3, 'the process died while handling it')",
     )
-    .bind(format!("{user}@{}", common::testenv("TESTENV_TLS_SERVER_NAME")))
+    .bind(format!(
+        "{user}@{}",
+        common::testenv("TESTENV_TLS_SERVER_NAME")
+    ))
     .bind(i64::from(uidvalidity))
     .execute(&pool)
     .await
@@ -319,7 +322,8 @@ async fn failures_lists_a_given_up_message_and_a_failed_email_and_retry_brings_e
     // Everything is back: nothing to list, nothing to retry, and repeating changes nothing.
     let none = world.run(&["failures"]).await;
     assert!(
-        none.stdout.contains("没有放弃处理的邮件，也没有发送失败的邮件"),
+        none.stdout
+            .contains("没有放弃处理的邮件，也没有发送失败的邮件"),
         "{none}"
     );
     let retry = world.run(&["retry"]).await;
@@ -333,7 +337,10 @@ async fn failures_lists_a_given_up_message_and_a_failed_email_and_retry_brings_e
             .unwrap();
     assert_eq!(
         acks,
-        vec![(a.clone(), "sent".to_string()), (b.clone(), "sent".to_string())]
+        vec![
+            (a.clone(), "sent".to_string()),
+            (b.clone(), "sent".to_string())
+        ]
     );
     assert_eq!(imap_messages(&a).await.len(), 1);
     assert_eq!(imap_messages(&b).await.len(), 1);
@@ -404,7 +411,11 @@ async fn the_metrics_endpoint_counts_a_processed_message_and_its_acknowledgement
         t.contains("reportbox_last_poll_timestamp_seconds{folder=\"INBOX\"}")
     })
     .await;
-    assert_eq!(sample(&first, "reportbox_database_up"), Some(1.0), "{first}");
+    assert_eq!(
+        sample(&first, "reportbox_database_up"),
+        Some(1.0),
+        "{first}"
+    );
     assert_eq!(
         sample(&first, "reportbox_acks_sent_total"),
         Some(0.0),
@@ -421,7 +432,11 @@ async fn the_metrics_endpoint_counts_a_processed_message_and_its_acknowledgement
         sample(&text, "reportbox_emails_sent_total{kind=\"ack\"}"),
         Some(1.0)
     );
-    assert_eq!(sample(&text, "reportbox_outbox_pending"), Some(0.0), "{text}");
+    assert_eq!(
+        sample(&text, "reportbox_outbox_pending"),
+        Some(0.0),
+        "{text}"
+    );
     assert_eq!(
         sample(&text, "reportbox_failures_total{what=\"email_failed\"}"),
         Some(0.0)
@@ -448,10 +463,7 @@ async fn sighup_after_the_code_file_is_corrected_makes_a_paused_sender_deliver(p
     let mut env = mailbox_env(&user, "reportbox", "none");
     for (k, v) in [
         ("REPORTBOX_MAILBOX__FOLDERS", "INBOX".to_string()),
-        (
-            "REPORTBOX_SMTP__USERNAME",
-            test_address("campaign-sender"),
-        ),
+        ("REPORTBOX_SMTP__USERNAME", test_address("campaign-sender")),
         ("REPORTBOX_SMTP__PASSWORD_FILE", code.display().to_string()),
         ("REPORTBOX_SMTP__AUTH_RETRY_SECONDS", "3600".to_string()),
     ] {
@@ -479,7 +491,10 @@ async fn sighup_after_the_code_file_is_corrected_makes_a_paused_sender_deliver(p
     let service = &world.json(&["status", "--format", "json"]).await["service"];
     assert_eq!(service["outbox"]["pending"], 1, "{service:#}");
     assert!(service["outbox"]["paused_until"].is_string(), "{service:#}");
-    assert!(service["daemon"]["pid"].as_i64() == Some(i64::from(daemon.pid())), "{service:#}");
+    assert!(
+        service["daemon"]["pid"].as_i64() == Some(i64::from(daemon.pid())),
+        "{service:#}"
+    );
 
     std::fs::write(
         &code,
@@ -505,7 +520,11 @@ async fn sighup_after_the_code_file_is_corrected_makes_a_paused_sender_deliver(p
     assert_eq!(state, "sent");
     // Still running: the signal was a reload, not an end.
     let mut daemon = daemon;
-    assert!(daemon.child.try_wait().unwrap().is_none(), "{}", daemon.log_text());
+    assert!(
+        daemon.child.try_wait().unwrap().is_none(),
+        "{}",
+        daemon.log_text()
+    );
     daemon.signal("-TERM");
     assert!(daemon.wait_exit(Duration::from_secs(60)).await.success());
     assert_eq!(imap_messages(&unit).await.len(), 1);

@@ -200,7 +200,10 @@ async fn poll_folder(
     while conn.session.unsolicited_responses.try_recv().is_ok() {}
     let retries = progress::retries(pool, &account, folder, uv).await?;
     if !retries.is_empty() {
-        retry_given_up(settings, store, conn, folder, uv, &retries, shutdown, &mut out).await?;
+        retry_given_up(
+            settings, store, conn, folder, uv, &retries, shutdown, &mut out,
+        )
+        .await?;
     }
     // `n:*` always matches the highest UID even when it is below n.
     let mut uids: Vec<u32> = timed(

@@ -179,7 +179,10 @@ pub async fn retries(
     .bind(i64::from(uidvalidity))
     .fetch_all(pool)
     .await?;
-    Ok(uids.into_iter().filter_map(|u| u32::try_from(u).ok()).collect())
+    Ok(uids
+        .into_iter()
+        .filter_map(|u| u32::try_from(u).ok())
+        .collect())
 }
 
 /// A retried message is recorded now: nothing is left to show for it.

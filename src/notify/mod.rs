@@ -504,7 +504,9 @@ async fn reread_code(store: &Store, mailer: &Mailer) {
                 Err(e) => tracing::warn!(error = %e, "reloaded, but the pause could not be ended"),
             }
         }
-        Ok(_) => tracing::info!("reloaded: the authorisation code is read again before the next email"),
+        Ok(_) => {
+            tracing::info!("reloaded: the authorisation code is read again before the next email")
+        }
         Err(e) => tracing::warn!(error = %e, "reloaded, but the sender's pause could not be read"),
     }
 }
