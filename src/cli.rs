@@ -97,7 +97,14 @@ pub enum Command {
     },
     /// Queue every failed email again and send it now; have every given-up message fetched and
     /// processed again on the next pass. Safe to repeat: nothing is acknowledged twice.
-    Retry,
+    Retry {
+        /// Only this failed email (its number in `failures`, #N); may be repeated.
+        #[arg(long = "email", value_name = "N")]
+        emails: Vec<i64>,
+        /// Only this given-up message (FOLDER:UID as `failures` shows it); may be repeated.
+        #[arg(long = "message", value_name = "FOLDER:UID")]
+        messages: Vec<String>,
+    },
     /// Watch the mailbox ([mailbox] in the configuration) until SIGTERM or SIGINT.
     Run,
     /// One pass over the mailbox, then exit.
@@ -224,8 +231,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Format::Table => print!("{}", crate::health::render_failures(&failures)),
             }
         }
-        Command::Retry => {
-            let retried = store.retry_failures().await?;
+        Command::Retry { emails, messages } => {
+            let only = (!emails.is_empty() || !messages.is_empty()).then(|| {
+                crate::store::RetryOnly {
+                    emails,
+                    // `failures` prints `INBOX UID 17`; both that and INBOX:17 are accepted.
+                    messages: messages
+                        .iter()
+                        .map(|m| m.replacen(" UID ", ":", 1).trim().to_string())
+                        .collect(),
+                }
+            });
+            let retried = store.retry_failures(only.as_ref()).await?;
             print!("{}", crate::health::render_retried(&retried));
             if !retried.emails.is_empty() {
                 let r = send_now(&settings, &store, Utc::now()).await?;
@@ -833,6 +850,12 @@ async fn once(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
                 "收取完成：新邮件 {} 封，新记录 {} 封，已记录过 {} 封，超过大小上限 {} 封，放弃 {} 封",
                 r.found, r.recorded, r.already_stored, r.oversized, r.given_up
             );
+            if r.retried > 0 {
+                println!(
+                    "按 reportbox retry 的要求重新收取 {} 封此前放弃的邮件（已计入上面的数字）",
+                    r.retried
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => mailbox_exit(&e),

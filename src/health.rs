@@ -105,7 +105,7 @@ pub fn render_failures(f: &Failures) -> String {
         };
         let _ = writeln!(
             out,
-            "  {} UID {}（UIDVALIDITY {}）：{state}，尝试 {} 次，首次 {}，最近 {}",
+            "  {}:{}（UIDVALIDITY {}）：{state}，尝试 {} 次，首次 {}，最近 {}",
             m.folder,
             m.uid,
             m.uidvalidity,
@@ -134,7 +134,8 @@ pub fn render_failures(f: &Failures) -> String {
         }
     }
     out.push_str(
-        "reportbox retry 将发送失败的邮件重新排队发送，并在下一次收取时重新处理放弃的邮件\n",
+        "reportbox retry 将发送失败的邮件重新排队发送，并在下一次收取时重新处理放弃的邮件；\
+         只重试其中几封：--email 编号（# 后的数字）、--message 文件夹:UID\n",
     );
     out
 }

@@ -283,7 +283,7 @@ async fn failures_lists_a_given_up_message_and_a_failed_email_and_retry_brings_e
     assert_eq!(failures.code, 0, "{failures}");
     for words in [
         "放弃处理的邮件（1 封）",
-        "INBOX UID 1",
+        "INBOX:1（UIDVALIDITY",
         "已放弃，尝试 4 次",
         "发送失败的邮件（1 封）",
         &format!("回执 → {a}"),
@@ -298,16 +298,27 @@ async fn failures_lists_a_given_up_message_and_a_failed_email_and_retry_brings_e
     assert_eq!(service["given_up_messages"], 1, "{service:#}");
     assert_eq!(service["outbox"]["failed"], 1, "{service:#}");
 
-    let retry = world.run(&["retry"]).await;
+    // Naming something that is not listed changes nothing.
+    let unknown = world.run(&["retry", "--message", "INBOX:99"]).await;
+    assert!(unknown.stdout.contains("没有需要重试的邮件"), "{unknown}");
+    // The email alone, by its number…
+    let id = json["emails"][0]["id"].as_i64().unwrap().to_string();
+    let retry = world.run(&["retry", "--email", &id]).await;
     assert_eq!(retry.code, 0, "{retry}");
-    for words in [
-        "已将 1 封发送失败的邮件重新排入发送队列",
-        "已请求重新处理 1 封放弃处理的邮件",
-        "本次发出 1 封",
-    ] {
+    for words in ["已将 1 封发送失败的邮件重新排入发送队列", "本次发出 1 封"]
+    {
         assert!(retry.stdout.contains(words), "{words}: {retry}");
     }
+    assert!(!retry.stdout.contains("放弃处理"), "{retry}");
     assert_eq!(imap_wait(&a, 1).await.len(), 1);
+    // …then everything left: the message.
+    let retry = world.run(&["retry"]).await;
+    assert_eq!(retry.code, 0, "{retry}");
+    assert!(
+        retry.stdout.contains("已请求重新处理 1 封放弃处理的邮件"),
+        "{retry}"
+    );
+    assert!(!retry.stdout.contains("重新排入发送队列"), "{retry}");
     let pending = world.run(&["failures"]).await;
     assert!(
         pending.stdout.contains("等待下一次收取时重新处理"),
@@ -317,6 +328,10 @@ async fn failures_lists_a_given_up_message_and_a_failed_email_and_retry_brings_e
     let again = world.run(&["once"]).await;
     assert_eq!(again.code, 0, "{again}");
     assert!(again.stdout.contains("新记录 1 封"), "{again}");
+    assert!(
+        again.stdout.contains("重新收取 1 封此前放弃的邮件"),
+        "{again}"
+    );
     assert_eq!(imap_wait(&b, 1).await.len(), 1);
 
     // Everything is back: nothing to list, nothing to retry, and repeating changes nothing.

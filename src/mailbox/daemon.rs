@@ -65,6 +65,7 @@ pub struct PassReport {
     pub already_stored: usize,
     pub oversized: usize,
     pub given_up: usize,
+    pub retried: usize,
     pub vanished: usize,
     pub interrupted: bool,
     /// The folders that were open, in the order visited.
@@ -80,6 +81,7 @@ impl PassReport {
         self.already_stored += o.already_stored;
         self.oversized += o.oversized;
         self.given_up += o.given_up;
+        self.retried += o.retried;
         self.vanished += o.vanished;
         self.interrupted |= o.interrupted;
         self.folders.push((folder.to_string(), o));

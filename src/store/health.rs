@@ -106,6 +106,14 @@ pub struct Retried {
     pub messages: usize,
 }
 
+/// What `retry --email ID --message FOLDER:UID` names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetryOnly {
+    pub emails: Vec<i64>,
+    /// `folder:uid`, as `failures` shows them.
+    pub messages: Vec<String>,
+}
+
 fn local(t: DateTime<Utc>, tz: Tz) -> DateTime<FixedOffset> {
     t.with_timezone(&tz).fixed_offset()
 }
@@ -276,12 +284,20 @@ impl Store {
     /// daemon to fetch every given-up message again. Repeating it changes nothing more: a row
     /// already queued or already asked for is not touched again, and a message recorded in
     /// the meantime is recognised by the pipeline's dedupe and answered no second time.
-    pub async fn retry_failures(&self) -> Result<Retried, StoreError> {
+    ///
+    /// `only` limits it to the emails (outbox ids) and messages (`folder:uid`) named; `None`
+    /// retries everything.
+    pub async fn retry_failures(&self, only: Option<&RetryOnly>) -> Result<Retried, StoreError> {
+        let (emails, messages) = match only {
+            Some(o) => (Some(o.emails.clone()), Some(o.messages.clone())),
+            None => (None, None),
+        };
         let mut tx = self.pool.begin().await?;
         let emails: Vec<i64> = sqlx::query_scalar(
             "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = now()
-             WHERE state = 'failed' RETURNING id",
+             WHERE state = 'failed' AND ($1::bigint[] IS NULL OR id = ANY($1)) RETURNING id",
         )
+        .bind(emails)
         .fetch_all(&mut *tx)
         .await?;
         if !emails.is_empty() {
@@ -292,8 +308,9 @@ impl Store {
         }
         let messages = sqlx::query(
             "UPDATE mailbox_failures SET gave_up = FALSE, attempts = 0, retry_requested_at = now()
-             WHERE gave_up",
+             WHERE gave_up AND ($1::text[] IS NULL OR folder || ':' || uid = ANY($1))",
         )
+        .bind(messages)
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -9,7 +9,8 @@ mod outbox;
 mod text;
 
 pub use health::{
-    Backlog, Daemon, FailedEmail, Failures, FolderPoll, GivenUp, LastError, Retried, ServiceHealth,
+    Backlog, Daemon, FailedEmail, Failures, FolderPoll, GivenUp, LastError, Retried, RetryOnly,
+    ServiceHealth,
 };
 pub use leadership::{Fence, Leadership};
 
