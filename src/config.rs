@@ -61,30 +61,7 @@ struct RawSettings {
     #[serde(default)]
     mailbox: crate::mailbox::settings::RawMailbox,
     #[serde(default)]
-    metrics: RawMetrics,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawMetrics {
-    /// `127.0.0.1:9187`: serve Prometheus metrics there while `run` runs; empty or absent: off.
-    listen: Option<String>,
-}
-
-fn convert_metrics(raw: RawMetrics, problems: &mut Vec<String>) -> crate::metrics::MetricsSettings {
-    let listen = raw
-        .listen
-        .filter(|l| !l.trim().is_empty())
-        .and_then(|l| match l.trim().parse::<std::net::SocketAddr>() {
-            Ok(a) => Some(a),
-            Err(_) => {
-                problems.push(format!(
-                    "metrics.listen: {l:?} is not an address and port like 127.0.0.1:9187"
-                ));
-                None
-            }
-        });
-    crate::metrics::MetricsSettings { listen }
+    metrics: crate::metrics::RawMetrics,
 }
 
 #[derive(Debug, Deserialize)]
@@ -562,7 +539,7 @@ impl Settings {
 
         let smtp = convert_smtp(raw.smtp, base, &mut problems);
         let schedule = convert_schedule(raw.schedule, &mut problems);
-        let metrics = convert_metrics(raw.metrics, &mut problems);
+        let metrics = crate::metrics::convert(raw.metrics, &mut problems);
         let coordinators: Vec<String> = raw
             .campaign
             .coordinators
@@ -824,30 +801,6 @@ fn convert_items(raw: Vec<RawItem>, problems: &mut Vec<String>) -> Vec<ItemDef> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn metrics_listen_is_off_when_empty_and_an_address_with_a_port_otherwise() {
-        let convert = |listen: Option<&str>| {
-            let mut problems = Vec::new();
-            let m = convert_metrics(
-                RawMetrics {
-                    listen: listen.map(String::from),
-                },
-                &mut problems,
-            );
-            (m.listen.map(|a| a.to_string()), problems)
-        };
-        assert_eq!(convert(None), (None, vec![]));
-        assert_eq!(convert(Some(" ")), (None, vec![]));
-        assert_eq!(
-            convert(Some("127.0.0.1:9187")),
-            (Some("127.0.0.1:9187".to_string()), vec![])
-        );
-        let (none, problems) = convert(Some("localhost"));
-        assert_eq!(none, None);
-        assert_eq!(problems.len(), 1);
-        assert!(problems[0].starts_with("metrics.listen:"), "{problems:?}");
-    }
 
     #[test]
     fn default_keywords_are_the_campaign_without_year_and_place_and_the_item_labels() {

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod notify;
 pub mod pipeline;
 pub mod problem;
+pub mod run;
 pub mod schedule;
 pub mod service;
 pub mod shutdown;

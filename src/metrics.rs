@@ -24,6 +24,31 @@ pub struct MetricsSettings {
     pub listen: Option<SocketAddr>,
 }
 
+/// `[metrics]` as written.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMetrics {
+    /// `127.0.0.1:9187`: serve Prometheus metrics there while `run` runs; empty or absent: off.
+    listen: Option<String>,
+}
+
+/// `[metrics]` as typed settings; a listen address that does not parse is a problem with its key.
+pub(crate) fn convert(raw: RawMetrics, problems: &mut Vec<String>) -> MetricsSettings {
+    let listen = raw
+        .listen
+        .filter(|l| !l.trim().is_empty())
+        .and_then(|l| match l.trim().parse::<std::net::SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                problems.push(format!(
+                    "metrics.listen: {l:?} is not an address and port like 127.0.0.1:9187"
+                ));
+                None
+            }
+        });
+    MetricsSettings { listen }
+}
+
 static MESSAGES: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 static EMAILS_SENT: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
 static MESSAGES_GIVEN_UP: AtomicU64 = AtomicU64::new(0);
@@ -322,6 +347,30 @@ async fn answer(mut stream: TcpStream, store: &Store) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_listen_is_off_when_empty_and_an_address_with_a_port_otherwise() {
+        let convert = |listen: Option<&str>| {
+            let mut problems = Vec::new();
+            let m = convert(
+                RawMetrics {
+                    listen: listen.map(String::from),
+                },
+                &mut problems,
+            );
+            (m.listen.map(|a| a.to_string()), problems)
+        };
+        assert_eq!(convert(None), (None, vec![]));
+        assert_eq!(convert(Some(" ")), (None, vec![]));
+        assert_eq!(
+            convert(Some("127.0.0.1:9187")),
+            (Some("127.0.0.1:9187".to_string()), vec![])
+        );
+        let (none, problems) = convert(Some("localhost"));
+        assert_eq!(none, None);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].starts_with("metrics.listen:"), "{problems:?}");
+    }
 
     #[test]
     fn counters_render_in_the_text_format_with_escaped_labels() {
