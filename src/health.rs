@@ -164,3 +164,106 @@ pub fn render_retried(r: &Retried) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Backlog, FailedEmail, FolderPoll, GivenUp, LastError};
+
+    fn at(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    fn health() -> ServiceHealth {
+        ServiceHealth {
+            daemon: None,
+            folders: vec![FolderPoll {
+                account: "a@163.com@imap.163.com".into(),
+                folder: "垃圾邮件".into(),
+                last_uid: 17,
+                last_poll_at: Some(at("2023-06-07T09:30:00+08:00")),
+            }],
+            last_error: Some(LastError {
+                source: "sender".into(),
+                error: "connection refused".into(),
+                at: at("2023-06-07T09:29:00+08:00"),
+            }),
+            outbox: Backlog {
+                pending: 3,
+                due: 2,
+                oldest_due_at: Some(at("2023-06-07T09:00:00+08:00")),
+                failed: 1,
+                paused_until: None,
+                pause_reason: None,
+            },
+            given_up_messages: 1,
+            retry_requested_messages: 0,
+        }
+    }
+
+    #[test]
+    fn the_service_block_says_what_the_coordinator_acts_on() {
+        let text = render_service(&health());
+        for words in [
+            "服务进程：尚未运行过",
+            "收信：垃圾邮件 最近一次成功收取 2023年6月7日 09:30（已处理到 UID 17）",
+            "最近错误：2023年6月7日 09:29 发信：connection refused",
+            "待发邮件 3 封（已到期 2 封，最早一封排队于 2023年6月7日 09:00）；发送失败 1 封",
+            "放弃处理的邮件 1 封",
+            "reportbox failures 查看详情",
+        ] {
+            assert!(text.contains(words), "{words}:\n{text}");
+        }
+        let mut quiet = health();
+        quiet.outbox.failed = 0;
+        quiet.given_up_messages = 0;
+        quiet.last_error = None;
+        let text = render_service(&quiet);
+        assert!(text.contains("最近错误：无"), "{text}");
+        assert!(!text.contains("reportbox failures"), "{text}");
+    }
+
+    #[test]
+    fn failures_name_each_message_the_way_retry_takes_it() {
+        let f = Failures {
+            messages: vec![GivenUp {
+                account: "x".into(),
+                folder: "INBOX".into(),
+                uidvalidity: 9,
+                uid: 17,
+                attempts: 4,
+                error: Some("数据库拒绝".into()),
+                first_at: at("2023-06-07T09:00:00+08:00"),
+                last_at: at("2023-06-07T09:05:00+08:00"),
+                retry_requested: false,
+            }],
+            emails: vec![FailedEmail {
+                id: 12,
+                kind: "report".into(),
+                recipients: vec!["a@example.test".into(), "b@example.test".into()],
+                subject: "日报".into(),
+                attempts: 1,
+                error: Some("554 Relay access denied".into()),
+                created_at: at("2023-06-07T08:30:00+08:00"),
+            }],
+        };
+        let text = render_failures(&f);
+        for words in [
+            "INBOX:17（UIDVALIDITY 9）：已放弃，尝试 4 次",
+            "原因：数据库拒绝",
+            "#12 日报 → a@example.test，b@example.test：「日报」",
+            "原因：554 Relay access denied",
+        ] {
+            assert!(text.contains(words), "{words}:\n{text}");
+        }
+        let empty = Failures {
+            messages: vec![],
+            emails: vec![],
+        };
+        assert_eq!(
+            render_failures(&empty),
+            "没有放弃处理的邮件，也没有发送失败的邮件\n"
+        );
+        assert_eq!(render_retried(&Retried::default()), "没有需要重试的邮件\n");
+    }
+}

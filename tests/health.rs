@@ -297,6 +297,13 @@ async fn failures_lists_a_given_up_message_and_a_failed_email_and_retry_brings_e
     let service = &world.json(&["status", "--format", "json"]).await["service"];
     assert_eq!(service["given_up_messages"], 1, "{service:#}");
     assert_eq!(service["outbox"]["failed"], 1, "{service:#}");
+    assert_eq!(service["last_error"]["source"], "mailbox", "{service:#}");
+    assert!(
+        service["last_error"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("放弃处理邮件 INBOX:1")),
+        "{service:#}"
+    );
 
     // Naming something that is not listed changes nothing.
     let unknown = world.run(&["retry", "--message", "INBOX:99"]).await;

@@ -295,6 +295,10 @@ async fn record(
                 uid, attempts, "giving up on a message; see mailbox_failures"
             );
             progress::record_error(pool, &account, folder, uv, uid, "", true).await?;
+            let said = format!("放弃处理邮件 {folder}:{uid}（已尝试 {} 次）", attempts - 1);
+            if let Err(e) = store.service_error("mailbox", &said).await {
+                debug!(error = %e, "cannot record the given-up message as the last error");
+            }
             crate::metrics::message_given_up();
             out.given_up += 1;
             return Ok(Recorded::GivenUp);
