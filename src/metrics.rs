@@ -285,7 +285,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serves `GET /metrics` on `listener` until `shutdown` fires. One connection at a time: a
 /// scrape is a few milliseconds, and a slow client is cut off after [`READ_TIMEOUT`].
-pub async fn serve(listener: TcpListener, store: &Store, mut shutdown: Shutdown) {
+pub async fn serve(listener: TcpListener, store: Store, mut shutdown: Shutdown) {
     loop {
         let conn = tokio::select! {
             c = listener.accept() => c,
@@ -294,7 +294,7 @@ pub async fn serve(listener: TcpListener, store: &Store, mut shutdown: Shutdown)
         match conn {
             Ok((stream, _)) => {
                 tokio::select! {
-                    () = answer(stream, store) => {}
+                    () = answer(stream, &store) => {}
                     _ = shutdown.fired() => return,
                 }
             }

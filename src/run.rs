@@ -87,12 +87,15 @@ pub async fn daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCo
     };
     let figures = crate::service::StoreFigures { settings, store };
     let supervise = crate::service::supervise(figures, shutdown.clone());
-    let metrics = async {
-        if let Some(l) = listener {
-            crate::metrics::serve(l, store, shutdown.clone()).await;
-        }
-    };
-    let (mailbox, sender, (), ()) = tokio::join!(mailbox, sender, supervise, metrics);
+    // A task of its own: a scrape is answered even while the loops above are busy in a long
+    // message (they share one task), and a hung loop shows as stale figures, not a dead port.
+    let metrics =
+        listener.map(|l| tokio::spawn(crate::metrics::serve(l, store.clone(), shutdown.clone())));
+    let (mailbox, sender, ()) = tokio::join!(mailbox, sender, supervise);
+    if let Some(m) = metrics {
+        // It ends with the shutdown fired above; nothing it holds needs more than that.
+        let _ = m.await;
+    }
     if let Err(e) = &sender {
         eprintln!("reportbox: 发信配置有误：{e}");
     }
