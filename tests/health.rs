@@ -551,3 +551,57 @@ async fn sighup_after_the_code_file_is_corrected_makes_a_paused_sender_deliver(p
     assert!(daemon.wait_exit(Duration::from_secs(60)).await.success());
     assert_eq!(imap_messages(&unit).await.len(), 1);
 }
+
+#[sqlx::test(migrations = "./migrations")]
+async fn a_given_up_message_of_a_folder_since_recreated_is_tried_again_by_the_rescan(pool: PgPool) {
+    let user = uniq_user("rescan");
+    let unit = test_address("rescan-unit");
+    let env = with(
+        mailbox_env(&user, "reportbox", "none"),
+        "REPORTBOX_MAILBOX__FOLDERS",
+        "INBOX",
+    );
+    let world = World::new(&pool, &[("police", "市公安局", &unit)], env);
+    smtp_send(&user, &submission(&unit, "市公安局报送材料")).await;
+    wait_delivered(&user, "INBOX", 1).await;
+    let uidvalidity = {
+        let mut s = imap(&user).await;
+        let m = s.examine("INBOX").await.unwrap();
+        let _ = s.logout().await;
+        i64::from(m.uid_validity.unwrap())
+    };
+    // What the database holds when the folder was re-created since the daemon gave up on its
+    // message: progress and the given-up row under the folder's old UIDVALIDITY.
+    let account = format!("{user}@{}", common::testenv("TESTENV_TLS_SERVER_NAME"));
+    sqlx::query(
+        "INSERT INTO mailbox_progress (account, folder, uidvalidity, last_uid)
+         VALUES ($1, 'INBOX', $2, 1)",
+    )
+    .bind(&account)
+    .bind(uidvalidity - 1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO mailbox_failures (account, folder, uidvalidity, uid, attempts, gave_up)
+         VALUES ($1, 'INBOX', $2, 1, 4, TRUE)",
+    )
+    .bind(&account)
+    .bind(uidvalidity - 1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let listed = world.run(&["failures"]).await;
+    assert!(listed.stdout.contains("放弃处理的邮件（1 封）"), "{listed}");
+
+    let once = world.run(&["once"]).await;
+    assert_eq!(once.code, 0, "{once}");
+    assert!(once.stdout.contains("新记录 1 封"), "{once}");
+    let none = world.run(&["failures"]).await;
+    assert!(
+        none.stdout
+            .contains("没有放弃处理的邮件，也没有发送失败的邮件"),
+        "{none}"
+    );
+    assert_eq!(imap_wait(&unit, 1).await.len(), 1);
+}

@@ -141,6 +141,9 @@ async fn poll_folder(
                 last_uid: 0,
             };
             progress::save(pool, &account, folder, fresh).await?;
+            // The rescan tries every message again, a given-up one too (under its new UID):
+            // rows of the old UIDVALIDITY could never be fetched, and would stay listed.
+            progress::forget_uidvalidity_other_than(pool, &account, folder, uv).await?;
             0
         }
     };

@@ -205,3 +205,22 @@ pub async fn forget(
     .await?;
     Ok(())
 }
+
+/// Forgets the attempts and given-up messages of `folder` under any other UIDVALIDITY: after a
+/// change the folder is scanned again from the start, so each of them is tried again anyway.
+pub async fn forget_uidvalidity_other_than(
+    pool: &PgPool,
+    account: &str,
+    folder: &str,
+    uidvalidity: u32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM mailbox_failures WHERE account = $1 AND folder = $2 AND uidvalidity <> $3",
+    )
+    .bind(account)
+    .bind(folder)
+    .bind(i64::from(uidvalidity))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
