@@ -90,6 +90,21 @@ pub enum Command {
     },
     /// Every unit of the roster with its id, names, addresses and contact.
     Units,
+    /// Messages the daemon gave up on (mailbox_failures) and emails that failed for good.
+    Failures {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Queue every failed email again and send it now; have every given-up message fetched and
+    /// processed again on the next pass. Safe to repeat: nothing is acknowledged twice.
+    Retry {
+        /// Only this failed email (its number in `failures`, #N); may be repeated.
+        #[arg(long = "email", value_name = "N")]
+        emails: Vec<i64>,
+        /// Only this given-up message (FOLDER:UID as `failures` shows it); may be repeated.
+        #[arg(long = "message", value_name = "FOLDER:UID")]
+        messages: Vec<String>,
+    },
     /// Watch the mailbox ([mailbox] in the configuration) until SIGTERM or SIGINT.
     Run,
     /// One pass over the mailbox, then exit.
@@ -130,7 +145,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => {
             eprintln!("reportbox: {} : {e}", config.display());
-            return Ok(ExitCode::from(EXIT_CONFIG));
+            return Ok(ExitCode::from(crate::run::EXIT_CONFIG));
         }
     };
     match cli.command {
@@ -191,13 +206,59 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Import { paths } => return import(&settings, &store, &paths).await,
-        Command::Run => return run_daemon(&settings, &store).await,
-        Command::Once => return once(&settings, &store).await,
+        Command::Run => return crate::run::daemon(&settings, &store).await,
+        Command::Once => return crate::run::once(&settings, &store).await,
         Command::Status { format } => {
             let status = store.status(&campaign, Utc::now()).await?;
+            let service = store.service_health(settings.campaign.tz).await?;
             match format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&status)?),
-                Format::Table => print!("{}", crate::status::render_table(&status, &campaign)),
+                Format::Json => {
+                    // Additive: §9's keys stay as they are, the daemon's health beside them.
+                    let mut json = serde_json::to_value(&status)?;
+                    json["service"] = serde_json::to_value(&service)?;
+                    println!("{}", serde_json::to_string_pretty(&json)?);
+                }
+                Format::Table => {
+                    print!("{}", crate::status::render_table(&status, &campaign));
+                    print!("\n{}", crate::health::render_service(&service));
+                }
+            }
+        }
+        Command::Failures { format } => {
+            let failures = store.failures(settings.campaign.tz).await?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&failures)?),
+                Format::Table => print!("{}", crate::health::render_failures(&failures)),
+            }
+        }
+        Command::Retry { emails, messages } => {
+            let only = (!emails.is_empty() || !messages.is_empty()).then(|| {
+                crate::store::RetryOnly {
+                    emails,
+                    // `failures` prints `INBOX UID 17`; both that and INBOX:17 are accepted.
+                    messages: messages
+                        .iter()
+                        .map(|m| m.replacen(" UID ", ":", 1).trim().to_string())
+                        .collect(),
+                }
+            });
+            let retried = store.retry_failures(only.as_ref()).await?;
+            print!("{}", crate::health::render_retried(&retried));
+            if !retried.emails.is_empty() {
+                let r = send_now(&settings, &store, Utc::now()).await?;
+                println!(
+                    "本次发出 {} 封，待重试 {} 封，失败 {} 封{}",
+                    r.sent,
+                    r.retried,
+                    r.failed,
+                    r.paused_until
+                        .map(|t| format!(
+                            "；发信暂停至 {}（{}），届时自动发送",
+                            notify::compose::time_zh(&t, &settings),
+                            r.pause_reason.as_deref().map_or("", pause_zh)
+                        ))
+                        .unwrap_or_default()
+                );
             }
         }
         Command::Remind { dry_run, now } => {
@@ -683,91 +744,6 @@ async fn import_one(
             eprintln!("{label}：处理失败：{e}");
         }
     }
-}
-
-/// Exit status for a configuration the daemon cannot work with (sysexits EX_CONFIG): the systemd
-/// unit does not restart on it.
-const EXIT_CONFIG: u8 = 78;
-
-fn mailbox_exit(e: &crate::mailbox::MailboxError) -> ExitCode {
-    eprintln!("reportbox: {e}");
-    if e.is_fatal() {
-        ExitCode::from(EXIT_CONFIG)
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
-async fn run_daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
-    let (trigger, shutdown) = crate::shutdown::Shutdown::new();
-    let trigger = std::sync::Arc::new(trigger);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
-    let on_signal = trigger.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-        tracing::info!("shutting down");
-        on_signal.fire();
-    });
-    // Either task ending for good (a configuration error) stops the other, so the service
-    // exits and systemd shows why.
-    let mailbox = async {
-        let r = crate::mailbox::run(settings, store, shutdown.clone()).await;
-        trigger.fire();
-        r
-    };
-    let sender = async {
-        let r = notify::run(settings, store, shutdown.clone()).await;
-        trigger.fire();
-        r
-    };
-    let figures = crate::service::StoreFigures { settings, store };
-    let supervise = crate::service::supervise(figures, shutdown.clone());
-    let (mailbox, sender, ()) = tokio::join!(mailbox, sender, supervise);
-    if let Err(e) = &sender {
-        eprintln!("reportbox: 发信配置有误：{e}");
-    }
-    match (mailbox, sender) {
-        (Err(e), _) => Ok(mailbox_exit(&e)),
-        (Ok(()), Err(_)) => Ok(ExitCode::from(78)),
-        (Ok(()), Ok(())) => Ok(ExitCode::SUCCESS),
-    }
-}
-
-async fn once(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
-    let code = match crate::mailbox::once(settings, store).await {
-        Ok(r) => {
-            for (folder, _) in &r.missing {
-                println!("邮箱中没有文件夹“{folder}”，已跳过（mailbox.folders）");
-            }
-            println!(
-                "收取完成：新邮件 {} 封，新记录 {} 封，已记录过 {} 封，超过大小上限 {} 封，放弃 {} 封",
-                r.found, r.recorded, r.already_stored, r.oversized, r.given_up
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => mailbox_exit(&e),
-    };
-    // Acknowledgements of what was recorded go out even when the mailbox pass failed part way.
-    match notify::cycle(settings, store, Utc::now()).await? {
-        Some((tick, sent)) => {
-            if let Some(round) = tick.reminder_round {
-                println!("提醒轮次 {round}：{} 封提醒已排队", tick.reminders);
-            }
-            if let Some(report) = tick.report {
-                println!("日报 {report} 已排队");
-            }
-            println!(
-                "发信完成：发出 {} 封，待重试 {} 封，失败 {} 封",
-                sent.sent, sent.retried, sent.failed
-            );
-        }
-        None => println!("另一个 reportbox 实例正在发信，本次不发信"),
-    }
-    Ok(code)
 }
 
 #[cfg(test)]

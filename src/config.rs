@@ -27,6 +27,7 @@ const SECTIONS: &[&str] = &[
     "smtp",
     "schedule",
     "mailbox",
+    "metrics",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,8 @@ struct RawSettings {
     schedule: RawSchedule,
     #[serde(default)]
     mailbox: crate::mailbox::settings::RawMailbox,
+    #[serde(default)]
+    metrics: crate::metrics::RawMetrics,
 }
 
 #[derive(Debug, Deserialize)]
@@ -401,6 +404,7 @@ pub struct Settings {
     pub smtp: SmtpSettings,
     pub schedule: ScheduleSettings,
     pub mailbox: crate::mailbox::MailboxSettings,
+    pub metrics: crate::metrics::MetricsSettings,
     /// Loaded from `campaign.roster` and checked with the rest.
     pub roster: Roster,
 }
@@ -540,6 +544,7 @@ impl Settings {
 
         let smtp = convert_smtp(raw.smtp, base, &mut problems);
         let schedule = convert_schedule(raw.schedule, &mut problems);
+        let metrics = crate::metrics::convert(raw.metrics, &mut problems);
         let coordinators: Vec<String> = raw
             .campaign
             .coordinators
@@ -627,6 +632,7 @@ impl Settings {
                 smtp,
                 schedule,
                 mailbox: mailbox_settings,
+                metrics,
                 roster,
             }),
             _ => Err(ConfigError::Invalid(problems)),

@@ -1,7 +1,7 @@
 //! One IMAP connection as 163 needs it: TCP, TLS (implicit or STARTTLS) with rustls, LOGIN,
 //! RFC 2971 ID before anything touches a folder, CAPABILITY; then SELECT of one folder at a time.
 
-use super::settings::{MailboxSettings, TlsMode};
+use super::settings::{MailboxSettings, Secret, TlsMode};
 use super::MailboxError;
 use std::fmt;
 use std::sync::Arc;
@@ -45,7 +45,10 @@ pub async fn connect(cfg: &MailboxSettings) -> Result<Connected, MailboxError> {
 }
 
 async fn connect_inner(cfg: &MailboxSettings) -> Result<Connected, MailboxError> {
-    let password = cfg.password.as_ref().ok_or_else(|| {
+    // The file as it is now: a corrected code is used at the next login. A file that cannot
+    // be read keeps the code read at start.
+    let fresh = cfg.password_file.as_deref().and_then(Secret::read);
+    let password = fresh.as_ref().or(cfg.password.as_ref()).ok_or_else(|| {
         MailboxError::Config(
             "mailbox.password: required (set REPORTBOX_MAILBOX__PASSWORD or mailbox.password_file \
              to the 163 client authorisation code, 客户端授权码)"

@@ -11,48 +11,24 @@
 //! mail is seen at once, the junk folder within `poll_interval`.
 
 use super::client::{self, Connected, Selected};
-use super::progress::{self, Progress};
+use super::poll::{timed, COMMAND_TIMEOUT};
 use super::{IdleMode, MailboxError, MailboxSettings, Shutdown};
 use crate::config::Settings;
-use crate::pipeline::{self, Incoming};
 use crate::store::Leadership;
-use crate::store::{Saved, Store};
+use crate::store::Store;
 use async_imap::extensions::idle::IdleResponse;
 use async_imap::types::UnsolicitedResponse;
-use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
-use std::collections::{HashMap, HashSet};
-use std::future::Future;
+use std::collections::HashSet;
 use std::time::Duration;
 use tokio::time::{sleep, Instant};
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
-/// How long one IMAP command may take before the connection is given up as dead.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+pub use super::poll::{poll_once, uid_set, PollOutcome};
+
 /// RFC 2177: servers may drop an IDLE after 30 minutes; renew well before.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 /// How often a standby asks for the lock, and the leader checks it still holds it.
 const LOCK_CHECK: Duration = Duration::from_secs(1);
-
-/// What one [`poll_once`] did in one folder.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct PollOutcome {
-    /// New UIDs found by the search.
-    pub found: usize,
-    /// Recorded now (including set-aside ones and duplicates of an earlier Message-ID).
-    pub recorded: usize,
-    /// These bytes were recorded before (a rescan after a UIDVALIDITY change, a crash).
-    pub already_stored: usize,
-    /// Recorded from their headers only, with `file.too_large`.
-    pub oversized: usize,
-    /// Failed `max_attempts` times; left in `mailbox_failures` with `gave_up`.
-    pub given_up: usize,
-    /// Expunged between the search and the fetch.
-    pub vanished: usize,
-    pub last_uid: u32,
-    /// Shutdown was asked for before every message found was handled.
-    pub interrupted: bool,
-}
 
 /// What one pass over every configured folder did: the sums, then each folder.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -62,6 +38,7 @@ pub struct PassReport {
     pub already_stored: usize,
     pub oversized: usize,
     pub given_up: usize,
+    pub retried: usize,
     pub vanished: usize,
     pub interrupted: bool,
     /// The folders that were open, in the order visited.
@@ -77,6 +54,7 @@ impl PassReport {
         self.already_stored += o.already_stored;
         self.oversized += o.oversized;
         self.given_up += o.given_up;
+        self.retried += o.retried;
         self.vanished += o.vanished;
         self.interrupted |= o.interrupted;
         self.folders.push((folder.to_string(), o));
@@ -86,324 +64,6 @@ impl PassReport {
 /// Folders the server has said NO to: each is warned about once, not on every pass.
 #[derive(Default)]
 struct Absent(HashSet<String>);
-
-async fn timed<T, E: Into<MailboxError>>(
-    what: &'static str,
-    f: impl Future<Output = Result<T, E>>,
-) -> Result<T, MailboxError> {
-    match tokio::time::timeout(COMMAND_TIMEOUT, f).await {
-        Ok(r) => r.map_err(Into::into),
-        Err(_) => Err(MailboxError::Timeout(what)),
-    }
-}
-
-/// One `UID FETCH`, its whole answer collected, within the command time limit.
-async fn uid_fetch(
-    conn: &mut Connected,
-    what: &'static str,
-    set: String,
-    query: &str,
-) -> Result<Vec<async_imap::types::Fetch>, MailboxError> {
-    timed(what, async {
-        conn.session
-            .uid_fetch(set, query)
-            .await?
-            .try_collect::<Vec<_>>()
-            .await
-    })
-    .await
-}
-
-/// `1:3,7,9:10` for the sorted UIDs given.
-pub fn uid_set(uids: &[u32]) -> String {
-    let mut out = String::new();
-    let mut i = 0;
-    while i < uids.len() {
-        let start = uids[i];
-        let mut end = start;
-        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
-            i += 1;
-            end = uids[i];
-        }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        if start == end {
-            out.push_str(&start.to_string());
-        } else {
-            out.push_str(&format!("{start}:{end}"));
-        }
-        i += 1;
-    }
-    out
-}
-
-/// One step in `folder`, which `conn` has selected with `uidvalidity`: find the messages after
-/// the folder's mark, fetch each (`BODY.PEEK[]`, so nothing is marked read), run it through the
-/// pipeline, then flag/copy it and move the mark. Flags are never consulted: a message the
-/// coordinator already read is processed like any other.
-pub async fn poll_once(
-    settings: &Settings,
-    store: &Store,
-    conn: &mut Connected,
-    folder: &str,
-    uidvalidity: u32,
-    shutdown: &Shutdown,
-) -> Result<PollOutcome, MailboxError> {
-    let cfg = &settings.mailbox;
-    let account = cfg.account();
-    let pool = &store.pool;
-    let uv = uidvalidity;
-    let mut last = match progress::load(pool, &account, folder).await? {
-        Some(p) if p.uidvalidity == uv => p.last_uid,
-        other => {
-            if let Some(p) = other {
-                warn!(
-                    folder,
-                    old = p.uidvalidity,
-                    new = uv,
-                    "UIDVALIDITY changed: scanning the folder again; messages already recorded are recognised and not counted twice"
-                );
-            }
-            let fresh = Progress {
-                uidvalidity: uv,
-                last_uid: 0,
-            };
-            progress::save(pool, &account, folder, fresh).await?;
-            0
-        }
-    };
-    let mut out = PollOutcome {
-        last_uid: last,
-        ..PollOutcome::default()
-    };
-    // Unsolicited EXISTS/EXPUNGE are not needed: the search below is the truth.
-    while conn.session.unsolicited_responses.try_recv().is_ok() {}
-    // `n:*` always matches the highest UID even when it is below n.
-    let mut uids: Vec<u32> = timed(
-        "searching",
-        conn.session.uid_search(format!("UID {}:*", last + 1)),
-    )
-    .await?
-    .into_iter()
-    .filter(|u| *u > last)
-    .collect();
-    uids.sort_unstable();
-    out.found = uids.len();
-    if uids.is_empty() {
-        return Ok(out);
-    }
-    debug!(folder, count = uids.len(), "new messages");
-    let meta: HashMap<u32, (u32, Option<DateTime<Utc>>)> = {
-        let fetched = uid_fetch(
-            conn,
-            "fetching sizes",
-            uid_set(&uids),
-            "(UID RFC822.SIZE INTERNALDATE)",
-        )
-        .await?;
-        fetched
-            .iter()
-            .filter_map(|f| {
-                Some((
-                    f.uid?,
-                    (
-                        f.size.unwrap_or(0),
-                        f.internal_date().map(|d| d.with_timezone(&Utc)),
-                    ),
-                ))
-            })
-            .collect()
-    };
-
-    // Messages fetched ahead, several per round trip; a batch is capped by bytes so that memory
-    // stays bounded whatever the message count.
-    let mut ahead: HashMap<u32, Vec<u8>> = HashMap::new();
-    for (at, &uid) in uids.iter().enumerate() {
-        if shutdown.is_fired() {
-            out.interrupted = true;
-            break;
-        }
-        crate::service::MAILBOX.beat(Duration::ZERO);
-        let Some(&(size, internal_date)) = meta.get(&uid) else {
-            // Deleted by someone (the coordinator in webmail) after the search: nothing to read.
-            info!(folder, uid, "message vanished before it could be fetched");
-            progress::advance(pool, &account, folder, uv, uid).await?;
-            out.vanished += 1;
-            last = uid;
-            continue;
-        };
-        let oversized = u64::from(size) > cfg.max_message_size;
-        if !oversized && !ahead.contains_key(&uid) {
-            ahead = fetch_ahead(conn, &uids[at..], &meta, cfg.max_message_size).await?;
-        }
-        let bytes = if oversized {
-            let fetched = uid_fetch(
-                conn,
-                "fetching a message's header",
-                uid.to_string(),
-                "(UID BODY.PEEK[HEADER])",
-            )
-            .await?;
-            fetched
-                .iter()
-                .find(|f| f.uid == Some(uid))
-                .and_then(|f| f.header().map(<[u8]>::to_vec))
-        } else {
-            ahead.remove(&uid)
-        };
-        let Some(bytes) = bytes else {
-            info!(folder, uid, "message vanished before it could be fetched");
-            progress::advance(pool, &account, folder, uv, uid).await?;
-            out.vanished += 1;
-            last = uid;
-            continue;
-        };
-        let source = super::source(folder, uv, uid);
-        loop {
-            let attempts = progress::begin_attempt(pool, &account, folder, uv, uid).await?;
-            if attempts > cfg.max_attempts as i32 {
-                // A message that failed (or crashed the process) this often would block every
-                // message after it; it stays visible in mailbox_failures instead.
-                error!(
-                    folder,
-                    uid, attempts, "giving up on a message; see mailbox_failures"
-                );
-                progress::record_error(pool, &account, folder, uv, uid, "", true).await?;
-                out.given_up += 1;
-                break;
-            }
-            let result = if oversized {
-                pipeline::process_oversized(
-                    settings,
-                    store,
-                    bytes.clone(),
-                    u64::from(size),
-                    source.clone(),
-                    internal_date,
-                )
-                .await
-            } else {
-                pipeline::process(
-                    settings,
-                    store,
-                    Incoming {
-                        raw: bytes.clone(),
-                        source: source.clone(),
-                        internal_date,
-                    },
-                )
-                .await
-            };
-            match result {
-                Ok(outcome) => {
-                    match outcome.saved {
-                        Saved::AlreadyStored { .. } => out.already_stored += 1,
-                        Saved::Recorded { id, .. } => {
-                            out.recorded += 1;
-                            if oversized {
-                                out.oversized += 1;
-                            }
-                            debug!(folder, uid, id, "recorded");
-                        }
-                    }
-                    break;
-                }
-                // Not the message's fault (the database, the disk, or another instance leading
-                // now): this attempt does not count against it.
-                Err(e) if e.is_fenced() || e.is_transient() => {
-                    let _ = progress::refund_attempt(pool, &account, folder, uv, uid).await;
-                    return Err(e.into());
-                }
-                Err(e) => {
-                    warn!(folder, uid, attempts, error = %e, "could not record a message");
-                    progress::record_error(pool, &account, folder, uv, uid, &e.to_string(), false)
-                        .await?;
-                }
-            }
-        }
-        mark(cfg, conn, uid).await;
-        progress::advance(pool, &account, folder, uv, uid).await?;
-        last = uid;
-    }
-    out.last_uid = last;
-    Ok(out)
-}
-
-/// At most this many bytes (by RFC822.SIZE) of messages are fetched in one round trip.
-const FETCH_AHEAD_BYTES: u64 = 16 << 20;
-/// And at most this many messages.
-const FETCH_AHEAD_COUNT: usize = 64;
-
-/// Fetches the messages at the start of `uids` in one `UID FETCH`, as many as fit in
-/// [`FETCH_AHEAD_BYTES`] (always at least the first). Oversized messages are left out: they are
-/// fetched header only, one by one. A message missing from the answer was expunged meanwhile.
-async fn fetch_ahead(
-    conn: &mut Connected,
-    uids: &[u32],
-    meta: &HashMap<u32, (u32, Option<DateTime<Utc>>)>,
-    max_message_size: u64,
-) -> Result<HashMap<u32, Vec<u8>>, MailboxError> {
-    let mut batch = Vec::new();
-    let mut bytes = 0u64;
-    for &uid in uids {
-        let Some(&(size, _)) = meta.get(&uid) else {
-            continue;
-        };
-        let size = u64::from(size);
-        if size > max_message_size {
-            continue;
-        }
-        if !batch.is_empty()
-            && (bytes + size > FETCH_AHEAD_BYTES || batch.len() >= FETCH_AHEAD_COUNT)
-        {
-            break;
-        }
-        bytes += size;
-        batch.push(uid);
-    }
-    if batch.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let fetched = uid_fetch(
-        conn,
-        "fetching messages",
-        uid_set(&batch),
-        "(UID BODY.PEEK[])",
-    )
-    .await?;
-    Ok(fetched
-        .iter()
-        .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
-        .collect())
-}
-
-/// After the commit: the optional keyword and copy. Failing here loses nothing (the message is
-/// recorded), so it is logged and not retried.
-async fn mark(cfg: &MailboxSettings, conn: &mut Connected, uid: u32) {
-    if !cfg.processed_keyword.is_empty() {
-        let r = timed("flagging", async {
-            conn.session
-                .uid_store(
-                    uid.to_string(),
-                    format!("+FLAGS.SILENT ({})", cfg.processed_keyword),
-                )
-                .await?
-                .try_collect::<Vec<_>>()
-                .await
-        })
-        .await;
-        if let Err(e) = r {
-            warn!(uid, error = %e, "could not set the processed keyword");
-        }
-    }
-    if let Some(dest) = &cfg.copy_to_folder {
-        let wire = super::utf7::encode(dest);
-        if let Err(e) = timed("copying", conn.session.uid_copy(uid.to_string(), &wire)).await {
-            warn!(uid, folder = %dest, error = %e, "could not copy the message");
-        }
-    }
-}
 
 async fn logout(mut conn: Connected) {
     let _ = tokio::time::timeout(Duration::from_secs(3), conn.session.logout()).await;
@@ -419,6 +79,7 @@ async fn pass(
     absent: &mut Absent,
 ) -> Result<PassReport, MailboxError> {
     let cfg = &settings.mailbox;
+    let began = Instant::now();
     let mut report = PassReport::default();
     for folder in &cfg.folders {
         if shutdown.is_fired() {
@@ -461,6 +122,9 @@ async fn pass(
                 .collect::<Vec<_>>()
                 .join(", ")
         )));
+    }
+    if !report.interrupted {
+        crate::metrics::poll_finished(began.elapsed());
     }
     Ok(report)
 }
@@ -695,6 +359,10 @@ async fn lead(
             }
             Err(e) => e,
         };
+        // One row update per reconnect (at most one per backoff), for `status` to show.
+        if let Err(e) = store.service_error("mailbox", &failure.to_string()).await {
+            debug!(error = %e, "cannot record the mailbox error");
+        }
         if failure.is_fatal() {
             return Err(failure);
         }
@@ -856,13 +524,6 @@ fn mailbox_lock_key(account: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uid_sets_collapse_runs() {
-        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
-        assert_eq!(uid_set(&[5]), "5");
-        assert_eq!(uid_set(&[]), "");
-    }
 
     #[test]
     fn unsafe_login_is_a_configuration_error() {

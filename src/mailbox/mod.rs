@@ -2,7 +2,9 @@
 //! [`crate::pipeline`] exactly once.
 //!
 //! - [`client`]: connect, TLS, LOGIN, ID; SELECT of one folder.
-//! - [`daemon`]: [`poll_once`] (one search-fetch-process step in one folder), [`once`] and [`run`]
+//! - [`poll`]: [`poll_once`] (one search-fetch-process step in one folder, and the given-up
+//!   messages `retry` asked for again).
+//! - [`daemon`]: [`once`] and [`run`]
 //!   (every folder of `mailbox.folders` in turn, leadership, IDLE or polling, reconnects with
 //!   backoff, graceful shutdown).
 //! - [`progress`]: what is committed, per folder, in PostgreSQL; the leadership lock.
@@ -10,6 +12,7 @@
 
 pub mod client;
 pub mod daemon;
+pub mod poll;
 pub mod progress;
 pub mod settings;
 pub mod utf7;

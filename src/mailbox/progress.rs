@@ -113,7 +113,8 @@ pub async fn record_error(
     gave_up: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE mailbox_failures SET last_error = COALESCE($5, last_error), gave_up = gave_up OR $6, last_at = now()
+        "UPDATE mailbox_failures SET last_error = COALESCE($5, last_error), gave_up = gave_up OR $6,
+           retry_requested_at = CASE WHEN $6 THEN NULL ELSE retry_requested_at END, last_at = now()
          WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = $4",
     )
     .bind(account)
@@ -143,6 +144,82 @@ pub async fn refund_attempt(
     .bind(folder)
     .bind(i64::from(uidvalidity))
     .bind(i64::from(uid))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A pass over `folder` ended without error: `status` and the metrics show when.
+pub async fn polled(pool: &PgPool, account: &str, folder: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE mailbox_progress SET last_poll_at = now() WHERE account = $1 AND folder = $2",
+    )
+    .bind(account)
+    .bind(folder)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Given-up messages of this folder (and UIDVALIDITY) that `reportbox retry` asked to be
+/// fetched again, lowest UID first.
+pub async fn retries(
+    pool: &PgPool,
+    account: &str,
+    folder: &str,
+    uidvalidity: u32,
+) -> Result<Vec<u32>, sqlx::Error> {
+    let uids: Vec<i64> = sqlx::query_scalar(
+        "SELECT uid FROM mailbox_failures
+         WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND retry_requested_at IS NOT NULL
+         ORDER BY uid",
+    )
+    .bind(account)
+    .bind(folder)
+    .bind(i64::from(uidvalidity))
+    .fetch_all(pool)
+    .await?;
+    Ok(uids
+        .into_iter()
+        .filter_map(|u| u32::try_from(u).ok())
+        .collect())
+}
+
+/// A retried message is recorded now: nothing is left to show for it.
+pub async fn forget(
+    pool: &PgPool,
+    account: &str,
+    folder: &str,
+    uidvalidity: u32,
+    uid: u32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM mailbox_failures
+         WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = $4",
+    )
+    .bind(account)
+    .bind(folder)
+    .bind(i64::from(uidvalidity))
+    .bind(i64::from(uid))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Forgets the attempts and given-up messages of `folder` under any other UIDVALIDITY: after a
+/// change the folder is scanned again from the start, so each of them is tried again anyway.
+pub async fn forget_uidvalidity_other_than(
+    pool: &PgPool,
+    account: &str,
+    folder: &str,
+    uidvalidity: u32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM mailbox_failures WHERE account = $1 AND folder = $2 AND uidvalidity <> $3",
+    )
+    .bind(account)
+    .bind(folder)
+    .bind(i64::from(uidvalidity))
     .execute(pool)
     .await?;
     Ok(())

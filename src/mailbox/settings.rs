@@ -178,6 +178,13 @@ impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
         Secret(s.into())
     }
+    /// The code in `path` as it is now (one line; the line end is not part of it); `None` when
+    /// the file cannot be read or is empty.
+    pub fn read(path: &std::path::Path) -> Option<Secret> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let code = text.trim_end_matches(['\r', '\n']);
+        (!code.trim().is_empty()).then(|| Secret(code.to_string()))
+    }
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -198,6 +205,9 @@ pub struct MailboxSettings {
     pub username: String,
     /// `None` until given: only `run` and `once` need it, so other commands work without it.
     pub password: Option<Secret>,
+    /// Where `password` came from: read again at every login, so a corrected file (or a
+    /// SIGHUP after correcting it) needs no restart.
+    pub password_file: Option<PathBuf>,
     /// Followed in this order, each with its own UIDVALIDITY and mark; names as a person sees
     /// them ([`super::utf7`] makes the wire form).
     pub folders: Vec<String>,
@@ -375,6 +385,7 @@ pub(crate) fn convert(
             problems.push(format!("mailbox.ca_file: {} does not exist", p.display()));
         }
     }
+    let mut password_file = None;
     let password = match (
         raw.password.filter(|p| !p.is_empty()),
         raw.password_file.filter(|p| !p.trim().is_empty()),
@@ -387,6 +398,7 @@ pub(crate) fn convert(
         (Some(p), None) => Some(Secret(p)),
         (None, Some(f)) => {
             let path = base.join(f);
+            password_file = Some(path.clone());
             match std::fs::read_to_string(&path) {
                 Ok(s) if !s.trim().is_empty() => {
                     Some(Secret(s.trim_end_matches(['\r', '\n']).to_string()))
@@ -420,6 +432,7 @@ pub(crate) fn convert(
         ca_file,
         username,
         password,
+        password_file,
         folders,
         junk_folders,
         deprecated_folder,

@@ -165,6 +165,7 @@ pub async fn send_due(
                     store.resume_sender().await?;
                 }
                 report.sent += 1;
+                crate::metrics::email_sent(&claimed.row.email.kind);
                 tracing::info!(id = claimed.row.id, kind = %claimed.row.email.kind, "email sent");
                 (Delivery::Sent { reply }, false)
             }
@@ -189,10 +190,12 @@ pub async fn send_due(
                     }
                     FailureClass::Permanent => {
                         report.failed += 1;
+                        crate::metrics::email_failed();
                         (Delivery::Failed { error: f.message }, false)
                     }
                     _ if claimed.row.attempts + 1 >= MAX_ATTEMPTS => {
                         report.failed += 1;
+                        crate::metrics::email_failed();
                         (Delivery::Failed { error: f.message }, false)
                     }
                     // No server answering: trying the rest now would only wait out the pace
@@ -517,9 +520,24 @@ pub async fn cycle(
     result.map(Some)
 }
 
-/// The sender and scheduler of the service: runs until `shutdown` fires. Only one instance
-/// sends at a time; the others stand by. Errors (database or SMTP down) are logged once each
-/// and retried; only a configuration error ends it.
+/// SIGHUP: the code is read again before the next email, and a pause for a refused code ends
+/// so that it is tried now.
+async fn reread_code(store: &Store, mailer: &Mailer) {
+    mailer.reload_credentials_next();
+    match store.sender_paused_until().await {
+        Ok(Some((_, reason))) if reason.starts_with(AUTH_REJECTED) => {
+            match store.resume_sender().await {
+                Ok(()) => tracing::info!("reloaded: the authorisation code is tried again now"),
+                Err(e) => tracing::warn!(error = %e, "reloaded, but the pause could not be ended"),
+            }
+        }
+        Ok(_) => {
+            tracing::info!("reloaded: the authorisation code is read again before the next email")
+        }
+        Err(e) => tracing::warn!(error = %e, "reloaded, but the sender's pause could not be read"),
+    }
+}
+
 /// A connection listening for committed emails; `None` when it cannot be had (the sender then
 /// looks at the outbox every `smtp.idle_poll`).
 async fn outbox_listener(store: &Store) -> Option<sqlx::postgres::PgListener> {
@@ -543,10 +561,26 @@ async fn woken(wake: &mut Option<sqlx::postgres::PgListener>) {
     }
 }
 
+/// The sender and scheduler of the service: runs until `shutdown` fires. Only one instance
+/// sends at a time; the others stand by. Errors (database or SMTP down) are logged once each
+/// and retried; only a configuration error ends it.
 pub async fn run(
     settings: &Settings,
     store: &Store,
+    shutdown: crate::shutdown::Shutdown,
+) -> Result<(), NotifyError> {
+    run_with_reload(settings, store, shutdown, &tokio::sync::Notify::new()).await
+}
+
+/// [`run`], and on each `reload` notice (the daemon's SIGHUP): the code is read again from
+/// `smtp.password_file` before the next email, a pause for a refused code ends, and the sender
+/// tries at once instead of waiting out `smtp.auth_retry_seconds`. A pause 163 imposed for
+/// sending too much is kept: re-reading changes nothing about it.
+pub async fn run_with_reload(
+    settings: &Settings,
+    store: &Store,
     mut shutdown: crate::shutdown::Shutdown,
+    reload: &tokio::sync::Notify,
 ) -> Result<(), NotifyError> {
     let mailer = Mailer::new(settings)?;
     let pace = Duration::from_secs_f64(60.0 / f64::from(settings.smtp.max_per_minute.max(1)));
@@ -627,6 +661,9 @@ pub async fn run(
                     let text = e.to_string();
                     if text != last_error {
                         tracing::warn!(error = %text, "sender failed; will retry");
+                        if let Err(e) = store.service_error("sender", &text).await {
+                            tracing::debug!(error = %e, "cannot record the sender's error");
+                        }
                         last_error = text;
                     }
                     idle
@@ -642,6 +679,7 @@ pub async fn run(
                 }
                 _ = tokio::time::sleep(wait) => {}
                 _ = woken(&mut wake), if listen => {}
+                _ = reload.notified() => reread_code(store, &mailer).await,
             }
         }
     }

@@ -3,10 +3,15 @@
 //! files, and the originals are content-addressed files that are written before that transaction
 //! and never deleted.
 
+mod health;
 mod leadership;
 mod outbox;
 mod text;
 
+pub use health::{
+    Backlog, Daemon, FailedEmail, Failures, FolderPoll, GivenUp, LastError, Retried, RetryOnly,
+    ServiceHealth,
+};
 pub use leadership::{Fence, Leadership};
 
 pub use outbox::{

@@ -1,0 +1,535 @@
+//! One step in one folder ([`poll_once`]): find the messages after the folder's mark, fetch
+//! them several per round trip, record each through the pipeline (attempts counted in
+//! `mailbox_failures`, given up on after `max_attempts`), flag or copy it, move the mark; and
+//! fetch again the given-up messages `reportbox retry` asked for.
+
+use super::client::Connected;
+use super::progress::{self, Progress};
+use super::{MailboxError, MailboxSettings, Shutdown};
+use crate::config::Settings;
+use crate::pipeline::{self, Incoming};
+use crate::store::{Saved, Store};
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+use tracing::{debug, error, info, warn};
+
+/// How long one IMAP command may take before the connection is given up as dead.
+pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What one [`poll_once`] did in one folder.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PollOutcome {
+    /// New UIDs found by the search.
+    pub found: usize,
+    /// Recorded now (including set-aside ones and duplicates of an earlier Message-ID).
+    pub recorded: usize,
+    /// These bytes were recorded before (a rescan after a UIDVALIDITY change, a crash).
+    pub already_stored: usize,
+    /// Recorded from their headers only, with `file.too_large`.
+    pub oversized: usize,
+    /// Failed `max_attempts` times; left in `mailbox_failures` with `gave_up`.
+    pub given_up: usize,
+    /// Given up on before, fetched again because `reportbox retry` asked (whatever became of
+    /// them now: recorded, already stored, or given up on again).
+    pub retried: usize,
+    /// Expunged between the search and the fetch.
+    pub vanished: usize,
+    pub last_uid: u32,
+    /// Shutdown was asked for before every message found was handled.
+    pub interrupted: bool,
+}
+
+pub(super) async fn timed<T, E: Into<MailboxError>>(
+    what: &'static str,
+    f: impl Future<Output = Result<T, E>>,
+) -> Result<T, MailboxError> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, f).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(_) => Err(MailboxError::Timeout(what)),
+    }
+}
+
+/// One `UID FETCH`, its whole answer collected, within the command time limit.
+async fn uid_fetch(
+    conn: &mut Connected,
+    what: &'static str,
+    set: String,
+    query: &str,
+) -> Result<Vec<async_imap::types::Fetch>, MailboxError> {
+    timed(what, async {
+        conn.session
+            .uid_fetch(set, query)
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    })
+    .await
+}
+
+/// `1:3,7,9:10` for the sorted UIDs given.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// One step in `folder`, which `conn` has selected with `uidvalidity`: find the messages after
+/// the folder's mark, fetch each (`BODY.PEEK[]`, so nothing is marked read), run it through the
+/// pipeline, then flag/copy it and move the mark. Flags are never consulted: a message the
+/// coordinator already read is processed like any other.
+pub async fn poll_once(
+    settings: &Settings,
+    store: &Store,
+    conn: &mut Connected,
+    folder: &str,
+    uidvalidity: u32,
+    shutdown: &Shutdown,
+) -> Result<PollOutcome, MailboxError> {
+    let out = poll_folder(settings, store, conn, folder, uidvalidity, shutdown).await?;
+    if !out.interrupted {
+        let account = settings.mailbox.account();
+        progress::polled(&store.pool, &account, folder).await?;
+    }
+    Ok(out)
+}
+
+async fn poll_folder(
+    settings: &Settings,
+    store: &Store,
+    conn: &mut Connected,
+    folder: &str,
+    uidvalidity: u32,
+    shutdown: &Shutdown,
+) -> Result<PollOutcome, MailboxError> {
+    let cfg = &settings.mailbox;
+    let account = cfg.account();
+    let pool = &store.pool;
+    let uv = uidvalidity;
+    let mut last = match progress::load(pool, &account, folder).await? {
+        Some(p) if p.uidvalidity == uv => p.last_uid,
+        other => {
+            if let Some(p) = other {
+                warn!(
+                    folder,
+                    old = p.uidvalidity,
+                    new = uv,
+                    "UIDVALIDITY changed: scanning the folder again; messages already recorded are recognised and not counted twice"
+                );
+            }
+            let fresh = Progress {
+                uidvalidity: uv,
+                last_uid: 0,
+            };
+            progress::save(pool, &account, folder, fresh).await?;
+            // The rescan tries every message again, a given-up one too (under its new UID):
+            // rows of the old UIDVALIDITY could never be fetched, and would stay listed.
+            progress::forget_uidvalidity_other_than(pool, &account, folder, uv).await?;
+            0
+        }
+    };
+    let mut out = PollOutcome {
+        last_uid: last,
+        ..PollOutcome::default()
+    };
+    // Unsolicited EXISTS/EXPUNGE are not needed: the search below is the truth.
+    while conn.session.unsolicited_responses.try_recv().is_ok() {}
+    let retries = progress::retries(pool, &account, folder, uv).await?;
+    if !retries.is_empty() {
+        retry_given_up(
+            settings, store, conn, folder, uv, &retries, shutdown, &mut out,
+        )
+        .await?;
+    }
+    // `n:*` always matches the highest UID even when it is below n.
+    let mut uids: Vec<u32> = timed(
+        "searching",
+        conn.session.uid_search(format!("UID {}:*", last + 1)),
+    )
+    .await?
+    .into_iter()
+    .filter(|u| *u > last)
+    .collect();
+    uids.sort_unstable();
+    out.found = uids.len();
+    if uids.is_empty() {
+        return Ok(out);
+    }
+    debug!(folder, count = uids.len(), "new messages");
+    let meta: HashMap<u32, (u32, Option<DateTime<Utc>>)> = {
+        let fetched = uid_fetch(
+            conn,
+            "fetching sizes",
+            uid_set(&uids),
+            "(UID RFC822.SIZE INTERNALDATE)",
+        )
+        .await?;
+        fetched
+            .iter()
+            .filter_map(|f| {
+                Some((
+                    f.uid?,
+                    (
+                        f.size.unwrap_or(0),
+                        f.internal_date().map(|d| d.with_timezone(&Utc)),
+                    ),
+                ))
+            })
+            .collect()
+    };
+
+    // Messages fetched ahead, several per round trip; a batch is capped by bytes so that memory
+    // stays bounded whatever the message count.
+    let mut ahead: HashMap<u32, Vec<u8>> = HashMap::new();
+    for (at, &uid) in uids.iter().enumerate() {
+        if shutdown.is_fired() {
+            out.interrupted = true;
+            break;
+        }
+        crate::service::MAILBOX.beat(Duration::ZERO);
+        let Some(&(size, internal_date)) = meta.get(&uid) else {
+            // Deleted by someone (the coordinator in webmail) after the search: nothing to read.
+            info!(folder, uid, "message vanished before it could be fetched");
+            progress::advance(pool, &account, folder, uv, uid).await?;
+            out.vanished += 1;
+            last = uid;
+            continue;
+        };
+        let oversized = u64::from(size) > cfg.max_message_size;
+        if !oversized && !ahead.contains_key(&uid) {
+            ahead = fetch_ahead(conn, &uids[at..], &meta, cfg.max_message_size).await?;
+        }
+        let bytes = if oversized {
+            let fetched = uid_fetch(
+                conn,
+                "fetching a message's header",
+                uid.to_string(),
+                "(UID BODY.PEEK[HEADER])",
+            )
+            .await?;
+            fetched
+                .iter()
+                .find(|f| f.uid == Some(uid))
+                .and_then(|f| f.header().map(<[u8]>::to_vec))
+        } else {
+            ahead.remove(&uid)
+        };
+        let Some(bytes) = bytes else {
+            info!(folder, uid, "message vanished before it could be fetched");
+            progress::advance(pool, &account, folder, uv, uid).await?;
+            out.vanished += 1;
+            last = uid;
+            continue;
+        };
+        let message = Fetched {
+            uid,
+            size,
+            internal_date,
+            oversized,
+            bytes,
+        };
+        record(settings, store, folder, uv, message, &mut out).await?;
+        mark(cfg, conn, uid).await;
+        progress::advance(pool, &account, folder, uv, uid).await?;
+        last = uid;
+    }
+    out.last_uid = last;
+    Ok(out)
+}
+
+/// One message as fetched, ready for the pipeline.
+struct Fetched {
+    uid: u32,
+    size: u32,
+    internal_date: Option<DateTime<Utc>>,
+    /// Over `max_message_size`: `bytes` is its header only.
+    oversized: bool,
+    bytes: Vec<u8>,
+}
+
+/// Runs one fetched message through the pipeline, counting each attempt in `mailbox_failures`
+/// first, until it is recorded or has failed `max_attempts` times (then it is given up on and
+/// stays listed). `Err` only for what is not the message's fault; that attempt is refunded.
+async fn record(
+    settings: &Settings,
+    store: &Store,
+    folder: &str,
+    uv: u32,
+    message: Fetched,
+    out: &mut PollOutcome,
+) -> Result<Recorded, MailboxError> {
+    let cfg = &settings.mailbox;
+    let account = cfg.account();
+    let pool = &store.pool;
+    let Fetched {
+        uid,
+        size,
+        internal_date,
+        oversized,
+        bytes,
+    } = message;
+    let source = super::source(folder, uv, uid);
+    loop {
+        let attempts = progress::begin_attempt(pool, &account, folder, uv, uid).await?;
+        if attempts > cfg.max_attempts as i32 {
+            // A message that failed (or crashed the process) this often would block every
+            // message after it; it stays visible in mailbox_failures instead.
+            error!(
+                folder,
+                uid, attempts, "giving up on a message; see mailbox_failures"
+            );
+            progress::record_error(pool, &account, folder, uv, uid, "", true).await?;
+            let said = format!("放弃处理邮件 {folder}:{uid}（已尝试 {} 次）", attempts - 1);
+            if let Err(e) = store.service_error("mailbox", &said).await {
+                debug!(error = %e, "cannot record the given-up message as the last error");
+            }
+            crate::metrics::message_given_up();
+            out.given_up += 1;
+            return Ok(Recorded::GivenUp);
+        }
+        let result = if oversized {
+            pipeline::process_oversized(
+                settings,
+                store,
+                bytes.clone(),
+                u64::from(size),
+                source.clone(),
+                internal_date,
+            )
+            .await
+        } else {
+            pipeline::process(
+                settings,
+                store,
+                Incoming {
+                    raw: bytes.clone(),
+                    source: source.clone(),
+                    internal_date,
+                },
+            )
+            .await
+        };
+        match result {
+            Ok(outcome) => {
+                match outcome.saved {
+                    Saved::AlreadyStored { .. } => {
+                        crate::metrics::message_processed("already_stored");
+                        out.already_stored += 1;
+                    }
+                    Saved::Recorded {
+                        id, disposition, ..
+                    } => {
+                        crate::metrics::message_processed(&disposition);
+                        out.recorded += 1;
+                        if oversized {
+                            out.oversized += 1;
+                        }
+                        debug!(folder, uid, id, "recorded");
+                    }
+                }
+                return Ok(Recorded::Done);
+            }
+            // Not the message's fault (the database, the disk, or another instance leading
+            // now): this attempt does not count against it.
+            Err(e) if e.is_fenced() || e.is_transient() => {
+                let _ = progress::refund_attempt(pool, &account, folder, uv, uid).await;
+                return Err(e.into());
+            }
+            Err(e) => {
+                warn!(folder, uid, attempts, error = %e, "could not record a message");
+                progress::record_error(pool, &account, folder, uv, uid, &e.to_string(), false)
+                    .await?;
+            }
+        }
+    }
+}
+
+/// What [`record`] did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recorded {
+    Done,
+    GivenUp,
+}
+
+/// The given-up messages `reportbox retry` asked for, fetched one by one (they are few) and
+/// recorded like new ones. The folder's mark is not moved back: only these are read again.
+#[allow(clippy::too_many_arguments)]
+async fn retry_given_up(
+    settings: &Settings,
+    store: &Store,
+    conn: &mut Connected,
+    folder: &str,
+    uv: u32,
+    uids: &[u32],
+    shutdown: &Shutdown,
+    out: &mut PollOutcome,
+) -> Result<(), MailboxError> {
+    let cfg = &settings.mailbox;
+    let account = cfg.account();
+    let pool = &store.pool;
+    let meta: HashMap<u32, (u32, Option<DateTime<Utc>>)> = uid_fetch(
+        conn,
+        "fetching sizes",
+        uid_set(uids),
+        "(UID RFC822.SIZE INTERNALDATE)",
+    )
+    .await?
+    .iter()
+    .filter_map(|f| {
+        let date = f.internal_date().map(|d| d.with_timezone(&Utc));
+        Some((f.uid?, (f.size.unwrap_or(0), date)))
+    })
+    .collect();
+    for &uid in uids {
+        if shutdown.is_fired() {
+            out.interrupted = true;
+            return Ok(());
+        }
+        crate::service::MAILBOX.beat(Duration::ZERO);
+        let Some(&(size, internal_date)) = meta.get(&uid) else {
+            info!(folder, uid, "a message to retry is no longer in the folder");
+            let gone = "邮件已不在邮箱文件夹中，无法重新收取";
+            progress::record_error(pool, &account, folder, uv, uid, gone, true).await?;
+            continue;
+        };
+        let oversized = u64::from(size) > cfg.max_message_size;
+        let query = if oversized {
+            "(UID BODY.PEEK[HEADER])"
+        } else {
+            "(UID BODY.PEEK[])"
+        };
+        let fetched = uid_fetch(conn, "fetching a message", uid.to_string(), query).await?;
+        let bytes = fetched.iter().find(|f| f.uid == Some(uid)).and_then(|f| {
+            if oversized {
+                f.header().map(<[u8]>::to_vec)
+            } else {
+                f.body().map(<[u8]>::to_vec)
+            }
+        });
+        let Some(bytes) = bytes else {
+            let gone = "邮件已不在邮箱文件夹中，无法重新收取";
+            progress::record_error(pool, &account, folder, uv, uid, gone, true).await?;
+            continue;
+        };
+        info!(folder, uid, "fetching a given-up message again, as asked");
+        out.retried += 1;
+        let message = Fetched {
+            uid,
+            size,
+            internal_date,
+            oversized,
+            bytes,
+        };
+        if record(settings, store, folder, uv, message, out).await? == Recorded::Done {
+            progress::forget(pool, &account, folder, uv, uid).await?;
+            mark(cfg, conn, uid).await;
+        }
+    }
+    Ok(())
+}
+
+/// At most this many bytes (by RFC822.SIZE) of messages are fetched in one round trip.
+const FETCH_AHEAD_BYTES: u64 = 16 << 20;
+/// And at most this many messages.
+const FETCH_AHEAD_COUNT: usize = 64;
+
+/// Fetches the messages at the start of `uids` in one `UID FETCH`, as many as fit in
+/// [`FETCH_AHEAD_BYTES`] (always at least the first). Oversized messages are left out: they are
+/// fetched header only, one by one. A message missing from the answer was expunged meanwhile.
+async fn fetch_ahead(
+    conn: &mut Connected,
+    uids: &[u32],
+    meta: &HashMap<u32, (u32, Option<DateTime<Utc>>)>,
+    max_message_size: u64,
+) -> Result<HashMap<u32, Vec<u8>>, MailboxError> {
+    let mut batch = Vec::new();
+    let mut bytes = 0u64;
+    for &uid in uids {
+        let Some(&(size, _)) = meta.get(&uid) else {
+            continue;
+        };
+        let size = u64::from(size);
+        if size > max_message_size {
+            continue;
+        }
+        if !batch.is_empty()
+            && (bytes + size > FETCH_AHEAD_BYTES || batch.len() >= FETCH_AHEAD_COUNT)
+        {
+            break;
+        }
+        bytes += size;
+        batch.push(uid);
+    }
+    if batch.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let fetched = uid_fetch(
+        conn,
+        "fetching messages",
+        uid_set(&batch),
+        "(UID BODY.PEEK[])",
+    )
+    .await?;
+    Ok(fetched
+        .iter()
+        .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
+        .collect())
+}
+
+/// After the commit: the optional keyword and copy. Failing here loses nothing (the message is
+/// recorded), so it is logged and not retried.
+async fn mark(cfg: &MailboxSettings, conn: &mut Connected, uid: u32) {
+    if !cfg.processed_keyword.is_empty() {
+        let r = timed("flagging", async {
+            conn.session
+                .uid_store(
+                    uid.to_string(),
+                    format!("+FLAGS.SILENT ({})", cfg.processed_keyword),
+                )
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await;
+        if let Err(e) = r {
+            warn!(uid, error = %e, "could not set the processed keyword");
+        }
+    }
+    if let Some(dest) = &cfg.copy_to_folder {
+        let wire = super::utf7::encode(dest);
+        if let Err(e) = timed("copying", conn.session.uid_copy(uid.to_string(), &wire)).await {
+            warn!(uid, folder = %dest, error = %e, "could not copy the message");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_collapse_runs() {
+        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(uid_set(&[5]), "5");
+        assert_eq!(uid_set(&[]), "");
+    }
+}

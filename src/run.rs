@@ -1,0 +1,147 @@
+//! The daemon commands, `run` and `once`: their tasks, signals and what they print.
+
+use crate::config::Settings;
+use crate::notify;
+use crate::store::Store;
+use anyhow::Context;
+use chrono::Utc;
+use std::process::ExitCode;
+
+/// Exit status for a configuration the daemon cannot work with (sysexits EX_CONFIG): the systemd
+/// unit does not restart on it.
+pub const EXIT_CONFIG: u8 = 78;
+
+fn mailbox_exit(e: &crate::mailbox::MailboxError) -> ExitCode {
+    eprintln!("reportbox: {e}");
+    if e.is_fatal() {
+        ExitCode::from(EXIT_CONFIG)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The machine's name for `status` (a second machine may run a standby).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// `reportbox run`: the mailbox loop, the sender, sd_notify and (when configured) the metrics
+/// endpoint side by side until SIGTERM/SIGINT; SIGHUP re-reads the authorisation codes.
+pub async fn daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
+    // First, so that a SIGHUP sent early is a reload and not the default (termination).
+    let reload = std::sync::Arc::new(tokio::sync::Notify::new());
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot listen for SIGHUP")?;
+    let on_hup = reload.clone();
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: the authorisation codes are read again from their files");
+            on_hup.notify_one();
+        }
+    });
+    let listener = match settings.metrics.listen {
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => {
+                tracing::info!(%addr, "serving Prometheus metrics at /metrics");
+                Some(l)
+            }
+            Err(e) => {
+                eprintln!("reportbox: 无法监听 metrics.listen {addr}：{e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => None,
+    };
+    if let Err(e) = store
+        .service_started(env!("CARGO_PKG_VERSION"), &host_name())
+        .await
+    {
+        tracing::warn!(error = %e, "cannot record the daemon's start for status");
+    }
+    let (trigger, shutdown) = crate::shutdown::Shutdown::new();
+    let trigger = std::sync::Arc::new(trigger);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    let on_signal = trigger.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("shutting down");
+        on_signal.fire();
+    });
+    // Either task ending for good (a configuration error) stops the other, so the service
+    // exits and systemd shows why.
+    let mailbox = async {
+        let r = crate::mailbox::run(settings, store, shutdown.clone()).await;
+        trigger.fire();
+        r
+    };
+    let sender = async {
+        let r = notify::run_with_reload(settings, store, shutdown.clone(), &reload).await;
+        trigger.fire();
+        r
+    };
+    let figures = crate::service::StoreFigures { settings, store };
+    let supervise = crate::service::supervise(figures, shutdown.clone());
+    // A task of its own: a scrape is answered even while the loops above are busy in a long
+    // message (they share one task), and a hung loop shows as stale figures, not a dead port.
+    let metrics =
+        listener.map(|l| tokio::spawn(crate::metrics::serve(l, store.clone(), shutdown.clone())));
+    let (mailbox, sender, ()) = tokio::join!(mailbox, sender, supervise);
+    if let Some(m) = metrics {
+        // It ends with the shutdown fired above; nothing it holds needs more than that.
+        let _ = m.await;
+    }
+    if let Err(e) = &sender {
+        eprintln!("reportbox: 发信配置有误：{e}");
+    }
+    match (mailbox, sender) {
+        (Err(e), _) => Ok(mailbox_exit(&e)),
+        (Ok(()), Err(_)) => Ok(ExitCode::from(78)),
+        (Ok(()), Ok(())) => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// `reportbox once`: one pass over the mailbox, then everything due is sent.
+pub async fn once(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
+    let code = match crate::mailbox::once(settings, store).await {
+        Ok(r) => {
+            for (folder, _) in &r.missing {
+                println!("邮箱中没有文件夹“{folder}”，已跳过（mailbox.folders）");
+            }
+            println!(
+                "收取完成：新邮件 {} 封，新记录 {} 封，已记录过 {} 封，超过大小上限 {} 封，放弃 {} 封",
+                r.found, r.recorded, r.already_stored, r.oversized, r.given_up
+            );
+            if r.retried > 0 {
+                println!(
+                    "按 reportbox retry 的要求重新收取 {} 封此前放弃的邮件（已计入上面的数字）",
+                    r.retried
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => mailbox_exit(&e),
+    };
+    // Acknowledgements of what was recorded go out even when the mailbox pass failed part way.
+    match notify::cycle(settings, store, Utc::now()).await? {
+        Some((tick, sent)) => {
+            if let Some(round) = tick.reminder_round {
+                println!("提醒轮次 {round}：{} 封提醒已排队", tick.reminders);
+            }
+            if let Some(report) = tick.report {
+                println!("日报 {report} 已排队");
+            }
+            println!(
+                "发信完成：发出 {} 封，待重试 {} 封，失败 {} 封",
+                sent.sent, sent.retried, sent.failed
+            );
+        }
+        None => println!("另一个 reportbox 实例正在发信，本次不发信"),
+    }
+    Ok(code)
+}
