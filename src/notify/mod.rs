@@ -523,7 +523,7 @@ pub async fn cycle(
 /// SIGHUP: the code is read again before the next email, and a pause for a refused code ends
 /// so that it is tried now.
 async fn reread_code(store: &Store, mailer: &Mailer) {
-    mailer.reload_credentials_next();
+    mailer.reload_on_next_send();
     match store.sender_paused_until().await {
         Ok(Some((_, reason))) if reason.starts_with(AUTH_REJECTED) => {
             match store.resume_sender().await {

@@ -325,12 +325,6 @@ impl Mailer {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Reads the code again before the next email (SIGHUP), as after a refusal.
-    pub fn reload_credentials_next(&self) {
-        self.reload
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-
     /// After a refused code: the code from `smtp.password_file` (or the credentials file) as
     /// it is now, so correcting the file is all it takes. A file that cannot be read keeps the
     /// code in use; the next refusal says so again.
