@@ -51,6 +51,19 @@ pub struct FileRecord {
     pub link_expires: Option<String>,
 }
 
+/// The coordinator's verdict on one file (`reportbox review`): an event, never changed.
+#[derive(Debug, Clone)]
+pub struct ReviewRecord {
+    /// The order reviews were recorded in: the newest of a file decides.
+    pub id: i64,
+    pub message_db_id: i64,
+    pub ordinal: i32,
+    pub accepted: bool,
+    pub reason: String,
+    pub reviewer: String,
+    pub at: DateTime<Utc>,
+}
+
 /// An item the campaign asks for, as the status shows it.
 #[derive(Debug, Clone)]
 pub struct ItemSpec {
@@ -147,13 +160,20 @@ pub struct ItemView {
     /// Where the file came from: archive names or forwarded messages, outermost first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub origin: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// A large-attachment link's URL; the JSON's `link` is [`LinkView`] (`link_view`).
+    #[serde(skip)]
     pub link: Option<String>,
     /// What the reviewer of a link needs besides its URL (shown in the daily email).
     #[serde(skip)]
     pub link_size: Option<String>,
     #[serde(skip)]
     pub link_expires: Option<String>,
+    /// Everything the reviewer of a link needs, as `items.*.link` in the JSON.
+    #[serde(rename = "link", skip_serializing_if = "Option::is_none")]
+    pub link_view: Option<LinkView>,
+    /// The coordinator's verdict on this file, when there is one (it decides `state`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub received_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -161,6 +181,90 @@ pub struct ItemView {
     /// The file's message was found in a junk folder (`mailbox.junk_folders`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub found_in_junk: bool,
+}
+
+/// A large-attachment link as the reviewer needs it: where, what, how big, until when.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LinkView {
+    pub url: String,
+    pub file: Option<String>,
+    pub size: Option<String>,
+    /// As the share page or message wrote it (`2023年6月23日 15:40`).
+    pub expires: Option<String>,
+    /// The expiry is within [`EXPIRY_WARNING_DAYS`] days (or past): download now.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub expires_soon: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub expired: bool,
+}
+
+/// A link expiring within this many days is flagged to the reviewer.
+pub const EXPIRY_WARNING_DAYS: i64 = 3;
+
+impl LinkView {
+    /// The warning a reviewer reads next to the link, if it is about to expire or has.
+    pub fn warning_zh(&self) -> Option<String> {
+        if self.expired {
+            Some("链接已过期，请联系单位重新发送".to_string())
+        } else if self.expires_soon {
+            Some(format!("链接将在{EXPIRY_WARNING_DAYS}天内到期，请尽快下载"))
+        } else {
+            None
+        }
+    }
+}
+
+/// The coordinator's verdict on an item's file, as the status shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReviewView {
+    /// `accepted` or `rejected`.
+    pub verdict: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub by: String,
+    pub at: String,
+}
+
+impl ReviewView {
+    /// `审核通过（张三，2023-06-08 10:00）` or `审核未通过（…）：理由`.
+    pub fn describe_zh(&self) -> String {
+        let verdict = if self.verdict == "accepted" {
+            "审核通过"
+        } else {
+            "审核未通过"
+        };
+        let mut s = format!("{verdict}（{}，{}）", self.by, short_time(&self.at));
+        if let Some(r) = &self.reason {
+            s.push('：');
+            s.push_str(r);
+        }
+        s
+    }
+}
+
+/// A link's stated expiry (`2023年6月23日 15:40`, `2023年6月23日`, `2023-06-23 15:40`) as an
+/// instant, read in the campaign's zone; a date alone lasts to its end.
+pub fn parse_expiry(text: &str, tz: Tz) -> Option<DateTime<Utc>> {
+    use chrono::{NaiveDate, NaiveTime, TimeZone};
+    let digits: Vec<u32> = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse().ok())
+        .collect::<Option<Vec<u32>>>()?;
+    let (date, time) = match digits[..] {
+        [y, m, d] => (
+            NaiveDate::from_ymd_opt(y as i32, m, d)?,
+            NaiveTime::from_hms_opt(23, 59, 59)?,
+        ),
+        [y, m, d, h, min, ..] => (
+            NaiveDate::from_ymd_opt(y as i32, m, d)?,
+            NaiveTime::from_hms_opt(h, min, 0)?,
+        ),
+        _ => return None,
+    };
+    tz.from_local_datetime(&date.and_time(time))
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 impl ItemView {
@@ -192,7 +296,8 @@ pub struct MessageView {
 /// The contract §8 reason code of a disposition that sets a message aside.
 pub fn disposition_reason(disposition: &str) -> Option<String> {
     match disposition {
-        "processed" => None,
+        // A note is listed under 单位来信, not as mail set aside.
+        "processed" | "note" => None,
         other => Some(format!("message.{other}")),
     }
 }
@@ -207,6 +312,7 @@ pub fn compute(
     units: &[UnitRecord],
     messages: &[MessageRecord],
     files: &[FileRecord],
+    reviews: &[ReviewRecord],
     now: DateTime<Utc>,
 ) -> Status {
     let tz = campaign.tz;
@@ -244,14 +350,26 @@ pub fn compute(
                     // materials "before 10 June", so 00:00:00 on the 10th is already late.
                     let is_late = m.received_at >= deadline;
                     late |= is_late;
+                    let review = reviews
+                        .iter()
+                        .filter(|r| r.message_db_id == f.message_db_id && r.ordinal == f.ordinal)
+                        .max_by_key(|r| r.id);
+                    let (state, problems) = reviewed(f, review);
                     ItemView {
-                        state: f.state,
+                        state,
                         file: Some(f.name.clone()),
-                        problems: f.problems.clone(),
+                        problems,
                         origin: f.origin.clone(),
                         link: f.link_url.clone(),
                         link_size: f.link_size.clone(),
                         link_expires: f.link_expires.clone(),
+                        link_view: f.link_url.as_ref().map(|url| link_view(f, url, tz, now)),
+                        review: review.map(|r| ReviewView {
+                            verdict: if r.accepted { "accepted" } else { "rejected" },
+                            reason: (!r.reason.is_empty()).then(|| r.reason.clone()),
+                            by: r.reviewer.clone(),
+                            at: local(r.at, tz),
+                        }),
                         received_at: Some(local(m.received_at, tz)),
                         late: Some(is_late),
                         found_in_junk: in_junk(m),
@@ -265,6 +383,8 @@ pub fn compute(
                     link: None,
                     link_size: None,
                     link_expires: None,
+                    link_view: None,
+                    review: None,
                     received_at: None,
                     late: None,
                     found_in_junk: false,
@@ -353,6 +473,44 @@ pub fn compute(
     }
 }
 
+/// A file's state and problems after the coordinator's newest verdict on it: accepted is valid
+/// (its review notes are settled), rejected is invalid with the reason as an error the unit
+/// reads.
+fn reviewed(f: &FileRecord, review: Option<&ReviewRecord>) -> (ItemState, Vec<Problem>) {
+    let Some(r) = review else {
+        return (f.state, f.problems.clone());
+    };
+    let mut problems: Vec<Problem> = f
+        .problems
+        .iter()
+        .filter(|p| p.severity != crate::problem::Severity::Review)
+        .cloned()
+        .collect();
+    if r.accepted {
+        (ItemState::Valid, problems)
+    } else {
+        let why = if r.reason.is_empty() {
+            "工作人员审核后认为该材料不符合要求，请更正后重新发送".to_string()
+        } else {
+            format!("工作人员审核未通过：{}", r.reason)
+        };
+        problems.push(Problem::error("review.rejected", why));
+        (ItemState::Invalid, problems)
+    }
+}
+
+fn link_view(f: &FileRecord, url: &str, tz: Tz, now: DateTime<Utc>) -> LinkView {
+    let until = f.link_expires.as_deref().and_then(|e| parse_expiry(e, tz));
+    LinkView {
+        url: url.to_string(),
+        file: Some(f.name.clone()),
+        size: f.link_size.clone(),
+        expires: f.link_expires.clone(),
+        expires_soon: until.is_some_and(|t| t - now <= chrono::Duration::days(EXPIRY_WARNING_DAYS)),
+        expired: until.is_some_and(|t| t <= now),
+    }
+}
+
 /// The status as a table for a terminal, in Chinese.
 pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
     use std::fmt::Write;
@@ -405,7 +563,8 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
             continue;
         };
         for spec in &campaign.items {
-            for p in &u.items[&spec.key].problems {
+            let item = &u.items[&spec.key];
+            for p in &item.problems {
                 let _ = writeln!(
                     out,
                     "    · {}【{}】{}",
@@ -413,6 +572,12 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
                     p.severity.label_zh(),
                     p.message
                 );
+            }
+            if let Some(link) = &item.link_view {
+                let _ = writeln!(out, "    · {}：{}", spec.label, link_line(link));
+            }
+            if let Some(r) = &item.review {
+                let _ = writeln!(out, "    · {}：{}", spec.label, r.describe_zh());
             }
         }
         for p in &u.problems {
@@ -461,6 +626,25 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
         }
     }
     out
+}
+
+/// A link in one line: 下载链接、文件名、大小、有效期, and a warning when it expires soon.
+pub fn link_line(link: &LinkView) -> String {
+    let mut parts = vec![format!("下载链接 {}", link.url)];
+    if let Some(f) = &link.file {
+        parts.push(format!("文件名 {f}"));
+    }
+    if let Some(s) = &link.size {
+        parts.push(format!("大小 {s}"));
+    }
+    parts.push(format!(
+        "有效期 {}",
+        link.expires.as_deref().unwrap_or("未注明")
+    ));
+    if let Some(w) = link.warning_zh() {
+        parts.push(format!("⚠ {w}"));
+    }
+    parts.join("；")
 }
 
 /// The rows as lines of a plain table: each column padded to its widest cell by display
@@ -514,6 +698,7 @@ pub fn reason_zh(code: &str) -> &'static str {
         "message.unrelated" => "与本次报送无关",
         "message.unreadable" => "无法读取发件人",
         "message.rate_limited" => "发信过于频繁",
+        "message.note" => "单位来信（无附件）",
         "unit.unidentified" => "无法确定报送单位",
         _ => "其他",
     }
@@ -589,7 +774,7 @@ mod tests {
 
     #[test]
     fn a_unit_that_sent_nothing_is_missing_with_every_item_missing() {
-        let s = compute(&campaign(), &[unit("a")], &[], &[], Utc::now());
+        let s = compute(&campaign(), &[unit("a")], &[], &[], &[], Utc::now());
         assert_eq!(s.units[0].status, UnitStatus::Missing);
         assert!(!s.units[0].late);
         assert!(s.units[0]
@@ -605,6 +790,7 @@ mod tests {
             &[unit("a")],
             &[msg(1, Some("a"), 5, "processed")],
             &all_valid(1),
+            &[],
             Utc::now(),
         );
         assert_eq!(s.units[0].status, UnitStatus::Complete);
@@ -618,7 +804,14 @@ mod tests {
         ];
         let mut files = all_valid(1);
         files.push(file(2, "video", ItemState::Invalid));
-        let s = compute(&campaign(), &[unit("a")], &messages, &files, Utc::now());
+        let s = compute(
+            &campaign(),
+            &[unit("a")],
+            &messages,
+            &files,
+            &[],
+            Utc::now(),
+        );
         assert_eq!(s.units[0].items["video"].state, ItemState::Invalid);
         assert_eq!(s.units[0].status, UnitStatus::Incomplete);
         // Imported in the other order, the answer is the same: received time decides.
@@ -628,7 +821,14 @@ mod tests {
         ];
         let mut files = all_valid(1);
         files.push(file(2, "video", ItemState::Invalid));
-        let s = compute(&campaign(), &[unit("a")], &messages, &files, Utc::now());
+        let s = compute(
+            &campaign(),
+            &[unit("a")],
+            &messages,
+            &files,
+            &[],
+            Utc::now(),
+        );
         assert_eq!(s.units[0].items["video"].state, ItemState::Valid);
     }
 
@@ -641,6 +841,7 @@ mod tests {
             &[unit("a")],
             &[msg(1, Some("a"), 5, "processed")],
             &files,
+            &[],
             Utc::now(),
         );
         assert_eq!(s.units[0].status, UnitStatus::NeedsReview);
@@ -653,6 +854,7 @@ mod tests {
             &[unit("a")],
             &[msg(1, Some("a"), 11, "processed")],
             &all_valid(1),
+            &[],
             Utc::now(),
         );
         assert!(s.units[0].late);
@@ -662,7 +864,7 @@ mod tests {
     #[test]
     fn set_aside_messages_change_no_status_and_are_listed_as_ignored() {
         let messages = [msg(1, Some("a"), 5, "auto_reply")];
-        let s = compute(&campaign(), &[unit("a")], &messages, &[], Utc::now());
+        let s = compute(&campaign(), &[unit("a")], &messages, &[], &[], Utc::now());
         assert_eq!(s.units[0].status, UnitStatus::Missing);
         assert_eq!(s.ignored[0].reason, "message.auto_reply");
         assert!(s.unmatched.is_empty());
@@ -675,6 +877,7 @@ mod tests {
             &[unit("a")],
             &[msg(1, None, 5, "processed")],
             &[],
+            &[],
             Utc::now(),
         );
         assert_eq!(s.unmatched.len(), 1);
@@ -685,7 +888,7 @@ mod tests {
     fn exemption_overrides_everything() {
         let mut u = unit("a");
         u.exempt_reason = Some("机构改革".into());
-        let s = compute(&campaign(), &[u], &[], &[], Utc::now());
+        let s = compute(&campaign(), &[u], &[], &[], &[], Utc::now());
         assert_eq!(s.units[0].status, UnitStatus::Exempt);
     }
 
@@ -694,7 +897,7 @@ mod tests {
         let mut old = msg(1, Some("a"), 5, "processed");
         old.problems = vec![Problem::warning("unit.sender_mismatch", "旧")];
         let new = msg(2, Some("a"), 6, "processed");
-        let s = compute(&campaign(), &[unit("a")], &[old, new], &[], Utc::now());
+        let s = compute(&campaign(), &[unit("a")], &[old, new], &[], &[], Utc::now());
         assert!(s.units[0].problems.is_empty());
     }
 
@@ -705,6 +908,7 @@ mod tests {
             &[unit("a")],
             &[msg(1, Some("a"), 5, "processed")],
             &all_valid(1),
+            &[],
             Utc::now(),
         );
         assert_eq!(
@@ -723,7 +927,7 @@ mod tests {
         let mut files = all_valid(1);
         files.push(file(2, "video", ItemState::Valid));
         let c = campaign();
-        let s = compute(&c, &[unit("a")], &messages, &files, Utc::now());
+        let s = compute(&c, &[unit("a")], &messages, &files, &[], Utc::now());
         let json = serde_json::to_value(&s).unwrap();
         let items = &json["units"][0]["items"];
         assert_eq!(items["video"]["found_in_junk"], true);
@@ -735,7 +939,7 @@ mod tests {
         // Another folder, or an import, is not junk.
         let mut other = msg(2, Some("a"), 6, "processed");
         other.source = "imap:Reports/9/1".into();
-        let s = compute(&c, &[unit("a")], &[other], &files, Utc::now());
+        let s = compute(&c, &[unit("a")], &[other], &files, &[], Utc::now());
         assert!(!s.units[0].items["video"].found_in_junk);
     }
 
@@ -748,7 +952,7 @@ mod tests {
             msg(1, Some("city-archives"), 5, "processed"),
             msg(42, None, 6, "processed"),
         ];
-        let s = compute(&c, &[named], &messages, &all_valid(1), Utc::now());
+        let s = compute(&c, &[named], &messages, &all_valid(1), &[], Utc::now());
         let table = render_table(&s, &c);
         let header = table.lines().find(|l| l.starts_with("单位")).unwrap();
         assert!(header.contains("编号"), "{table}");
@@ -758,6 +962,120 @@ mod tests {
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["units"][0]["id"], "city-archives");
         assert_eq!(json["units"][0]["name"], "市档案馆");
+    }
+
+    fn review(id: i64, message: i64, accepted: bool, reason: &str) -> ReviewRecord {
+        ReviewRecord {
+            id,
+            message_db_id: message,
+            ordinal: 0,
+            accepted,
+            reason: reason.into(),
+            reviewer: "王老师".into(),
+            at: Utc.with_ymd_and_hms(2023, 6, 7, 2, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_newest_review_of_the_newest_file_decides_and_a_newer_file_supersedes_it() {
+        let mut files = all_valid(1);
+        files[2].state = ItemState::NeedsReview;
+        files[2].problems = vec![Problem::review("video.link_only", "超大附件链接，待审核")];
+        let messages = [msg(1, Some("a"), 5, "processed")];
+        let reviews = [review(1, 1, true, ""), review(2, 1, false, "视频无法播放")];
+        let s = compute(
+            &campaign(),
+            &[unit("a")],
+            &messages,
+            &files,
+            &reviews,
+            Utc::now(),
+        );
+        let video = &s.units[0].items["video"];
+        assert_eq!(video.state, ItemState::Invalid);
+        assert_eq!(s.units[0].status, UnitStatus::Incomplete);
+        assert_eq!(video.problems.len(), 1, "{:?}", video.problems);
+        assert_eq!(video.problems[0].code, "review.rejected");
+        assert!(video.problems[0].message.contains("视频无法播放"));
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            json["units"][0]["items"]["video"]["review"]["verdict"],
+            "rejected"
+        );
+        assert_eq!(json["units"][0]["items"]["video"]["review"]["by"], "王老师");
+
+        let reviews = [review(2, 1, false, "视频无法播放"), review(3, 1, true, "")];
+        let s = compute(
+            &campaign(),
+            &[unit("a")],
+            &messages,
+            &files,
+            &reviews,
+            Utc::now(),
+        );
+        assert_eq!(s.units[0].items["video"].state, ItemState::Valid);
+        assert!(s.units[0].items["video"].problems.is_empty());
+        assert_eq!(s.units[0].status, UnitStatus::Complete);
+
+        // A newer video: the old review no longer applies.
+        let messages = [
+            msg(1, Some("a"), 5, "processed"),
+            msg(2, Some("a"), 8, "processed"),
+        ];
+        files.push(file(2, "video", ItemState::NeedsReview));
+        let s = compute(
+            &campaign(),
+            &[unit("a")],
+            &messages,
+            &files,
+            &reviews,
+            Utc::now(),
+        );
+        assert_eq!(s.units[0].items["video"].state, ItemState::NeedsReview);
+        assert!(s.units[0].items["video"].review.is_none());
+    }
+
+    #[test]
+    fn a_link_shows_its_details_and_warns_within_three_days_of_expiry() {
+        let mut files = all_valid(1);
+        files[2].state = ItemState::NeedsReview;
+        files[2].link_url = Some("https://mail.163.com/x?file=1".into());
+        files[2].link_size = Some("486.2M".into());
+        files[2].link_expires = Some("2023年6月23日 15:40".into());
+        let messages = [msg(1, Some("a"), 5, "processed")];
+        let at = |d: u32| Utc.with_ymd_and_hms(2023, 6, d, 8, 0, 0).unwrap();
+        let c = campaign();
+        let s = compute(&c, &[unit("a")], &messages, &files, &[], at(10));
+        let json = serde_json::to_value(&s).unwrap();
+        let link = &json["units"][0]["items"]["video"]["link"];
+        assert_eq!(link["url"], "https://mail.163.com/x?file=1");
+        assert_eq!(link["file"], "video-1");
+        assert_eq!(link["size"], "486.2M");
+        assert_eq!(link["expires"], "2023年6月23日 15:40");
+        assert!(link.get("expires_soon").is_none(), "{link}");
+        let s = compute(&c, &[unit("a")], &messages, &files, &[], at(21));
+        let table = render_table(&s, &c);
+        assert!(
+            table.contains("下载链接 https://mail.163.com/x?file=1；文件名 video-1；大小 486.2M；有效期 2023年6月23日 15:40；⚠ 链接将在3天内到期"),
+            "{table}"
+        );
+        let s = compute(&c, &[unit("a")], &messages, &files, &[], at(24));
+        let link = s.units[0].items["video"].link_view.clone().unwrap();
+        assert!(link.expired && link.warning_zh().unwrap().contains("已过期"));
+    }
+
+    #[test]
+    fn expiry_texts_are_read_in_the_campaign_zone() {
+        let tz = chrono_tz::Asia::Shanghai;
+        assert_eq!(
+            parse_expiry("2023年6月23日 15:40", tz),
+            Some(Utc.with_ymd_and_hms(2023, 6, 23, 7, 40, 0).unwrap())
+        );
+        assert_eq!(
+            parse_expiry("2023年6月23日", tz),
+            Some(Utc.with_ymd_and_hms(2023, 6, 23, 15, 59, 59).unwrap())
+        );
+        assert_eq!(parse_expiry("30天后", tz), None);
     }
 
     #[test]
