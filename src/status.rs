@@ -83,6 +83,11 @@ pub struct CampaignView {
     pub junk_folders: Vec<String>,
 }
 
+mod desk;
+
+pub use desk::{link_line, parse_expiry, LinkView, NoteView, ReviewView, EXPIRY_WARNING_DAYS};
+use desk::{link_view, reviewed};
+
 /// Shown next to a file or message that was found in the spam folder: the coordinator may want
 /// to tell the unit, or mark the sender as not spam in webmail.
 pub const FOUND_IN_JUNK_ZH: &str = "在垃圾邮件中发现";
@@ -136,6 +141,9 @@ pub struct Status {
     pub units: Vec<UnitView>,
     pub unmatched: Vec<MessageView>,
     pub ignored: Vec<MessageView>,
+    /// Notes not yet marked handled (issue 9): filled in by the store, which keeps them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<NoteView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -181,90 +189,6 @@ pub struct ItemView {
     /// The file's message was found in a junk folder (`mailbox.junk_folders`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub found_in_junk: bool,
-}
-
-/// A large-attachment link as the reviewer needs it: where, what, how big, until when.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct LinkView {
-    pub url: String,
-    pub file: Option<String>,
-    pub size: Option<String>,
-    /// As the share page or message wrote it (`2023年6月23日 15:40`).
-    pub expires: Option<String>,
-    /// The expiry is within [`EXPIRY_WARNING_DAYS`] days (or past): download now.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub expires_soon: bool,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub expired: bool,
-}
-
-/// A link expiring within this many days is flagged to the reviewer.
-pub const EXPIRY_WARNING_DAYS: i64 = 3;
-
-impl LinkView {
-    /// The warning a reviewer reads next to the link, if it is about to expire or has.
-    pub fn warning_zh(&self) -> Option<String> {
-        if self.expired {
-            Some("链接已过期，请联系单位重新发送".to_string())
-        } else if self.expires_soon {
-            Some(format!("链接将在{EXPIRY_WARNING_DAYS}天内到期，请尽快下载"))
-        } else {
-            None
-        }
-    }
-}
-
-/// The coordinator's verdict on an item's file, as the status shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ReviewView {
-    /// `accepted` or `rejected`.
-    pub verdict: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub by: String,
-    pub at: String,
-}
-
-impl ReviewView {
-    /// `审核通过（张三，2023-06-08 10:00）` or `审核未通过（…）：理由`.
-    pub fn describe_zh(&self) -> String {
-        let verdict = if self.verdict == "accepted" {
-            "审核通过"
-        } else {
-            "审核未通过"
-        };
-        let mut s = format!("{verdict}（{}，{}）", self.by, short_time(&self.at));
-        if let Some(r) = &self.reason {
-            s.push('：');
-            s.push_str(r);
-        }
-        s
-    }
-}
-
-/// A link's stated expiry (`2023年6月23日 15:40`, `2023年6月23日`, `2023-06-23 15:40`) as an
-/// instant, read in the campaign's zone; a date alone lasts to its end.
-pub fn parse_expiry(text: &str, tz: Tz) -> Option<DateTime<Utc>> {
-    use chrono::{NaiveDate, NaiveTime, TimeZone};
-    let digits: Vec<u32> = text
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|p| !p.is_empty())
-        .map(|p| p.parse().ok())
-        .collect::<Option<Vec<u32>>>()?;
-    let (date, time) = match digits[..] {
-        [y, m, d] => (
-            NaiveDate::from_ymd_opt(y as i32, m, d)?,
-            NaiveTime::from_hms_opt(23, 59, 59)?,
-        ),
-        [y, m, d, h, min, ..] => (
-            NaiveDate::from_ymd_opt(y as i32, m, d)?,
-            NaiveTime::from_hms_opt(h, min, 0)?,
-        ),
-        _ => return None,
-    };
-    tz.from_local_datetime(&date.and_time(time))
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 impl ItemView {
@@ -470,44 +394,7 @@ pub fn compute(
         units: unit_views,
         unmatched,
         ignored,
-    }
-}
-
-/// A file's state and problems after the coordinator's newest verdict on it: accepted is valid
-/// (its review notes are settled), rejected is invalid with the reason as an error the unit
-/// reads.
-fn reviewed(f: &FileRecord, review: Option<&ReviewRecord>) -> (ItemState, Vec<Problem>) {
-    let Some(r) = review else {
-        return (f.state, f.problems.clone());
-    };
-    let mut problems: Vec<Problem> = f
-        .problems
-        .iter()
-        .filter(|p| p.severity != crate::problem::Severity::Review)
-        .cloned()
-        .collect();
-    if r.accepted {
-        (ItemState::Valid, problems)
-    } else {
-        let why = if r.reason.is_empty() {
-            "工作人员审核后认为该材料不符合要求，请更正后重新发送".to_string()
-        } else {
-            format!("工作人员审核未通过：{}", r.reason)
-        };
-        problems.push(Problem::error("review.rejected", why));
-        (ItemState::Invalid, problems)
-    }
-}
-
-fn link_view(f: &FileRecord, url: &str, tz: Tz, now: DateTime<Utc>) -> LinkView {
-    let until = f.link_expires.as_deref().and_then(|e| parse_expiry(e, tz));
-    LinkView {
-        url: url.to_string(),
-        file: Some(f.name.clone()),
-        size: f.link_size.clone(),
-        expires: f.link_expires.clone(),
-        expires_soon: until.is_some_and(|t| t - now <= chrono::Duration::days(EXPIRY_WARNING_DAYS)),
-        expired: until.is_some_and(|t| t <= now),
+        notes: Vec::new(),
     }
 }
 
@@ -608,6 +495,32 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
             );
         }
     }
+    if !status.notes.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "单位来信（处理后请用 handled 命令按编号标记）：{} 封",
+            status.notes.len()
+        );
+        for n in &status.notes {
+            let who = n
+                .unit_id
+                .as_deref()
+                .and_then(|id| status.units.iter().find(|u| u.id == id))
+                .map_or_else(
+                    || n.from.clone().unwrap_or_else(|| "（无发件人）".into()),
+                    |u| u.name.clone(),
+                );
+            let text: String = n.text.replace('\n', " ").chars().take(60).collect();
+            let _ = writeln!(
+                out,
+                "  编号 {}　{}　{who}　《{}》：{text}",
+                n.number,
+                short_time(&n.received_at),
+                n.subject
+            );
+        }
+    }
     if !status.ignored.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(out, "未计入的邮件：{} 封", status.ignored.len());
@@ -626,25 +539,6 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
         }
     }
     out
-}
-
-/// A link in one line: 下载链接、文件名、大小、有效期, and a warning when it expires soon.
-pub fn link_line(link: &LinkView) -> String {
-    let mut parts = vec![format!("下载链接 {}", link.url)];
-    if let Some(f) = &link.file {
-        parts.push(format!("文件名 {f}"));
-    }
-    if let Some(s) = &link.size {
-        parts.push(format!("大小 {s}"));
-    }
-    parts.push(format!(
-        "有效期 {}",
-        link.expires.as_deref().unwrap_or("未注明")
-    ));
-    if let Some(w) = link.warning_zh() {
-        parts.push(format!("⚠ {w}"));
-    }
-    parts.join("；")
 }
 
 /// The rows as lines of a plain table: each column padded to its widest cell by display
@@ -710,7 +604,7 @@ mod tests {
     use crate::problem::Problem;
     use chrono::TimeZone;
 
-    fn campaign() -> CampaignView {
+    pub(super) fn campaign() -> CampaignView {
         CampaignView {
             name: "测试活动".into(),
             deadline: DateTime::parse_from_rfc3339("2023-06-10T00:00:00+08:00").unwrap(),
@@ -727,7 +621,7 @@ mod tests {
         }
     }
 
-    fn unit(id: &str) -> UnitRecord {
+    pub(super) fn unit(id: &str) -> UnitRecord {
         UnitRecord {
             id: id.into(),
             name: id.into(),
@@ -736,7 +630,12 @@ mod tests {
         }
     }
 
-    fn msg(db_id: i64, unit: Option<&str>, day: u32, disposition: &str) -> MessageRecord {
+    pub(super) fn msg(
+        db_id: i64,
+        unit: Option<&str>,
+        day: u32,
+        disposition: &str,
+    ) -> MessageRecord {
         MessageRecord {
             db_id,
             message_id: format!("<{db_id}@x>"),
@@ -750,7 +649,7 @@ mod tests {
         }
     }
 
-    fn file(message: i64, item: &str, state: ItemState) -> FileRecord {
+    pub(super) fn file(message: i64, item: &str, state: ItemState) -> FileRecord {
         FileRecord {
             message_db_id: message,
             ordinal: 0,
@@ -765,7 +664,7 @@ mod tests {
         }
     }
 
-    fn all_valid(message: i64) -> Vec<FileRecord> {
+    pub(super) fn all_valid(message: i64) -> Vec<FileRecord> {
         ["statistics_table", "summary_report", "video"]
             .iter()
             .map(|i| file(message, i, ItemState::Valid))
@@ -962,120 +861,6 @@ mod tests {
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["units"][0]["id"], "city-archives");
         assert_eq!(json["units"][0]["name"], "市档案馆");
-    }
-
-    fn review(id: i64, message: i64, accepted: bool, reason: &str) -> ReviewRecord {
-        ReviewRecord {
-            id,
-            message_db_id: message,
-            ordinal: 0,
-            accepted,
-            reason: reason.into(),
-            reviewer: "王老师".into(),
-            at: Utc.with_ymd_and_hms(2023, 6, 7, 2, 0, 0).unwrap(),
-        }
-    }
-
-    #[test]
-    fn the_newest_review_of_the_newest_file_decides_and_a_newer_file_supersedes_it() {
-        let mut files = all_valid(1);
-        files[2].state = ItemState::NeedsReview;
-        files[2].problems = vec![Problem::review("video.link_only", "超大附件链接，待审核")];
-        let messages = [msg(1, Some("a"), 5, "processed")];
-        let reviews = [review(1, 1, true, ""), review(2, 1, false, "视频无法播放")];
-        let s = compute(
-            &campaign(),
-            &[unit("a")],
-            &messages,
-            &files,
-            &reviews,
-            Utc::now(),
-        );
-        let video = &s.units[0].items["video"];
-        assert_eq!(video.state, ItemState::Invalid);
-        assert_eq!(s.units[0].status, UnitStatus::Incomplete);
-        assert_eq!(video.problems.len(), 1, "{:?}", video.problems);
-        assert_eq!(video.problems[0].code, "review.rejected");
-        assert!(video.problems[0].message.contains("视频无法播放"));
-        let json = serde_json::to_value(&s).unwrap();
-        assert_eq!(
-            json["units"][0]["items"]["video"]["review"]["verdict"],
-            "rejected"
-        );
-        assert_eq!(json["units"][0]["items"]["video"]["review"]["by"], "王老师");
-
-        let reviews = [review(2, 1, false, "视频无法播放"), review(3, 1, true, "")];
-        let s = compute(
-            &campaign(),
-            &[unit("a")],
-            &messages,
-            &files,
-            &reviews,
-            Utc::now(),
-        );
-        assert_eq!(s.units[0].items["video"].state, ItemState::Valid);
-        assert!(s.units[0].items["video"].problems.is_empty());
-        assert_eq!(s.units[0].status, UnitStatus::Complete);
-
-        // A newer video: the old review no longer applies.
-        let messages = [
-            msg(1, Some("a"), 5, "processed"),
-            msg(2, Some("a"), 8, "processed"),
-        ];
-        files.push(file(2, "video", ItemState::NeedsReview));
-        let s = compute(
-            &campaign(),
-            &[unit("a")],
-            &messages,
-            &files,
-            &reviews,
-            Utc::now(),
-        );
-        assert_eq!(s.units[0].items["video"].state, ItemState::NeedsReview);
-        assert!(s.units[0].items["video"].review.is_none());
-    }
-
-    #[test]
-    fn a_link_shows_its_details_and_warns_within_three_days_of_expiry() {
-        let mut files = all_valid(1);
-        files[2].state = ItemState::NeedsReview;
-        files[2].link_url = Some("https://mail.163.com/x?file=1".into());
-        files[2].link_size = Some("486.2M".into());
-        files[2].link_expires = Some("2023年6月23日 15:40".into());
-        let messages = [msg(1, Some("a"), 5, "processed")];
-        let at = |d: u32| Utc.with_ymd_and_hms(2023, 6, d, 8, 0, 0).unwrap();
-        let c = campaign();
-        let s = compute(&c, &[unit("a")], &messages, &files, &[], at(10));
-        let json = serde_json::to_value(&s).unwrap();
-        let link = &json["units"][0]["items"]["video"]["link"];
-        assert_eq!(link["url"], "https://mail.163.com/x?file=1");
-        assert_eq!(link["file"], "video-1");
-        assert_eq!(link["size"], "486.2M");
-        assert_eq!(link["expires"], "2023年6月23日 15:40");
-        assert!(link.get("expires_soon").is_none(), "{link}");
-        let s = compute(&c, &[unit("a")], &messages, &files, &[], at(21));
-        let table = render_table(&s, &c);
-        assert!(
-            table.contains("下载链接 https://mail.163.com/x?file=1；文件名 video-1；大小 486.2M；有效期 2023年6月23日 15:40；⚠ 链接将在3天内到期"),
-            "{table}"
-        );
-        let s = compute(&c, &[unit("a")], &messages, &files, &[], at(24));
-        let link = s.units[0].items["video"].link_view.clone().unwrap();
-        assert!(link.expired && link.warning_zh().unwrap().contains("已过期"));
-    }
-
-    #[test]
-    fn expiry_texts_are_read_in_the_campaign_zone() {
-        let tz = chrono_tz::Asia::Shanghai;
-        assert_eq!(
-            parse_expiry("2023年6月23日 15:40", tz),
-            Some(Utc.with_ymd_and_hms(2023, 6, 23, 7, 40, 0).unwrap())
-        );
-        assert_eq!(
-            parse_expiry("2023年6月23日", tz),
-            Some(Utc.with_ymd_and_hms(2023, 6, 23, 15, 59, 59).unwrap())
-        );
-        assert_eq!(parse_expiry("30天后", tz), None);
     }
 
     #[test]

@@ -129,7 +129,6 @@ async fn the_daily_report_counts_set_aside_mail_and_lists_recent_unrelated_messa
         &status,
         &[],
         &[],
-        &[],
         None,
     );
     let text = report.body_text;

@@ -111,7 +111,6 @@ async fn a_submission_in_the_junk_folder_is_recorded_and_marked_for_the_coordina
         &status,
         &[],
         &[],
-        &[],
         None,
     );
     let police_row = daily

@@ -371,6 +371,20 @@ async fn a_question_is_listed_for_the_coordinator_until_handled_and_answered_onc
     assert!(u["last_received_at"].is_null(), "{u}");
     assert!(status["ignored"].as_array().unwrap().is_empty());
     assert!(status["unmatched"].as_array().unwrap().is_empty());
+    // Listed for the coordinator, by the number `handled` takes.
+    let notes = status["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 2, "{status}");
+    assert_eq!(notes[0]["number"], first);
+    assert_eq!(notes[0]["unit_id"], "edu");
+    assert_eq!(notes[0]["text"], "请问视频超过3分钟怎么办？");
+    assert_eq!(notes[1]["number"], second);
+    let table = desk.ok(&["status"]).await.stdout;
+    assert!(
+        table.contains(&format!(
+            "  编号 {first}　2023-06-05 10:00　市教育局　《咨询》：请问视频超过3分钟怎么办？"
+        )),
+        "{table}"
+    );
 
     // A submission that also asks something: counted as before, and its question is a note.
     let mut with_files = Mail::new(&edu, "市教育局报送科技活动周材料")
@@ -452,6 +466,8 @@ async fn a_question_is_listed_for_the_coordinator_until_handled_and_answered_onc
     assert!(again.stdout.contains("已于"), "{again}");
     let report = desk.ok(&["report", "--print", "--now", NOW]).await.stdout;
     assert!(!report.contains("请问视频超过3分钟怎么办"), "{report}");
+    let status = desk.status().await;
+    assert_eq!(status["notes"].as_array().unwrap().len(), 2, "{status}");
     assert!(report.contains("统计表能否用WPS填写"), "{report}");
     let unknown = desk.run(&["handled", "999999"]).await;
     assert_eq!(unknown.code, 1, "{unknown}");

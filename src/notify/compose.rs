@@ -558,7 +558,6 @@ pub fn daily_report(
     status: &Status,
     failed: &[OutboxRow],
     phone: &[PhoneCall<'_>],
-    notes: &[crate::store::NoteRow],
     xlsx: Option<OutboxAttachment>,
 ) -> NewOutbox {
     let campaign = &settings.campaign.name;
@@ -667,7 +666,7 @@ pub fn daily_report(
         body.list(&review);
     }
 
-    super::desk::notes_section(&mut body, settings, "二、单位来信", notes);
+    super::desk::notes_section(&mut body, settings, "二、单位来信", &status.notes);
 
     body.heading("三、未报送");
     let missing: Vec<(String, Vec<String>)> = status

@@ -6,7 +6,8 @@ use super::compose::{
 };
 use crate::config::Settings;
 use crate::identify::Unit;
-use crate::store::{AfterSave, NewOutbox, NoteRow, Reviewed};
+use crate::status::NoteView;
+use crate::store::{AfterSave, NewOutbox, Reviewed};
 
 /// The reply to a note: that it reached the staff, nothing about files or lateness, since a note
 /// counts for nothing. One per unit (or, unattributed, per address) per day: its key says so.
@@ -103,7 +104,7 @@ pub(super) fn notes_section(
     body: &mut Body,
     settings: &Settings,
     heading: &str,
-    notes: &[NoteRow],
+    notes: &[NoteView],
 ) {
     body.heading(heading);
     if notes.is_empty() {
@@ -137,7 +138,9 @@ pub(super) fn notes_section(
                 format!(
                     "第 {} 号邮件：{who}，{}《{}》{with}",
                     n.number,
-                    time_zh(&n.received_at, settings),
+                    chrono::DateTime::parse_from_rfc3339(&n.received_at)
+                        .map(|t| time_zh(&t, settings))
+                        .unwrap_or_else(|_| n.received_at.clone()),
                     n.subject
                 ),
                 subs,

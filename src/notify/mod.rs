@@ -349,7 +349,6 @@ pub async fn compose_report(
 ) -> Result<NewOutbox, NotifyError> {
     let status = store.status(&settings.campaign_view(), now).await?;
     let failed = store.failed_outbox().await?;
-    let notes = store.open_notes().await?;
     let mut phone = Vec::new();
     for view in status.units.iter().filter(|u| owes(settings, u)) {
         if let Some(unit) = settings.roster.get(&view.id) {
@@ -382,7 +381,6 @@ pub async fn compose_report(
         &status,
         &failed,
         &phone,
-        &notes,
         Some(xlsx),
     ))
 }

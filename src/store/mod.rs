@@ -878,9 +878,23 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         let (units, messages, files) = load_records(&mut conn, None).await?;
         let reviews = desk::load_reviews(&mut conn, None).await?;
-        Ok(status::compute(
-            campaign, &units, &messages, &files, &reviews, now,
-        ))
+        drop(conn);
+        let mut s = status::compute(campaign, &units, &messages, &files, &reviews, now);
+        s.notes = self
+            .open_notes()
+            .await?
+            .into_iter()
+            .map(|n| status::NoteView {
+                number: n.number,
+                unit_id: n.unit_id,
+                from: n.from,
+                subject: n.subject,
+                received_at: n.received_at.with_timezone(&campaign.tz).to_rfc3339(),
+                text: n.text,
+                with_files: n.with_files,
+            })
+            .collect();
+        Ok(s)
     }
 
     /// Every address a unit can be written to: the roster's, then those learned.
