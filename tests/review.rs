@@ -224,6 +224,16 @@ async fn a_link_is_reviewed_rejected_with_an_email_then_accepted_and_never_remin
         review_part.contains("市档案馆：影像资料") && review_part.contains("大小：486.2M"),
         "{report}"
     );
+    assert!(
+        !review_part.contains("⚠"),
+        "weeks before expiry:\n{review_part}"
+    );
+    // Two days before the link expires, the reviewer is warned.
+    let late = desk
+        .ok(&["report", "--print", "--now", "2023-06-21T09:00:00+08:00"])
+        .await
+        .stdout;
+    assert!(late.contains("⚠ 链接将在3天内到期，请尽快下载"), "{late}");
 
     // Rejected: invalid, the unit is emailed the reason, once however often it is typed.
     let out = desk

@@ -104,22 +104,23 @@ pub async fn review(
             emailed: true,
         } => {
             println!("已记录：“{name}”的{label}《{file}》审核未通过（审核人 {by}）");
-            let r = send_now(settings, store, Utc::now()).await?;
+            // The review is recorded and its email queued whatever happens now: a failed pass
+            // only delays the email, which the service (or the next `send`) delivers.
+            let pass = send_now(settings, store, Utc::now()).await;
             let row = store
                 .outbox(Some("review"))
                 .await?
                 .into_iter()
                 .rfind(|row| row.email.unit_id.as_deref() == Some(unit.id.as_str()));
-            match row.as_ref().map(|row| row.state.as_str()) {
-                Some("sent") => println!(
+            match (row, pass) {
+                (Some(row), _) if row.state == "sent" => println!(
                     "已将理由发邮件告知单位（{}）",
-                    row.map(|r| r.email.recipients.join("，"))
-                        .unwrap_or_default()
+                    row.email.recipients.join("，")
                 ),
-                _ => println!(
-                    "告知单位的邮件已排入发送队列，稍后自动发送（本次发出 {} 封）",
-                    r.sent
+                (_, Err(e)) => println!(
+                    "告知单位的邮件已排入发送队列，但此次未能发送（{e:#}）；服务运行时或下次 send 时自动发送"
                 ),
+                (_, Ok(_)) => println!("告知单位的邮件已排入发送队列，稍后自动发送"),
             }
         }
     }
