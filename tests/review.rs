@@ -328,7 +328,12 @@ async fn a_link_is_reviewed_rejected_with_an_email_then_accepted_and_never_remin
         .run(&["review", "archives", "统计表", "--accept"])
         .await;
     assert_eq!(refused.code, 1, "{refused}");
-    assert!(refused.stderr.contains("没有待审核的文件"), "{refused}");
+    assert!(
+        refused
+            .stderr
+            .contains("“市档案馆”的开展情况统计表为“合格”，没有等待审核的文件"),
+        "{refused}"
+    );
     let refused = desk
         .run(&["review", "archives", "video", "--reject", " "])
         .await;

@@ -2,7 +2,7 @@
 
 use super::{resolve, send_now};
 use crate::config::{ItemDef, Settings, ValidatorKind};
-use crate::store::{Handled, ReviewOutcome, ReviewRequest, Store};
+use crate::store::{Handled, ReviewOutcome, ReviewRequest, Store, StoreError};
 use anyhow::bail;
 use chrono::Utc;
 use std::process::ExitCode;
@@ -82,8 +82,14 @@ pub async fn review(
             },
             |r| crate::notify::desk::rejection(settings, r, unit),
         )
-        .await?;
+        .await;
     let (name, label) = (&unit.name, &item.label);
+    let outcome = match outcome {
+        Err(StoreError::NothingToReview { state, .. }) => bail!(
+            "“{name}”的{label}{state}，没有等待审核的文件；只有待审核的材料（如超大附件链接）需要审核"
+        ),
+        other => other?,
+    };
     match outcome {
         ReviewOutcome::Unchanged { file } => {
             println!("“{name}”的{label}《{file}》已有相同的审核结果，未作改动");
