@@ -1,6 +1,8 @@
 //! The commands a coordinator or ops run. Thin: each parses what it was given, calls the
 //! library, and prints in Chinese for people or JSON for programs.
 
+mod desk;
+
 use crate::config::Settings;
 use crate::notify::{self, smtp::Mailer, SendReport};
 use crate::pipeline::{self, Incoming};
@@ -105,6 +107,30 @@ pub enum Command {
         #[arg(long = "message", value_name = "FOLDER:UID")]
         messages: Vec<String>,
     },
+    /// The coordinator's verdict on a unit's item that waits for review (a large-attachment
+    /// link): --accept makes it valid; --reject "理由" makes it invalid and emails the unit why.
+    Review {
+        unit: String,
+        /// The item: its key (video), label (影像资料) or short name (统计表, 总结报告, 视频).
+        item: String,
+        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        accept: bool,
+        #[arg(long, value_name = "理由")]
+        reject: Option<String>,
+        /// Who decided (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Mark a unit's note (by the message number the daily email lists under 单位来信) handled.
+    Handled {
+        number: i64,
+        /// Who handled it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Everything that happened to a unit, in time order: messages, files, verdicts, reviews,
+    /// exemptions, emails sent.
+    History { unit: String },
     /// Watch the mailbox ([mailbox] in the configuration) until SIGTERM or SIGINT.
     Run,
     /// One pass over the mailbox, then exit.
@@ -352,6 +378,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .unwrap_or_default()
             );
         }
+        Command::Review {
+            unit,
+            item,
+            accept: _,
+            reject,
+            by,
+        } => return desk::review(&settings, &store, &unit, &item, reject, by).await,
+        Command::Handled { number, by } => {
+            return desk::handled(&store, &settings, number, by).await
+        }
+        Command::History { unit } => return desk::history(&settings, &store, &unit).await,
         Command::Assign { message, unit } => {
             let unit = resolve(&settings, &unit)?;
             let assigned = pipeline::assign(&settings, &store, &message, &unit.id).await?;
@@ -730,6 +767,8 @@ async fn import_one(
                     .map(|u| u.name.as_str());
                 let what = match (disposition.as_str(), unit) {
                     ("processed", Some(u)) => format!("计入“{u}”"),
+                    ("note", Some(u)) => format!("“{u}”的来信（无附件），列入单位来信"),
+                    ("note", None) => "来信（无附件），列入单位来信".to_string(),
                     ("processed", None) => "无法确定单位，待指定".to_string(),
                     (d, _) => format!(
                         "未计入（{}）",

@@ -196,10 +196,12 @@ async fn save(
             |after| crate::notify::compose_ack(settings, after),
         )
         .await?;
-    // Nobody to answer when no sender could be read.
+    // Nobody to answer when no sender could be read. A note is owed its 已转交 reply (the
+    // first of the day; the outbox key keeps it to one).
     let ack_due = matches!(
         &saved,
-        Saved::Recorded { disposition, rate_limited: false, .. } if disposition == "processed"
+        Saved::Recorded { disposition, rate_limited: false, .. }
+            if disposition == "processed" || disposition == "note"
     ) && (message.from_addr.is_some() || message.sender_addr.is_some());
     Ok(Outcome { saved, ack_due })
 }
@@ -239,6 +241,10 @@ pub async fn process_oversized(
         },
     );
     message.files.clear();
+    // Its files were there, only too large to fetch: a submission, not a note.
+    if message.disposition == "note" {
+        message.disposition = "processed".to_string();
+    }
     let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
     message.problems.push(Problem::error(
         "file.too_large",
@@ -477,6 +483,7 @@ pub fn decide(
         body_excerpt: parsed.body_text.chars().take(2000).collect(),
         learn_address: None,
         files: Vec::new(),
+        note: None,
     };
     if disposition.is_some() {
         // An auto-reply or bounce often quotes the original with its attachments: those must
@@ -594,6 +601,13 @@ pub fn decide(
             return (message, Vec::new());
         }
     }
+    // Inline images (a logo, a signature) are not files a unit sent (contract §8).
+    let carries_file = !links.is_empty()
+        || files.iter().any(|f| {
+            !(f.inline
+                && f.kind.family() == intake::FileFamily::Image
+                && f.role == FileRole::Attachment)
+        });
     let mut flagged = Vec::new();
     match junk {
         Some("spam") => flagged.push(Problem::warning(
@@ -722,6 +736,14 @@ pub fn decide(
             .is_some_and(|s| matcher.by_address(s).is_none())
     {
         message.learn_address = sender;
+    }
+    // Issue 9 item 2: what a unit (or someone answering us) writes without a file, or asks,
+    // is a note for the staff; without a file it counts for nothing.
+    if message.unit_id.is_some() || known.replies_to_us {
+        message.note = crate::notes::note_of(&subject, &message.body_excerpt, carries_file);
+        if message.note.is_some() && !carries_file {
+            message.disposition = "note".to_string();
+        }
     }
     (message, blobs)
 }

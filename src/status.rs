@@ -51,6 +51,19 @@ pub struct FileRecord {
     pub link_expires: Option<String>,
 }
 
+/// The coordinator's verdict on one file (`reportbox review`): an event, never changed.
+#[derive(Debug, Clone)]
+pub struct ReviewRecord {
+    /// The order reviews were recorded in: the newest of a file decides.
+    pub id: i64,
+    pub message_db_id: i64,
+    pub ordinal: i32,
+    pub accepted: bool,
+    pub reason: String,
+    pub reviewer: String,
+    pub at: DateTime<Utc>,
+}
+
 /// An item the campaign asks for, as the status shows it.
 #[derive(Debug, Clone)]
 pub struct ItemSpec {
@@ -69,6 +82,11 @@ pub struct CampaignView {
     /// Mailbox folders whose messages are marked [`FOUND_IN_JUNK_ZH`] (`mailbox.junk_folders`).
     pub junk_folders: Vec<String>,
 }
+
+mod desk;
+
+pub use desk::{link_line, parse_expiry, LinkView, NoteView, ReviewView, EXPIRY_WARNING_DAYS};
+use desk::{link_view, reviewed};
 
 /// Shown next to a file or message that was found in the spam folder: the coordinator may want
 /// to tell the unit, or mark the sender as not spam in webmail.
@@ -123,6 +141,9 @@ pub struct Status {
     pub units: Vec<UnitView>,
     pub unmatched: Vec<MessageView>,
     pub ignored: Vec<MessageView>,
+    /// Notes not yet marked handled (issue 9): filled in by the store, which keeps them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<NoteView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -147,13 +168,20 @@ pub struct ItemView {
     /// Where the file came from: archive names or forwarded messages, outermost first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub origin: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// A large-attachment link's URL; the JSON's `link` is [`LinkView`] (`link_view`).
+    #[serde(skip)]
     pub link: Option<String>,
     /// What the reviewer of a link needs besides its URL (shown in the daily email).
     #[serde(skip)]
     pub link_size: Option<String>,
     #[serde(skip)]
     pub link_expires: Option<String>,
+    /// Everything the reviewer of a link needs, as `items.*.link` in the JSON.
+    #[serde(rename = "link", skip_serializing_if = "Option::is_none")]
+    pub link_view: Option<LinkView>,
+    /// The coordinator's verdict on this file, when there is one (it decides `state`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub received_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -192,7 +220,8 @@ pub struct MessageView {
 /// The contract §8 reason code of a disposition that sets a message aside.
 pub fn disposition_reason(disposition: &str) -> Option<String> {
     match disposition {
-        "processed" => None,
+        // A note is listed under 单位来信, not as mail set aside.
+        "processed" | "note" => None,
         other => Some(format!("message.{other}")),
     }
 }
@@ -207,6 +236,7 @@ pub fn compute(
     units: &[UnitRecord],
     messages: &[MessageRecord],
     files: &[FileRecord],
+    reviews: &[ReviewRecord],
     now: DateTime<Utc>,
 ) -> Status {
     let tz = campaign.tz;
@@ -244,14 +274,26 @@ pub fn compute(
                     // materials "before 10 June", so 00:00:00 on the 10th is already late.
                     let is_late = m.received_at >= deadline;
                     late |= is_late;
+                    let review = reviews
+                        .iter()
+                        .filter(|r| r.message_db_id == f.message_db_id && r.ordinal == f.ordinal)
+                        .max_by_key(|r| r.id);
+                    let (state, problems) = reviewed(f, review);
                     ItemView {
-                        state: f.state,
+                        state,
                         file: Some(f.name.clone()),
-                        problems: f.problems.clone(),
+                        problems,
                         origin: f.origin.clone(),
                         link: f.link_url.clone(),
                         link_size: f.link_size.clone(),
                         link_expires: f.link_expires.clone(),
+                        link_view: f.link_url.as_ref().map(|url| link_view(f, url, tz, now)),
+                        review: review.map(|r| ReviewView {
+                            verdict: if r.accepted { "accepted" } else { "rejected" },
+                            reason: (!r.reason.is_empty()).then(|| r.reason.clone()),
+                            by: r.reviewer.clone(),
+                            at: local(r.at, tz),
+                        }),
                         received_at: Some(local(m.received_at, tz)),
                         late: Some(is_late),
                         found_in_junk: in_junk(m),
@@ -265,6 +307,8 @@ pub fn compute(
                     link: None,
                     link_size: None,
                     link_expires: None,
+                    link_view: None,
+                    review: None,
                     received_at: None,
                     late: None,
                     found_in_junk: false,
@@ -350,6 +394,7 @@ pub fn compute(
         units: unit_views,
         unmatched,
         ignored,
+        notes: Vec::new(),
     }
 }
 
@@ -405,7 +450,8 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
             continue;
         };
         for spec in &campaign.items {
-            for p in &u.items[&spec.key].problems {
+            let item = &u.items[&spec.key];
+            for p in &item.problems {
                 let _ = writeln!(
                     out,
                     "    · {}【{}】{}",
@@ -413,6 +459,12 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
                     p.severity.label_zh(),
                     p.message
                 );
+            }
+            if let Some(link) = &item.link_view {
+                let _ = writeln!(out, "    · {}：{}", spec.label, link_line(link));
+            }
+            if let Some(r) = &item.review {
+                let _ = writeln!(out, "    · {}：{}", spec.label, r.describe_zh());
             }
         }
         for p in &u.problems {
@@ -440,6 +492,32 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
                 m.subject,
                 junk_note(m),
                 m.message_id
+            );
+        }
+    }
+    if !status.notes.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "单位来信（处理后请用 handled 命令按编号标记）：{} 封",
+            status.notes.len()
+        );
+        for n in &status.notes {
+            let who = n
+                .unit_id
+                .as_deref()
+                .and_then(|id| status.units.iter().find(|u| u.id == id))
+                .map_or_else(
+                    || n.from.clone().unwrap_or_else(|| "（无发件人）".into()),
+                    |u| u.name.clone(),
+                );
+            let text: String = n.text.replace('\n', " ").chars().take(60).collect();
+            let _ = writeln!(
+                out,
+                "  编号 {}　{}　{who}　《{}》：{text}",
+                n.number,
+                short_time(&n.received_at),
+                n.subject
             );
         }
     }
@@ -514,6 +592,7 @@ pub fn reason_zh(code: &str) -> &'static str {
         "message.unrelated" => "与本次报送无关",
         "message.unreadable" => "无法读取发件人",
         "message.rate_limited" => "发信过于频繁",
+        "message.note" => "单位来信（无附件）",
         "unit.unidentified" => "无法确定报送单位",
         _ => "其他",
     }
@@ -525,7 +604,7 @@ mod tests {
     use crate::problem::Problem;
     use chrono::TimeZone;
 
-    fn campaign() -> CampaignView {
+    pub(super) fn campaign() -> CampaignView {
         CampaignView {
             name: "测试活动".into(),
             deadline: DateTime::parse_from_rfc3339("2023-06-10T00:00:00+08:00").unwrap(),
@@ -542,7 +621,7 @@ mod tests {
         }
     }
 
-    fn unit(id: &str) -> UnitRecord {
+    pub(super) fn unit(id: &str) -> UnitRecord {
         UnitRecord {
             id: id.into(),
             name: id.into(),
@@ -551,7 +630,12 @@ mod tests {
         }
     }
 
-    fn msg(db_id: i64, unit: Option<&str>, day: u32, disposition: &str) -> MessageRecord {
+    pub(super) fn msg(
+        db_id: i64,
+        unit: Option<&str>,
+        day: u32,
+        disposition: &str,
+    ) -> MessageRecord {
         MessageRecord {
             db_id,
             message_id: format!("<{db_id}@x>"),
@@ -565,7 +649,7 @@ mod tests {
         }
     }
 
-    fn file(message: i64, item: &str, state: ItemState) -> FileRecord {
+    pub(super) fn file(message: i64, item: &str, state: ItemState) -> FileRecord {
         FileRecord {
             message_db_id: message,
             ordinal: 0,
@@ -580,7 +664,7 @@ mod tests {
         }
     }
 
-    fn all_valid(message: i64) -> Vec<FileRecord> {
+    pub(super) fn all_valid(message: i64) -> Vec<FileRecord> {
         ["statistics_table", "summary_report", "video"]
             .iter()
             .map(|i| file(message, i, ItemState::Valid))
@@ -589,7 +673,7 @@ mod tests {
 
     #[test]
     fn a_unit_that_sent_nothing_is_missing_with_every_item_missing() {
-        let s = compute(&campaign(), &[unit("a")], &[], &[], Utc::now());
+        let s = compute(&campaign(), &[unit("a")], &[], &[], &[], Utc::now());
         assert_eq!(s.units[0].status, UnitStatus::Missing);
         assert!(!s.units[0].late);
         assert!(s.units[0]
@@ -605,6 +689,7 @@ mod tests {
             &[unit("a")],
             &[msg(1, Some("a"), 5, "processed")],
             &all_valid(1),
+            &[],
             Utc::now(),
         );
         assert_eq!(s.units[0].status, UnitStatus::Complete);
@@ -618,7 +703,14 @@ mod tests {
         ];
         let mut files = all_valid(1);
         files.push(file(2, "video", ItemState::Invalid));
-        let s = compute(&campaign(), &[unit("a")], &messages, &files, Utc::now());
+        let s = compute(
+            &campaign(),
+            &[unit("a")],
+            &messages,
+            &files,
+            &[],
+            Utc::now(),
+        );
         assert_eq!(s.units[0].items["video"].state, ItemState::Invalid);
         assert_eq!(s.units[0].status, UnitStatus::Incomplete);
         // Imported in the other order, the answer is the same: received time decides.
@@ -628,7 +720,14 @@ mod tests {
         ];
         let mut files = all_valid(1);
         files.push(file(2, "video", ItemState::Invalid));
-        let s = compute(&campaign(), &[unit("a")], &messages, &files, Utc::now());
+        let s = compute(
+            &campaign(),
+            &[unit("a")],
+            &messages,
+            &files,
+            &[],
+            Utc::now(),
+        );
         assert_eq!(s.units[0].items["video"].state, ItemState::Valid);
     }
 
@@ -641,6 +740,7 @@ mod tests {
             &[unit("a")],
             &[msg(1, Some("a"), 5, "processed")],
             &files,
+            &[],
             Utc::now(),
         );
         assert_eq!(s.units[0].status, UnitStatus::NeedsReview);
@@ -653,6 +753,7 @@ mod tests {
             &[unit("a")],
             &[msg(1, Some("a"), 11, "processed")],
             &all_valid(1),
+            &[],
             Utc::now(),
         );
         assert!(s.units[0].late);
@@ -662,7 +763,7 @@ mod tests {
     #[test]
     fn set_aside_messages_change_no_status_and_are_listed_as_ignored() {
         let messages = [msg(1, Some("a"), 5, "auto_reply")];
-        let s = compute(&campaign(), &[unit("a")], &messages, &[], Utc::now());
+        let s = compute(&campaign(), &[unit("a")], &messages, &[], &[], Utc::now());
         assert_eq!(s.units[0].status, UnitStatus::Missing);
         assert_eq!(s.ignored[0].reason, "message.auto_reply");
         assert!(s.unmatched.is_empty());
@@ -675,6 +776,7 @@ mod tests {
             &[unit("a")],
             &[msg(1, None, 5, "processed")],
             &[],
+            &[],
             Utc::now(),
         );
         assert_eq!(s.unmatched.len(), 1);
@@ -685,7 +787,7 @@ mod tests {
     fn exemption_overrides_everything() {
         let mut u = unit("a");
         u.exempt_reason = Some("机构改革".into());
-        let s = compute(&campaign(), &[u], &[], &[], Utc::now());
+        let s = compute(&campaign(), &[u], &[], &[], &[], Utc::now());
         assert_eq!(s.units[0].status, UnitStatus::Exempt);
     }
 
@@ -694,7 +796,7 @@ mod tests {
         let mut old = msg(1, Some("a"), 5, "processed");
         old.problems = vec![Problem::warning("unit.sender_mismatch", "旧")];
         let new = msg(2, Some("a"), 6, "processed");
-        let s = compute(&campaign(), &[unit("a")], &[old, new], &[], Utc::now());
+        let s = compute(&campaign(), &[unit("a")], &[old, new], &[], &[], Utc::now());
         assert!(s.units[0].problems.is_empty());
     }
 
@@ -705,6 +807,7 @@ mod tests {
             &[unit("a")],
             &[msg(1, Some("a"), 5, "processed")],
             &all_valid(1),
+            &[],
             Utc::now(),
         );
         assert_eq!(
@@ -723,7 +826,7 @@ mod tests {
         let mut files = all_valid(1);
         files.push(file(2, "video", ItemState::Valid));
         let c = campaign();
-        let s = compute(&c, &[unit("a")], &messages, &files, Utc::now());
+        let s = compute(&c, &[unit("a")], &messages, &files, &[], Utc::now());
         let json = serde_json::to_value(&s).unwrap();
         let items = &json["units"][0]["items"];
         assert_eq!(items["video"]["found_in_junk"], true);
@@ -735,7 +838,7 @@ mod tests {
         // Another folder, or an import, is not junk.
         let mut other = msg(2, Some("a"), 6, "processed");
         other.source = "imap:Reports/9/1".into();
-        let s = compute(&c, &[unit("a")], &[other], &files, Utc::now());
+        let s = compute(&c, &[unit("a")], &[other], &files, &[], Utc::now());
         assert!(!s.units[0].items["video"].found_in_junk);
     }
 
@@ -748,7 +851,7 @@ mod tests {
             msg(1, Some("city-archives"), 5, "processed"),
             msg(42, None, 6, "processed"),
         ];
-        let s = compute(&c, &[named], &messages, &all_valid(1), Utc::now());
+        let s = compute(&c, &[named], &messages, &all_valid(1), &[], Utc::now());
         let table = render_table(&s, &c);
         let header = table.lines().find(|l| l.starts_with("单位")).unwrap();
         assert!(header.contains("编号"), "{table}");

@@ -3,8 +3,9 @@
 //! auto-replies of every common client, bounces, list robots, replies to our own emails — and
 //! submissions with real-world quirks (HTML entities before CJK text, odd Date zones, NUL
 //! characters, a broken From charset, no From at all). Each message, fed in file-name order
-//! like `import`, must land where expected.json says: counted for a unit, unmatched with a
-//! reason, or set aside with a reason; with exactly one acknowledgement or none.
+//! like `import`, must land where expected.json says: counted for a unit, a note (no file) for
+//! 单位来信, unmatched with a reason, or set aside with a reason; with exactly one
+//! acknowledgement (for a note, its 已转交 reply) or none.
 
 mod common;
 
@@ -73,6 +74,9 @@ async fn every_corpus_message_lands_where_expected_with_one_acknowledgement_or_n
         let (kind, value) = place.split_once(':').unwrap();
         let got = match kind {
             "unit" => unit_id.clone().map(|u| format!("unit:{u}")),
+            // A note (no file) is its unit's, or nobody's, and listed under 单位来信 only.
+            "note" => (disposition == "note")
+                .then(|| format!("note:{}", unit_id.clone().unwrap_or_default())),
             "unmatched" => {
                 listed(&status, "unmatched", &message_id).map(|r| format!("unmatched:{r}"))
             }
@@ -128,7 +132,7 @@ async fn the_daily_report_counts_set_aside_mail_and_lists_recent_unrelated_messa
         None,
     );
     let text = report.body_text;
-    assert!(text.contains("七、未计入的邮件"), "{text}");
+    assert!(text.contains("八、未计入的邮件"), "{text}");
     for reason in [
         "自动回复",
         "退信",
@@ -216,7 +220,7 @@ async fn import_and_status_json_of_the_binary_list_every_message_where_expected(
     for (file, raw, want) in corpus() {
         let place = want["where"].as_str().unwrap();
         let (kind, reason) = place.split_once(':').unwrap();
-        if kind == "unit" {
+        if kind == "unit" || kind == "note" {
             continue;
         }
         let message_id = intake::parse(&raw, &intake::IntakeLimits::default())
@@ -231,7 +235,10 @@ async fn import_and_status_json_of_the_binary_list_every_message_where_expected(
         status["unmatched"].as_array().unwrap().len() + status["ignored"].as_array().unwrap().len();
     let expected_count = corpus()
         .iter()
-        .filter(|(_, _, w)| !w["where"].as_str().unwrap().starts_with("unit:"))
+        .filter(|(_, _, w)| {
+            let place = w["where"].as_str().unwrap();
+            !place.starts_with("unit:") && !place.starts_with("note:")
+        })
         .count();
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert_eq!(listed_count, expected_count, "nothing else listed");

@@ -244,17 +244,18 @@ async fn the_daily_email_leads_with_progress_and_lists_what_to_act_on(pool: PgPo
     };
     let order = [
         "一、待您审核",
-        "二、未报送",
-        "三、需更正",
-        "四、各单位报送情况",
-        "五、未能确认报送单位的邮件",
-        "七、未计入的邮件",
+        "二、单位来信",
+        "三、未报送",
+        "四、需更正",
+        "五、各单位报送情况",
+        "六、未能确认报送单位的邮件",
+        "八、未计入的邮件",
     ];
     for w in order.windows(2) {
         assert!(pos(w[0]) < pos(w[1]), "{} before {}:\n{text}", w[0], w[1]);
     }
     let section = |from: &str, to: &str| text[pos(from)..pos(to)].to_string();
-    let review = section("一、待您审核", "二、未报送");
+    let review = section("一、待您审核", "三、未报送");
     for want in [
         "市档案馆：影像资料",
         "联系人 张三，电话 0351-1234567",
@@ -265,7 +266,7 @@ async fn the_daily_email_leads_with_progress_and_lists_what_to_act_on(pool: PgPo
     ] {
         assert!(review.contains(want), "{want}:\n{review}");
     }
-    let missing = section("二、未报送", "三、需更正");
+    let missing = section("三、未报送", "四、需更正");
     assert!(
         missing.contains("太原日报社：联系人 张三，电话 0351-1234567（名单中无邮箱，请电话联系）"),
         "{missing}"
@@ -274,7 +275,7 @@ async fn the_daily_email_leads_with_progress_and_lists_what_to_act_on(pool: PgPo
         !missing.contains("市气象局"),
         "exempt is not missing:\n{missing}"
     );
-    let fix = section("三、需更正", "四、各单位报送情况");
+    let fix = section("四、需更正", "五、各单位报送情况");
     assert!(
         fix.contains("市教育局：联系人 张三，电话 0351-1234567"),
         "{fix}"
@@ -286,7 +287,7 @@ async fn the_daily_email_leads_with_progress_and_lists_what_to_act_on(pool: PgPo
     );
     assert!(!fix.contains("提示"), "hints are not errors:\n{fix}");
     // The full table, sorted by state: 待审核 first, 免报 last.
-    let table = section("四、各单位报送情况", "五、未能确认报送单位的邮件");
+    let table = section("五、各单位报送情况", "六、未能确认报送单位的邮件");
     let row = |name: &str| table.find(&format!("· {name}【")).unwrap();
     assert!(row("市档案馆") < row("太原日报社"));
     assert!(row("太原日报社") < row("市教育局"));

@@ -186,7 +186,12 @@ async fn more_than_five_messages_an_hour_from_one_address_are_processed_but_not_
     let env = env(pool).await;
     let mut acks = Vec::new();
     for i in 0..7 {
-        let mut m = Mail::new("tydag_bgs@163.com", &format!("市档案馆材料{i}"));
+        // A file each: without one a message is a note, answered once a day (issue 9).
+        let mut m = Mail::new("tydag_bgs@163.com", &format!("市档案馆材料{i}")).attach(
+            "总结.txt",
+            "text/plain",
+            common::report_txt(),
+        );
         m.date = format!("Mon, 5 Jun 2023 10:{:02}:00 +0800", i * 5);
         let o = env.process(m.build(), &i.to_string()).await;
         assert_eq!(recorded(&o).1, "processed");

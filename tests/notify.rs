@@ -152,7 +152,12 @@ async fn auto_replies_bounces_lists_and_senders_over_the_hourly_cap_get_no_ackno
     );
     env.process(bounce.into_bytes(), "bounce").await;
     for i in 0..7 {
-        let mut m = Mail::new(&unit, &format!("市档案馆材料{i}"));
+        // A file each: without one a message is a note, answered once a day (issue 9).
+        let mut m = Mail::new(&unit, &format!("市档案馆材料{i}")).attach(
+            "总结.txt",
+            "text/plain",
+            common::report_txt(),
+        );
         m.date = format!("Mon, 5 Jun 2023 10:{:02}:00 +0800", i * 5);
         env.process(m.build(), "burst").await;
     }
@@ -480,12 +485,15 @@ async fn an_idle_sender_is_woken_by_a_recorded_message_not_by_its_timer(pool: Pg
     let (trigger, shutdown) = reportbox::shutdown::Shutdown::new();
     let sender = reportbox::notify::run(&env.settings, &env.store, shutdown);
     let work = async {
-        env.process(Mail::new(&unit, "市档案馆材料一").build(), "one")
-            .await;
+        let with_file = |subject: &str| {
+            Mail::new(&unit, subject)
+                .attach("总结.txt", "text/plain", common::report_txt())
+                .build()
+        };
+        env.process(with_file("市档案馆材料一"), "one").await;
         assert_eq!(imap_wait(&unit, 1).await.len(), 1, "first acknowledgement");
         // The sender has sent and gone idle; this one can only reach it by the notice.
-        env.process(Mail::new(&unit, "市档案馆材料二").build(), "two")
-            .await;
+        env.process(with_file("市档案馆材料二"), "two").await;
         assert_eq!(imap_wait(&unit, 2).await.len(), 2, "second acknowledgement");
         trigger.fire();
     };

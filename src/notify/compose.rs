@@ -21,7 +21,7 @@ pub fn time_zh<T: TimeZone>(t: &DateTime<T>, settings: &Settings) -> String {
 
 /// The deadline as units read it: a midnight deadline is the end of the day before
 /// (`2023年6月9日 24:00`), because `6月10日 00:00` is easily taken for the end of the 10th.
-fn deadline_zh(settings: &Settings) -> String {
+pub(super) fn deadline_zh(settings: &Settings) -> String {
     let local = settings
         .campaign
         .deadline
@@ -54,18 +54,18 @@ fn linkify(escaped: &str) -> String {
 
 /// Plain text and HTML written side by side, so both parts say the same.
 #[derive(Default)]
-struct Body {
+pub(super) struct Body {
     text: String,
     html: String,
 }
 
 impl Body {
-    fn para(&mut self, s: &str) {
+    pub(super) fn para(&mut self, s: &str) {
         let _ = writeln!(self.text, "{s}\n");
         let _ = writeln!(self.html, "<p>{}</p>", escape(s));
     }
 
-    fn heading(&mut self, s: &str) {
+    pub(super) fn heading(&mut self, s: &str) {
         let _ = writeln!(self.text, "{s}");
         let _ = writeln!(
             self.html,
@@ -74,7 +74,7 @@ impl Body {
         );
     }
 
-    fn list(&mut self, items: &[(String, Vec<String>)]) {
+    pub(super) fn list(&mut self, items: &[(String, Vec<String>)]) {
         self.html
             .push_str("<ul style=\"padding-left:20px;margin:4px 0\">");
         for (line, subs) in items {
@@ -94,7 +94,7 @@ impl Body {
         self.text.push('\n');
     }
 
-    fn finish(self) -> (String, String) {
+    pub(super) fn finish(self) -> (String, String) {
         let html = format!(
             "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head>\
              <body style=\"font-family:'Microsoft YaHei',SimSun,sans-serif;font-size:14px;line-height:1.6\">\n{}</body></html>",
@@ -111,7 +111,7 @@ fn problem_lines(problems: &[Problem]) -> Vec<String> {
         .collect()
 }
 
-fn item_label<'a>(settings: &'a Settings, key: &'a str) -> &'a str {
+pub(super) fn item_label<'a>(settings: &'a Settings, key: &'a str) -> &'a str {
     match settings.campaign.item(key) {
         Some(i) => &i.label,
         None => match key {
@@ -217,7 +217,7 @@ fn resubmit_hint(settings: &Settings) -> String {
     )
 }
 
-fn signature(body: &mut Body, settings: &Settings) {
+pub(super) fn signature(body: &mut Body, settings: &Settings) {
     if !settings.campaign.contact.is_empty() {
         body.para(&format!("联系人：{}", settings.campaign.contact));
     }
@@ -258,7 +258,7 @@ fn ack_verdict(settings: &Settings, view: &UnitView) -> String {
 }
 
 /// `References` of a reply: the parent's chain, then the parent (RFC 5322 §3.6.4).
-fn thread_of(msg: &crate::store::NewMessage) -> Option<String> {
+pub(super) fn thread_of(msg: &crate::store::NewMessage) -> Option<String> {
     let parent = msg.message_id.clone()?;
     let mut chain: Vec<String> = msg
         .thread
@@ -308,6 +308,9 @@ pub fn ack(settings: &Settings, saved: &AfterSave<'_>, unit: Option<&Unit>) -> O
                 body.para("本邮件未附带任何文件。");
             } else {
                 body.list(&files);
+            }
+            if msg.note.is_some() {
+                body.para("您在邮件中的留言已转交工作人员，如需答复会另行联系。");
             }
             let unit_problems = problem_lines(&msg.problems);
             if !unit_problems.is_empty() {
@@ -496,7 +499,7 @@ fn state_rank(s: UnitStatus) -> u8 {
 }
 
 /// `联系人 张三，电话 0351-1234567`, or what the roster lacks.
-fn contact_of(unit: Option<&Unit>) -> String {
+pub(super) fn contact_of(unit: Option<&Unit>) -> String {
     let Some(u) = unit else {
         return "名单中无联系人和电话".to_string();
     };
@@ -516,13 +519,13 @@ fn short_time(t: Option<&str>, settings: &Settings) -> String {
 
 impl Body {
     /// Text for the plain part and ready-made HTML for the other, when the two differ in form.
-    fn both(&mut self, text: &str, html: &str) {
+    pub(super) fn both(&mut self, text: &str, html: &str) {
         self.text.push_str(text);
         self.html.push_str(html);
     }
 
     /// A small grey note, for what needs no action.
-    fn small(&mut self, s: &str) {
+    pub(super) fn small(&mut self, s: &str) {
         let _ = writeln!(self.text, "{s}\n");
         let _ = writeln!(
             self.html,
@@ -620,6 +623,9 @@ pub fn daily_report(
                         .as_deref()
                         .unwrap_or("邮件中未注明，请尽快下载")
                 ));
+                if let Some(w) = v.link_view.as_ref().and_then(|l| l.warning_zh()) {
+                    subs.push(format!("⚠ {w}"));
+                }
             }
             // A link's review note only repeats the details listed above.
             if v.link.is_none() {
@@ -630,7 +636,10 @@ pub fn daily_report(
                         .map(|p| p.message.clone()),
                 );
             }
-            subs.push("下一步：请下载查看，确认是否合格后告知单位。".to_string());
+            subs.push(
+                "下一步：请下载查看，记录审核结果：通过即计为合格；不通过时，系统会把您填写的理由发给单位。"
+                    .to_string(),
+            );
             let file = match (&v.link, &v.file) {
                 (None, Some(f)) => format!("《{f}》"),
                 _ => String::new(),
@@ -657,7 +666,9 @@ pub fn daily_report(
         body.list(&review);
     }
 
-    body.heading("二、未报送");
+    super::desk::notes_section(&mut body, settings, "二、单位来信", &status.notes);
+
+    body.heading("三、未报送");
     let missing: Vec<(String, Vec<String>)> = status
         .units
         .iter()
@@ -677,7 +688,7 @@ pub fn daily_report(
         body.list(&missing);
     }
 
-    body.heading("三、需更正");
+    body.heading("四、需更正");
     let errors: Vec<(String, Vec<String>)> = status
         .units
         .iter()
@@ -724,7 +735,7 @@ pub fn daily_report(
         body.list(&errors);
     }
 
-    body.heading("四、各单位报送情况");
+    body.heading("五、各单位报送情况");
     let mut sorted: Vec<&UnitView> = status.units.iter().collect();
     sorted.sort_by_key(|u| state_rank(u.status));
     let mut header = vec!["单位".to_string(), "状态".to_string()];
@@ -803,7 +814,7 @@ pub fn daily_report(
     text.push('\n');
     body.both(&text, &html);
 
-    body.heading("五、未能确认报送单位的邮件");
+    body.heading("六、未能确认报送单位的邮件");
     if status.unmatched.is_empty() {
         body.para("无。");
     } else {
@@ -830,7 +841,7 @@ pub fn daily_report(
         body.list(&lines);
     }
 
-    body.heading("六、未能送达的邮件");
+    body.heading("七、未能送达的邮件");
     if failed.is_empty() {
         body.para("无。");
     } else {
@@ -868,7 +879,7 @@ pub fn daily_report(
         })
         .collect();
     if !hints.is_empty() {
-        body.heading("八、提示（供参考，一般无需处理）");
+        body.heading("九、提示（供参考，一般无需处理）");
         for h in &hints {
             body.small(h);
         }
@@ -897,7 +908,7 @@ pub fn daily_report(
 /// Contract §8: set-aside mail counted by reason, and the five most recent unrelated messages,
 /// so that a submission written in an unexpected way is still found and assigned.
 fn set_aside_section(body: &mut Body, status: &Status, settings: &Settings) {
-    body.heading("七、未计入的邮件");
+    body.heading("八、未计入的邮件");
     if status.ignored.is_empty() {
         body.para("无。");
         return;

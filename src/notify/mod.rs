@@ -11,6 +11,7 @@
 
 pub mod compose;
 mod connection;
+pub mod desk;
 pub mod smtp;
 pub mod summary;
 
@@ -18,7 +19,7 @@ use crate::classify;
 use crate::config::{Settings, ValidatorKind};
 use crate::problem::ItemState;
 use crate::schedule::{self, Round};
-use crate::status::{Status, UnitStatus};
+use crate::status::{Status, UnitStatus, UnitView};
 use crate::store::{AfterSave, Delivery, NewOutbox, OutboxAttachment, Store, StoreError};
 use chrono::{DateTime, Days, TimeZone, Utc};
 use rand::Rng;
@@ -49,6 +50,11 @@ pub fn compose_ack(settings: &Settings, saved: &AfterSave<'_>) -> Vec<NewOutbox>
         .unit_id
         .as_deref()
         .and_then(|u| settings.roster.get(u));
+    if saved.disposition == "note" {
+        return desk::note_reply(settings, saved, unit)
+            .into_iter()
+            .collect();
+    }
     compose::ack(settings, saved, unit).into_iter().collect()
 }
 
@@ -262,8 +268,19 @@ pub struct ReminderPlan<'a> {
     pub why: Vec<(String, String, Vec<String>)>,
 }
 
-fn owes(status: UnitStatus) -> bool {
-    !matches!(status, UnitStatus::Complete | UnitStatus::Exempt)
+/// A required item is missing or invalid: what a reminder or a phone call asks a unit for. An
+/// item waiting for the coordinator's review is not the unit's to do (issue 9 item 1).
+fn owed(state: ItemState) -> bool {
+    matches!(state, ItemState::Missing | ItemState::Invalid)
+}
+
+fn owes(settings: &Settings, view: &UnitView) -> bool {
+    view.status != UnitStatus::Exempt
+        && settings
+            .campaign
+            .items
+            .iter()
+            .any(|i| i.required && owed(view.items[&i.key].state))
 }
 
 async fn template_attachment(
@@ -310,7 +327,7 @@ pub async fn plan_reminders<'s>(
         phone: Vec::new(),
         why: Vec::new(),
     };
-    for view in status.units.iter().filter(|u| owes(u.status)) {
+    for view in status.units.iter().filter(|u| owes(settings, u)) {
         let Some(unit) = settings.roster.get(&view.id) else {
             continue;
         };
@@ -319,7 +336,7 @@ pub async fn plan_reminders<'s>(
             .campaign
             .items
             .iter()
-            .filter(|i| i.required && view.items[&i.key].state != ItemState::Valid)
+            .filter(|i| i.required && owed(view.items[&i.key].state))
             .map(|i| format!("{}：{}", i.label, view.items[&i.key].state.label_zh()))
             .collect();
         if addresses.is_empty() {
@@ -363,7 +380,7 @@ pub async fn compose_report(
     let status = store.status(&settings.campaign_view(), now).await?;
     let failed = store.failed_outbox().await?;
     let mut phone = Vec::new();
-    for view in status.units.iter().filter(|u| owes(u.status)) {
+    for view in status.units.iter().filter(|u| owes(settings, u)) {
         if let Some(unit) = settings.roster.get(&view.id) {
             if store.unit_addresses(&unit.id).await?.is_empty() {
                 phone.push(compose::PhoneCall {

@@ -4,6 +4,7 @@
 //! and never deleted.
 
 mod health;
+mod desk;
 mod leadership;
 mod outbox;
 mod text;
@@ -12,6 +13,7 @@ pub use health::{
     Backlog, Daemon, FailedEmail, Failures, FolderPoll, GivenUp, LastError, Retried, RetryOnly,
     ServiceHealth,
 };
+pub use desk::{Handled, NoteRow, ReviewOutcome, ReviewRequest, Reviewed};
 pub use leadership::{Fence, Leadership};
 
 pub use outbox::{
@@ -48,6 +50,10 @@ pub enum StoreError {
     NoSuchUnit(String),
     #[error("邮件 {0} 属于{1}，不计入任何单位")]
     SetAside(String, String),
+    #[error("“{unit}”的这一项{state}，没有待审核的文件（只有超大附件链接等待审核的材料需要审核）")]
+    NothingToReview { unit: String, state: String },
+    #[error("找不到编号为 {0} 的单位来信（请填写日报“单位来信”中的编号）")]
+    NoSuchNote(i64),
     #[error("stored JSON is malformed: {0}")]
     Json(#[from] serde_json::Error),
     /// Another instance took the lock since this one did: this one must stop writing.
@@ -222,6 +228,9 @@ pub struct NewMessage {
     /// Learn the sender's address for `unit_id` (it was identified by content).
     pub learn_address: Option<String>,
     pub files: Vec<NewFile>,
+    /// What the unit wrote to the staff, when the message is a note (`disposition` `note`: no
+    /// file) or asks something besides its files (issue 9 item 2).
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -328,7 +337,8 @@ impl Store {
     ) -> Result<Option<status::UnitView>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let (units, messages, files) = load_current(&mut conn, unit_id).await?;
-        let s = status::compute(campaign, &units, &messages, &files, Utc::now());
+        let reviews = desk::load_reviews(&mut conn, Some(unit_id)).await?;
+        let s = status::compute(campaign, &units, &messages, &files, &reviews, Utc::now());
         Ok(s.units.into_iter().next())
     }
 
@@ -498,7 +508,13 @@ impl Store {
             msg.disposition.clone()
         };
         let counted = disposition == "processed";
-        let unit_id = if counted { msg.unit_id.clone() } else { None };
+        // A note counts for nothing but still belongs to its unit: its history and 单位来信.
+        let attributed = counted || disposition == "note";
+        let unit_id = if attributed {
+            msg.unit_id.clone()
+        } else {
+            None
+        };
 
         let rate_limited = match (&msg.from_addr, counted) {
             (Some(from), true) => {
@@ -541,7 +557,11 @@ impl Store {
         .bind(&disposition)
         .bind(rate_limited.then_some("message.rate_limited"))
         .bind(&unit_id)
-        .bind(if counted { msg.match_rule.clone() } else { None })
+        .bind(if attributed {
+            msg.match_rule.clone()
+        } else {
+            None
+        })
         .bind(serde_json::to_value(if counted { &msg.problems[..] } else { &[] })?)
         .bind(&msg.body_excerpt)
         .fetch_one(&mut *tx)
@@ -551,6 +571,9 @@ impl Store {
         // A duplicate's files were counted with the first delivery: only the raw bytes are kept.
         if !duplicate {
             insert_files(&mut tx, id, &msg.files).await?;
+            if let (Some(note), true) = (&msg.note, attributed) {
+                desk::insert_note(&mut tx, id, note, disposition == "processed").await?;
+            }
         }
         audit(
             &mut tx,
@@ -689,16 +712,26 @@ impl Store {
             return Ok(());
         }
         let before = unit_status(&mut tx, campaign, &unit_id).await?;
+        // Decided again for the unit, it may be a note (no file) rather than a submission.
+        let now_disposition = if msg.disposition == "note" {
+            "note"
+        } else {
+            "processed"
+        };
         sqlx::query(
-            "UPDATE messages SET disposition = 'processed', unit_id = $1, match_rule = 'assigned',
+            "UPDATE messages SET disposition = $4, unit_id = $1, match_rule = 'assigned',
                problems = $2 WHERE id = $3",
         )
         .bind(&unit_id)
         .bind(serde_json::to_value(&msg.problems)?)
         .bind(id)
+        .bind(now_disposition)
         .execute(&mut *tx)
         .await?;
         insert_files(&mut tx, id, &msg.files).await?;
+        if let Some(note) = &msg.note {
+            desk::insert_note(&mut tx, id, note, now_disposition == "processed").await?;
+        }
         audit(
             &mut tx,
             Some(&unit_id),
@@ -723,7 +756,7 @@ impl Store {
         let emails = compose(&AfterSave {
             id,
             message: msg,
-            disposition: "processed",
+            disposition: now_disposition,
             rate_limited: false,
             unit: view.as_ref(),
         });
@@ -745,7 +778,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         ensure_unit(&mut tx, unit_id).await?;
         let (id, disposition, previous, from) = Self::resolve_message(&mut tx, reference).await?;
-        if disposition != "processed" {
+        if disposition != "processed" && disposition != "note" {
             return Err(StoreError::SetAside(
                 reference.to_string(),
                 status::reason_zh(&format!("message.{disposition}")).to_string(),
@@ -847,8 +880,26 @@ impl Store {
         campaign: &CampaignView,
         now: DateTime<Utc>,
     ) -> Result<status::Status, StoreError> {
-        let (units, messages, files) = self.records().await?;
-        Ok(status::compute(campaign, &units, &messages, &files, now))
+        let mut conn = self.pool.acquire().await?;
+        let (units, messages, files) = load_records(&mut conn, None).await?;
+        let reviews = desk::load_reviews(&mut conn, None).await?;
+        drop(conn);
+        let mut s = status::compute(campaign, &units, &messages, &files, &reviews, now);
+        s.notes = self
+            .open_notes()
+            .await?
+            .into_iter()
+            .map(|n| status::NoteView {
+                number: n.number,
+                unit_id: n.unit_id,
+                from: n.from,
+                subject: n.subject,
+                received_at: n.received_at.with_timezone(&campaign.tz).to_rfc3339(),
+                text: n.text,
+                with_files: n.with_files,
+            })
+            .collect();
+        Ok(s)
     }
 
     /// Every address a unit can be written to: the roster's, then those learned.
@@ -959,6 +1010,7 @@ impl Store {
             body_excerpt: r.get("body_excerpt"),
             learn_address: None,
             files,
+            note: None,
         };
         let disposition = msg.disposition.clone();
         tx.commit().await?;
@@ -1084,7 +1136,8 @@ async fn unit_view(
     unit_id: &str,
 ) -> Result<Option<status::UnitView>, StoreError> {
     let (units, messages, files) = load_current(tx, unit_id).await?;
-    let s = status::compute(campaign, &units, &messages, &files, Utc::now());
+    let reviews = desk::load_reviews(tx, Some(unit_id)).await?;
+    let s = status::compute(campaign, &units, &messages, &files, &reviews, Utc::now());
     Ok(s.units.into_iter().next())
 }
 

@@ -68,6 +68,7 @@ impl NewMessage {
             body_excerpt: owned(&self.body_excerpt),
             learn_address: opt(&self.learn_address),
             files: self.files.iter().map(NewFile::storable).collect(),
+            note: opt(&self.note),
         }
     }
 }

@@ -4,7 +4,8 @@ receives besides submissions, and submissions with small real-world quirks, each
 what a real client or robot writes (issue 8). Deterministic: run it again and nothing changes.
 
 expected.json: one entry per file, in file-name order (= arrival order):
-  where: "unit:<id>" | "unmatched:<reason>" | "ignored:<reason>"
+  where: "unit:<id>" | "note:<id or nothing>" | "unmatched:<reason>" | "ignored:<reason>"
+         (a note: no file, from a unit or answering our email; listed under 单位来信)
   ack:   whether exactly one acknowledgement is owed (false: none)
   files: (optional) how many files must be recorded for the message
 """
@@ -150,7 +151,7 @@ add("nul_file_name", message(nxt(), frm=TV, subject="太原台总结", body="见
 add("from_bad_charset", b"From: =?x-unknown-\xff?B?5byg5LiJ?= <tygzw_ghc@163.com>\r\nTo: " + CAMPAIGN.encode() +
     b"\r\nSubject: =?utf-8?B?" + base64.b64encode("市国资委总结".encode()) + b"?=\r\nDate: " + stamp(nxt(), "+0800").encode() + b"\r\n"
     b"Message-ID: <corpus-bad-charset@example.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n",
-    "unit:city-sasac", True)
+    "note:city-sasac", True)
 
 # --- No From at all: the coordinator's to look at, never a bounce. -----------------------------
 add("no_from", b"To: " + CAMPAIGN.encode() + b"\r\nSubject: =?utf-8?B?" + base64.b64encode("材料".encode()) +
@@ -274,7 +275,7 @@ add("majordomo", message(nxt(), frm="majordomo@lists.example.org", subject="Majo
 # --- Replies to our own acknowledgement (row 1 of the outbox is the first ack). ------------------
 add("reply_to_ack_unknown_sender", message(nxt(), frm="colleague@corp.example.com", subject="Re: 回执",
                                            headers=["In-Reply-To: <reportbox.ack.1@163.com>", "References: <reportbox.ack.1@163.com>"],
-                                           body="好的，收到，谢谢"), "unmatched:unit.unidentified", True)
+                                           body="好的，收到，谢谢"), "note:", True)
 add("reply_to_ack_with_table", message(nxt(), frm="gaj_kx2023@qq.com", subject="Re: 回执",
                                        headers=["In-Reply-To: <reportbox.ack.1@163.com>"], body="补充总结",
                                        parts=[attachment("补充总结.txt", SUMMARY)]), "unit:city-police", True, files=1)
