@@ -138,7 +138,7 @@ async fn after_once_status_shows_each_folders_last_poll_and_the_outbox_backlog(p
     let world = World::new(&pool, &[("police", "市公安局", &unit)], env);
     junk_folder(&user).await;
     for subject in ["市公安局报送材料", "市公安局补充材料"] {
-        smtp_send(&user, &Mail::new(&unit, subject).build()).await;
+        smtp_send(&user, &submission(&unit, subject)).await;
     }
     wait_delivered(&user, "INBOX", 2).await;
 
@@ -193,9 +193,12 @@ async fn after_once_status_shows_each_folders_last_poll_and_the_outbox_backlog(p
     }
 }
 
-/// Mail from `unit` with a fresh Message-ID.
+/// Mail from `unit` with a fresh Message-ID and a file: a submission with its acknowledgement
+/// (a message without files is a note).
 fn submission(unit: &str, subject: &str) -> Vec<u8> {
-    Mail::new(unit, subject).build()
+    Mail::new(unit, subject)
+        .attach("警营开放日科普视频.mp4", "video/mp4", common::mp4(60))
+        .build()
 }
 
 #[sqlx::test(migrations = "./migrations")]
