@@ -73,37 +73,87 @@ pub async fn daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCo
         tracing::info!("shutting down");
         on_signal.fire();
     });
-    // Either task ending for good (a configuration error) stops the other, so the service
-    // exits and systemd shows why.
-    let mailbox = async {
-        let r = crate::mailbox::run(settings, store, shutdown.clone()).await;
-        trigger.fire();
-        r
-    };
-    let sender = async {
-        let r = notify::run_with_reload(settings, store, shutdown.clone(), &reload).await;
-        trigger.fire();
-        r
-    };
-    let figures = crate::service::StoreFigures { settings, store };
-    let supervise = crate::service::supervise(figures, shutdown.clone());
-    // A task of its own: a scrape is answered even while the loops above are busy in a long
-    // message (they share one task), and a hung loop shows as stale figures, not a dead port.
-    let metrics =
-        listener.map(|l| tokio::spawn(crate::metrics::serve(l, store.clone(), shutdown.clone())));
-    let (mailbox, sender, ()) = tokio::join!(mailbox, sender, supervise);
-    if let Some(m) = metrics {
-        // It ends with the shutdown fired above; nothing it holds needs more than that.
-        let _ = m.await;
+    // Separate tasks, so that a long message in the mailbox loop (its CPU work leaves the
+    // worker through `pipeline::blocking`) never stalls the sender mid-SMTP, nor the sender the
+    // IMAP session's keep-alives. Either loop ending for good (a configuration error) or
+    // panicking stops the others, so the service exits and systemd shows why.
+    let settings = std::sync::Arc::new(settings.clone());
+    let mut tasks = tokio::task::JoinSet::new();
+    {
+        let (settings, store, shutdown, trigger) = (
+            settings.clone(),
+            store.clone(),
+            shutdown.clone(),
+            trigger.clone(),
+        );
+        tasks.spawn(async move {
+            let r = crate::mailbox::run(&settings, &store, shutdown).await;
+            trigger.fire();
+            Ended::Mailbox(r)
+        });
+    }
+    {
+        let (settings, store, shutdown, trigger) = (
+            settings.clone(),
+            store.clone(),
+            shutdown.clone(),
+            trigger.clone(),
+        );
+        tasks.spawn(async move {
+            let r = notify::run_with_reload(&settings, &store, shutdown, &reload).await;
+            trigger.fire();
+            Ended::Sender(r)
+        });
+    }
+    {
+        let (settings, store, shutdown) = (settings.clone(), store.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            let figures = crate::service::StoreFigures {
+                settings: &settings,
+                store: &store,
+            };
+            crate::service::supervise(figures, shutdown).await;
+            Ended::Other
+        });
+    }
+    if let Some(l) = listener {
+        // A scrape is answered even while the loops are busy, and a hung loop shows as stale
+        // figures, not a dead port.
+        let (store, shutdown) = (store.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            crate::metrics::serve(l, store, shutdown).await;
+            Ended::Other
+        });
+    }
+    let (mut mailbox, mut sender, mut panicked) = (Ok(()), Ok(()), false);
+    while let Some(ended) = tasks.join_next().await {
+        match ended {
+            Ok(Ended::Mailbox(r)) => mailbox = r,
+            Ok(Ended::Sender(r)) => sender = r,
+            Ok(Ended::Other) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "a task of the daemon failed; stopping");
+                panicked = true;
+                trigger.fire();
+            }
+        }
     }
     if let Err(e) = &sender {
         eprintln!("reportbox: 发信配置有误：{e}");
     }
     match (mailbox, sender) {
         (Err(e), _) => Ok(mailbox_exit(&e)),
-        (Ok(()), Err(_)) => Ok(ExitCode::from(78)),
+        (Ok(()), Err(_)) => Ok(ExitCode::from(EXIT_CONFIG)),
+        (Ok(()), Ok(())) if panicked => Ok(ExitCode::FAILURE),
         (Ok(()), Ok(())) => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// How a task of the daemon ended.
+enum Ended {
+    Mailbox(Result<(), crate::mailbox::MailboxError>),
+    Sender(Result<(), notify::NotifyError>),
+    Other,
 }
 
 /// `reportbox once`: one pass over the mailbox, then everything due is sent.
