@@ -63,12 +63,16 @@ pub enum Command {
         #[arg(long, value_parser = parse_now)]
         now: Option<chrono::DateTime<Utc>>,
     },
-    /// The coordinator's status email: print it, or queue and send it now.
+    /// The coordinator's status email: print it, or queue and send it now; or write its
+    /// 汇总表.xlsx to a file.
     Report {
-        #[arg(long, conflicts_with = "send", required_unless_present = "send")]
+        #[arg(long, conflicts_with = "send", required_unless_present_any = ["send", "xlsx"])]
         print: bool,
         #[arg(long)]
         send: bool,
+        /// Write 汇总表.xlsx (every unit of the roster) to this file.
+        #[arg(long, value_name = "PATH")]
+        xlsx: Option<PathBuf>,
         #[arg(long, value_parser = parse_now)]
         now: Option<chrono::DateTime<Utc>>,
     },
@@ -90,6 +94,19 @@ pub enum Command {
     },
     /// Every unit of the roster with its id, names, addresses and contact.
     Units,
+    /// Copy each unit's current valid files under clean names into DIR, one folder per unit,
+    /// with 汇总表.xlsx and 状态.csv at the top. Safe to run again.
+    Export {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Decide the stored files again under the current configuration (a raised limit, a
+    /// corrected rule) and update their states; sends nothing.
+    Recheck {
+        /// Only this unit (its id, name, alias or the start of its name).
+        #[arg(long)]
+        unit: Option<String>,
+    },
     /// Watch the mailbox ([mailbox] in the configuration) until SIGTERM or SIGINT.
     Run,
     /// One pass over the mailbox, then exit.
@@ -204,8 +221,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let clock = now.map_or(Clock::System, Clock::Fixed);
             return remind(&settings, &store, dry_run, clock).await;
         }
-        Command::Report { print, send, now } => {
+        Command::Export { out } => return export(&settings, &store, &out).await,
+        Command::Recheck { unit } => {
+            let unit = unit.map(|u| resolve(&settings, &u)).transpose()?;
+            return recheck(&settings, &store, unit).await;
+        }
+        Command::Report {
+            print,
+            send,
+            xlsx,
+            now,
+        } => {
             let now = now.unwrap_or_else(Utc::now);
+            if let Some(path) = xlsx {
+                let status = store.status(&campaign, now).await?;
+                let bytes = crate::export::summary_workbook(&settings, &store, &status).await?;
+                crate::export::write_file(&path, &bytes)
+                    .with_context(|| format!("无法写入 {}", path.display()))?;
+                println!(
+                    "汇总表已写入 {}（{} 个单位）",
+                    path.display(),
+                    status.units.len()
+                );
+                if !print && !send {
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
             let date = now
                 .with_timezone(&settings.campaign.tz)
                 .date_naive()
@@ -322,6 +363,86 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `reportbox export --out DIR`: what was written, kept and removed.
+async fn export(settings: &Settings, store: &Store, out: &Path) -> anyhow::Result<ExitCode> {
+    let done = crate::export::export(settings, store, out)
+        .await
+        .with_context(|| format!("导出到 {} 未完成", out.display()))?;
+    for f in &done.files {
+        println!("{}", f.display());
+    }
+    println!(
+        "已导出到 {}：{} 个单位的合格材料及{}、{}；新写入 {} 个文件，未变 {} 个，删除已不再合格的 {} 个",
+        out.display(),
+        done.units,
+        crate::export::SUMMARY_NAME,
+        crate::export::STATUS_NAME,
+        done.written,
+        done.unchanged,
+        done.removed
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `reportbox recheck [--unit U]`: every file whose verdict changed, and every unit whose
+/// status moved.
+async fn recheck(
+    settings: &Settings,
+    store: &Store,
+    unit: Option<&crate::identify::Unit>,
+) -> anyhow::Result<ExitCode> {
+    let report = crate::recheck::recheck(settings, store, unit.map(|u| u.id.as_str())).await?;
+    let name = |id: &str| {
+        settings
+            .roster
+            .get(id)
+            .map_or_else(|| id.to_string(), |u| u.name.clone())
+    };
+    let label = |key: &str| notify::compose::item_label(settings, key).to_string();
+    for (unit, f) in &report.files {
+        let item = if f.item_before == f.item_after {
+            label(&f.item_after)
+        } else {
+            format!("{} → {}", label(&f.item_before), label(&f.item_after))
+        };
+        println!(
+            "{}（编号 {}）{}：{}，{} → {}",
+            name(unit),
+            f.message_id,
+            f.name,
+            item,
+            f.state_before.label_zh(),
+            f.state_after.label_zh()
+        );
+    }
+    for (unit, before, after) in &report.units {
+        let zh = |s: &str| {
+            crate::status::UnitStatus::ALL
+                .iter()
+                .find(|x| x.as_str() == s)
+                .map_or(s.to_string(), |x| x.label_zh().to_string())
+        };
+        println!("{}：{} → {}", name(unit), zh(before), zh(after));
+    }
+    for id in &report.reshaped {
+        println!("编号 {id}：按现行配置拆出的文件与原记录不同（如压缩包限制已改），未改动");
+    }
+    for id in &report.missing_originals {
+        eprintln!("编号 {id}：存储目录中找不到原始邮件，未能重新检查");
+    }
+    println!(
+        "重新检查 {} 封邮件：{} 个文件结论有变，{} 个单位状态有变；未发送任何邮件",
+        report.messages,
+        report.files.len(),
+        report.units.len()
+    );
+    Ok(if report.missing_originals.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// A pause's reason for the coordinator: a refused code says what to fix; 163's limits are

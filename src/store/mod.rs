@@ -3,9 +3,14 @@
 //! files, and the originals are content-addressed files that are written before that transaction
 //! and never deleted.
 
+mod export;
 mod leadership;
 mod outbox;
+mod recheck;
 mod text;
+
+pub use export::CurrentFile;
+pub use recheck::{FileChange, RecheckTarget, Rechecked};
 
 pub use leadership::{Fence, Leadership};
 
