@@ -255,7 +255,12 @@ pub fn status_csv(items: &[ItemDef], status: &Status) -> Result<Vec<u8>, ExportE
             u.group.clone(),
             u.status.label_zh().to_string(),
             if u.late { "是" } else { "否" }.to_string(),
-            u.last_received_at.clone().unwrap_or_default(),
+            // In the campaign's zone already; written the way a spreadsheet reads a time.
+            u.last_received_at
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default(),
         ];
         let mut problems: Vec<String> = u.problems.iter().map(|p| p.message.clone()).collect();
         for item in items {
@@ -346,8 +351,7 @@ pub fn write(
         if parent != root && folders.insert(parent.clone()) {
             real_dir(&parent)?;
         }
-        let sha = p.content.sha256();
-        if is_file_with(&target, &sha) {
+        if holds(&target, &p.content, objects) {
             done.unchanged += 1;
         } else {
             match &p.content {
@@ -420,17 +424,39 @@ fn real_dir(path: &Path) -> Result<(), ExportError> {
     std::fs::create_dir(path).map_err(io(path))
 }
 
-/// A regular file (not a link) whose content has this sha256.
-fn is_file_with(path: &Path, sha: &str) -> bool {
-    use sha2::{Digest, Sha256};
-    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
-        return false;
-    }
-    let Ok(mut f) = std::fs::File::open(path) else {
+/// `path` is a regular file (not a link) holding exactly `content`: compared byte for byte,
+/// which costs a read and no hashing, so a re-run over large videos stays quick.
+fn holds(path: &Path, content: &Content, objects: &ObjectStore) -> bool {
+    use std::io::Read;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
         return false;
     };
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut f, &mut hasher).is_ok() && hex::encode(hasher.finalize()) == sha
+    let mut want: Box<dyn Read> = match content {
+        Content::Bytes(b) if meta.len() == b.len() as u64 => Box::new(&b[..]),
+        Content::Object(sha) => match std::fs::File::open(objects.path_of(sha)) {
+            Ok(f) if f.metadata().is_ok_and(|m| m.len() == meta.len()) => Box::new(f),
+            _ => return false,
+        },
+        Content::Bytes(_) => return false,
+    };
+    let Ok(mut have) = std::fs::File::open(path) else {
+        return false;
+    };
+    if !meta.is_file() {
+        return false;
+    }
+    let (mut a, mut b) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let Ok(n) = have.read(&mut a) else {
+            return false;
+        };
+        if n == 0 {
+            return want.read(&mut b[..1]).is_ok_and(|m| m == 0);
+        }
+        if want.read_exact(&mut b[..n]).is_err() || a[..n] != b[..n] {
+            return false;
+        }
+    }
 }
 
 /// Writes what `content` reads to a temporary file in `parent`, then renames it over `target`.

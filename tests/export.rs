@@ -215,7 +215,7 @@ async fn export_twice_gives_the_same_tree_of_current_valid_files(pool: PgPool) {
     assert_eq!(lines.len(), 4, "{csv}");
     assert!(lines[0].contains("编号,单位名称,分组,状态"), "{csv}");
     assert!(
-        lines[1].starts_with("police,市公安局,") && lines[1].contains("已完成"),
+        lines[1].starts_with("police,市公安局,") && lines[1].contains("已完成,否,2023-06-05 10:00"),
         "{csv}"
     );
     assert!(
