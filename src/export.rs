@@ -88,6 +88,26 @@ pub struct Exported {
     pub units: usize,
 }
 
+impl Exported {
+    /// What the coordinator reads: every file of the export, then what was done.
+    pub fn render_zh(&self, dir: &Path) -> String {
+        let mut out: String = self
+            .files
+            .iter()
+            .map(|f| format!("{}\n", f.display()))
+            .collect();
+        out.push_str(&format!(
+            "已导出到 {}：{} 个单位的合格材料及{SUMMARY_NAME}、{STATUS_NAME}；新写入 {} 个文件，未变 {} 个，删除不再是当前合格材料的 {} 个\n",
+            dir.display(),
+            self.units,
+            self.written,
+            self.unchanged,
+            self.removed
+        ));
+        out
+    }
+}
+
 /// A name safe as one path component on Linux, macOS and Windows: no separators, no control or
 /// invisible direction characters, no leading or trailing dots or spaces (`..`, hidden files,
 /// names Windows cuts), not a reserved device name (CON, NUL, COM1, …), and short enough.

@@ -7,6 +7,7 @@
 use crate::config::Settings;
 use crate::intake;
 use crate::pipeline::{body_of, decide, known, Meta, PipelineError};
+use crate::status::UnitStatus;
 use crate::store::{sha256_hex, FileChange, RecheckTarget, Rechecked, Store, StoreError};
 
 /// What one `recheck` did.
@@ -22,6 +23,63 @@ pub struct RecheckReport {
     pub reshaped: Vec<i64>,
     /// Messages whose original is missing from the storage directory.
     pub missing_originals: Vec<i64>,
+}
+
+impl RecheckReport {
+    /// What the coordinator reads: each file whose verdict changed, each unit whose status
+    /// moved, each message left alone, and the count.
+    pub fn render_zh(&self, settings: &Settings) -> String {
+        let name = |id: &str| {
+            settings
+                .roster
+                .get(id)
+                .map_or_else(|| id.to_string(), |u| u.name.clone())
+        };
+        let label = |key: &str| crate::notify::compose::item_label(settings, key).to_string();
+        let status_zh = |s: &str| {
+            UnitStatus::ALL
+                .iter()
+                .find(|x| x.as_str() == s)
+                .map_or(s.to_string(), |x| x.label_zh().to_string())
+        };
+        let mut out = String::new();
+        for (unit, f) in &self.files {
+            let item = if f.item_before == f.item_after {
+                label(&f.item_after)
+            } else {
+                format!("{} → {}", label(&f.item_before), label(&f.item_after))
+            };
+            out.push_str(&format!(
+                "{}（编号 {}）{}：{}，{} → {}\n",
+                name(unit),
+                f.message_id,
+                f.name,
+                item,
+                f.state_before.label_zh(),
+                f.state_after.label_zh()
+            ));
+        }
+        for (unit, before, after) in &self.units {
+            out.push_str(&format!(
+                "{}：{} → {}\n",
+                name(unit),
+                status_zh(before),
+                status_zh(after)
+            ));
+        }
+        for id in &self.reshaped {
+            out.push_str(&format!(
+                "编号 {id}：按现行配置拆出的文件与原记录不同（如压缩包限制已改），未改动\n"
+            ));
+        }
+        out.push_str(&format!(
+            "重新检查 {} 封邮件：{} 个文件结论有变，{} 个单位状态有变；未发送任何邮件\n",
+            self.messages,
+            self.files.len(),
+            self.units.len()
+        ));
+        out
+    }
 }
 
 /// Decides again every counted message of `unit` (or of every unit). Safe to repeat: a second

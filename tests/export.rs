@@ -257,7 +257,10 @@ async fn export_twice_gives_the_same_tree_of_current_valid_files(pool: PgPool) {
     );
     assert!(tree3.contains_key(&at("edu 市教育局/总结报告.txt")));
     assert!(tree3.contains_key(&at("edu 市教育局/备注.txt")));
-    assert!(third.stdout.contains("删除已不再合格的 1 个"), "{third}");
+    assert!(
+        third.stdout.contains("删除不再是当前合格材料的 1 个"),
+        "{third}"
+    );
     assert_ne!(
         tree3[&at("汇总表.xlsx")],
         tree1[&at("汇总表.xlsx")],
