@@ -21,6 +21,8 @@ use std::path::{Component, Path, PathBuf};
 /// The list of what the last export wrote, at the top of DIR.
 pub const MANIFEST: &str = ".reportbox-export";
 pub const SUMMARY_NAME: &str = "汇总表.xlsx";
+/// The start of a file being written; one a killed export left behind is removed by the next.
+const PARTIAL: &str = ".reportbox-partial-";
 pub const STATUS_NAME: &str = "状态.csv";
 
 /// Characters of a folder or file name before it is cut (the extension is added after).
@@ -364,12 +366,14 @@ pub fn write(
     let root = dir.canonicalize().map_err(io(dir))?;
     let mut done = Exported::default();
     let mut folders = HashSet::new();
+    remove_partial(&root);
     for p in planned {
         debug_assert!(is_ours(&p.path), "{}", p.path.display());
         let target = root.join(&p.path);
         let parent = target.parent().unwrap_or(&root).to_path_buf();
         if parent != root && folders.insert(parent.clone()) {
             real_dir(&parent)?;
+            remove_partial(&parent);
         }
         if holds(&target, &p.content, objects) {
             done.unchanged += 1;
@@ -398,6 +402,7 @@ pub fn write(
             done.removed += 1;
         }
         if let Some(parent) = path.parent().filter(|p| *p != root) {
+            remove_partial(parent);
             // Only when empty: a file the coordinator put there stays, and so does its folder.
             let _ = std::fs::remove_dir(parent);
         }
@@ -431,6 +436,19 @@ fn read_manifest(root: &Path) -> Vec<PathBuf> {
         .filter_map(|l| l.split_once("  ").map(|(_, p)| PathBuf::from(p)))
         .filter(|p| is_ours(p))
         .collect()
+}
+
+/// Removes what a killed export was writing in `dir` (ours by its name alone).
+fn remove_partial(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let ours = e.file_name().to_string_lossy().starts_with(PARTIAL);
+        if ours && e.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// `path` as a real directory: a symbolic link or file in its place (which would send the
@@ -481,7 +499,10 @@ fn holds(path: &Path, content: &Content, objects: &ObjectStore) -> bool {
 
 /// Writes what `content` reads to a temporary file in `parent`, then renames it over `target`.
 fn put(target: &Path, parent: &Path, content: &mut dyn std::io::Read) -> Result<(), ExportError> {
-    let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(io(parent))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(PARTIAL)
+        .tempfile_in(parent)
+        .map_err(io(parent))?;
     std::io::copy(content, tmp.as_file_mut()).map_err(io(target))?;
     tmp.as_file().sync_all().map_err(io(target))?;
     if std::fs::symlink_metadata(target).is_ok_and(|m| m.is_dir()) {
@@ -551,6 +572,46 @@ mod tests {
         );
         assert_eq!(unique("a".into(), "", &mut taken), "a");
         assert_eq!(unique("A".into(), "", &mut taken), "A（2）");
+    }
+
+    fn bytes(path: &str, b: &str) -> Planned {
+        Planned {
+            path: PathBuf::from(path),
+            content: Content::Bytes(b.as_bytes().to_vec()),
+        }
+    }
+
+    #[test]
+    fn a_rerun_keeps_what_is_right_removes_what_it_wrote_and_nothing_else() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let objects = ObjectStore::new(tmp.path().join("objects"));
+        let first = [bytes("状态.csv", "a"), bytes("u 单位/统计表.xlsx", "t")];
+        let done = write(&dir, &first, &objects).unwrap();
+        assert_eq!((done.written, done.unchanged, done.units), (2, 0, 1));
+        // What a killed run left, a file of the coordinator's, and a manifest edited to point
+        // outside: only the first goes.
+        std::fs::write(dir.join("u 单位").join(format!("{PARTIAL}abc")), "half").unwrap();
+        std::fs::write(dir.join("u 单位/备注.txt"), "mine").unwrap();
+        std::fs::write(tmp.path().join("outside.txt"), "keep").unwrap();
+        let mut manifest = std::fs::read_to_string(dir.join(MANIFEST)).unwrap();
+        manifest.push_str("0  ../outside.txt\n");
+        std::fs::write(dir.join(MANIFEST), manifest).unwrap();
+
+        let second = [bytes("状态.csv", "b")];
+        let done = write(&dir, &second, &objects).unwrap();
+        assert_eq!((done.written, done.unchanged, done.removed), (1, 0, 1));
+        assert_eq!(std::fs::read_to_string(dir.join("状态.csv")).unwrap(), "b");
+        assert!(!dir.join("u 单位/统计表.xlsx").exists());
+        assert!(dir.join("u 单位/备注.txt").exists());
+        assert!(tmp.path().join("outside.txt").exists());
+        let done = write(&dir, &second, &objects).unwrap();
+        assert_eq!((done.written, done.unchanged, done.removed), (0, 1, 0));
+        let left: Vec<String> = std::fs::read_dir(dir.join("u 单位"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["备注.txt"]);
     }
 
     #[test]
