@@ -562,3 +562,44 @@ async fn report_xlsx_writes_a_workbook_with_every_unit(pool: PgPool) {
     // Nothing but the workbook in the folder: no temporary file left behind.
     assert_eq!(std::fs::read_dir(desk.path("报表")).unwrap().count(), 1);
 }
+
+/// Text PostgreSQL cannot hold (a NUL quoted from a table cell into a problem) is stored without
+/// it; deciding the same again must not count as a change on every run.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_verdict_with_a_nul_is_recorded_once_then_unchanged(pool: PgPool) {
+    use reportbox::problem::Problem;
+    use reportbox::store::Rechecked;
+    let env =
+        common::env_with_roster(pool, &[("edu", "市教育局", "", "edu@unit.example")], &[]).await;
+    env.process(
+        Mail::new("edu@unit.example", "市教育局报送科技活动周材料")
+            .attach("总结.txt", "text/plain", report_txt())
+            .build(),
+        "nul",
+    )
+    .await;
+    let campaign = env.settings.campaign_view();
+    let target = env
+        .store
+        .recheck_targets(Some("edu"))
+        .await
+        .unwrap()
+        .remove(0);
+    let (_, message, _, _) = env.store.message_for_ack("1").await.unwrap();
+    let mut files = message.files;
+    files[0]
+        .problems
+        .push(Problem::warning("report.off_topic", "引用“科技\0活动周”"));
+    let first = env
+        .store
+        .apply_recheck(&target, &files, &campaign)
+        .await
+        .unwrap();
+    assert!(matches!(first, Rechecked::Changed { .. }), "{first:?}");
+    let again = env
+        .store
+        .apply_recheck(&target, &files, &campaign)
+        .await
+        .unwrap();
+    assert_eq!(again, Rechecked::Unchanged);
+}

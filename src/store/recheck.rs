@@ -82,6 +82,9 @@ impl Store {
         files: &[NewFile],
         campaign: &CampaignView,
     ) -> Result<Rechecked, StoreError> {
+        // Compared and written as `save` wrote them: without the NULs PostgreSQL refuses (a
+        // 填报单位 cell quoted in a problem can hold one); else the UPDATE fails outright.
+        let files: Vec<NewFile> = files.iter().map(NewFile::storable).collect();
         let mut tx = self.pool.begin().await?;
         let still: Option<(String, Option<String>)> =
             sqlx::query_as("SELECT disposition, unit_id FROM messages WHERE id = $1 FOR UPDATE")
@@ -99,7 +102,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let same_shape = stored.len() == files.len()
-            && stored.iter().zip(files).all(|(r, f)| {
+            && stored.iter().zip(&files).all(|(r, f)| {
                 r.get::<String, _>("name") == f.name
                     && r.get::<String, _>("role") == f.role
                     && r.get::<Option<String>, _>("sha256") == f.sha256
@@ -109,7 +112,7 @@ impl Store {
         }
         let before = unit_status(&mut tx, campaign, &target.unit_id).await?;
         let mut changes = Vec::new();
-        for (r, f) in stored.iter().zip(files) {
+        for (r, f) in stored.iter().zip(&files) {
             let ordinal: i32 = r.get("ordinal");
             let item: String = r.get("item");
             let state: String = r.get("state");
