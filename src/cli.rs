@@ -5,14 +5,17 @@ mod desk;
 
 use crate::config::Settings;
 use crate::notify::{self, smtp::Mailer, SendReport};
-use crate::pipeline::{self, Incoming};
+use crate::pipeline;
 use crate::schedule::{self, Clock};
-use crate::store::{Saved, Store};
+use crate::store::Store;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+mod import;
+pub use import::{find_files, import, Found};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -65,12 +68,16 @@ pub enum Command {
         #[arg(long, value_parser = parse_now)]
         now: Option<chrono::DateTime<Utc>>,
     },
-    /// The coordinator's status email: print it, or queue and send it now.
+    /// The coordinator's status email: print it, or queue and send it now; or write its
+    /// 汇总表.xlsx to a file.
     Report {
-        #[arg(long, conflicts_with = "send", required_unless_present = "send")]
+        #[arg(long, conflicts_with = "send", required_unless_present_any = ["send", "xlsx"])]
         print: bool,
         #[arg(long)]
         send: bool,
+        /// Write 汇总表.xlsx (every unit of the roster) to this file.
+        #[arg(long, value_name = "PATH")]
+        xlsx: Option<PathBuf>,
         #[arg(long, value_parser = parse_now)]
         now: Option<chrono::DateTime<Utc>>,
     },
@@ -131,6 +138,19 @@ pub enum Command {
     /// Everything that happened to a unit, in time order: messages, files, verdicts, reviews,
     /// exemptions, emails sent.
     History { unit: String },
+    /// Copy each unit's current valid files under clean names into DIR, one folder per unit,
+    /// with 汇总表.xlsx and 状态.csv at the top. Safe to run again.
+    Export {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Decide the stored files again under the current configuration (a raised limit, a
+    /// corrected rule) and update their states; sends nothing.
+    Recheck {
+        /// Only this unit (its id, name, alias or the start of its name).
+        #[arg(long)]
+        unit: Option<String>,
+    },
     /// Watch the mailbox ([mailbox] in the configuration) until SIGTERM or SIGINT.
     Run,
     /// One pass over the mailbox, then exit.
@@ -291,8 +311,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let clock = now.map_or(Clock::System, Clock::Fixed);
             return remind(&settings, &store, dry_run, clock).await;
         }
-        Command::Report { print, send, now } => {
+        Command::Export { out } => return export(&settings, &store, &out).await,
+        Command::Recheck { unit } => {
+            let unit = unit.map(|u| resolve(&settings, &u)).transpose()?;
+            return recheck(&settings, &store, unit).await;
+        }
+        Command::Report {
+            print,
+            send,
+            xlsx,
+            now,
+        } => {
             let now = now.unwrap_or_else(Utc::now);
+            if let Some(path) = xlsx {
+                let status = store.status(&campaign, now).await?;
+                let bytes = crate::export::summary_workbook(&settings, &store, &status).await?;
+                crate::export::write_file(&path, &bytes)
+                    .with_context(|| format!("无法写入 {}", path.display()))?;
+                println!(
+                    "汇总表已写入 {}（{} 个单位）",
+                    path.display(),
+                    status.units.len()
+                );
+                if !print && !send {
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
             let date = now
                 .with_timezone(&settings.campaign.tz)
                 .date_naive()
@@ -420,6 +464,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `reportbox export --out DIR`: every file, then what was written, kept and removed.
+async fn export(settings: &Settings, store: &Store, out: &Path) -> anyhow::Result<ExitCode> {
+    let done = crate::export::export(settings, store, out)
+        .await
+        .with_context(|| format!("导出到 {} 未完成", out.display()))?;
+    print!("{}", done.render_zh(out));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `reportbox recheck [--unit U]`: exit 1 when an original was missing.
+async fn recheck(
+    settings: &Settings,
+    store: &Store,
+    unit: Option<&crate::identify::Unit>,
+) -> anyhow::Result<ExitCode> {
+    let report = crate::recheck::recheck(settings, store, unit.map(|u| u.id.as_str())).await?;
+    for id in &report.missing_originals {
+        eprintln!("编号 {id}：存储目录中找不到原始邮件，未能重新检查");
+    }
+    print!("{}", report.render_zh(settings));
+    Ok(if report.missing_originals.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// A pause's reason for the coordinator: a refused code says what to fix; 163's limits are
@@ -579,210 +650,6 @@ pub async fn open_current(settings: &Settings) -> anyhow::Result<Store> {
     }
     store.sync_units(&settings.roster).await?;
     Ok(store)
-}
-
-/// The files `import` was given, found before any is read.
-#[derive(Debug, Default)]
-pub struct Found {
-    /// Files to read, in a stable order.
-    pub files: Vec<PathBuf>,
-    /// Files inside a directory that are not mail by their extension: left alone.
-    pub skipped: Vec<PathBuf>,
-    /// Paths that do not exist or cannot be listed, each with why (in Chinese).
-    pub unreadable: Vec<String>,
-}
-
-/// The files under `paths`, in a stable order: directories are read by file name (which is
-/// arrival order for exported mail), keeping `.eml` and mbox files. A path that cannot be read
-/// is noted and the others are still found. Only names are gathered here; each file is read
-/// when its turn comes.
-pub fn find_files(paths: &[PathBuf]) -> Found {
-    let mut found = Found::default();
-    for p in paths {
-        if p.is_dir() {
-            walk(p, &mut found);
-        } else if p.is_file() {
-            found.files.push(p.clone());
-        } else {
-            found
-                .unreadable
-                .push(format!("{}：路径不存在", p.display()));
-        }
-    }
-    found
-}
-
-fn walk(dir: &Path, found: &mut Found) {
-    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => {
-            found
-                .unreadable
-                .push(format!("{}：无法读取：{e}", dir.display()));
-            return;
-        }
-    };
-    entries.sort();
-    for e in entries {
-        if e.is_dir() {
-            walk(&e, found);
-        } else {
-            let ext = e
-                .extension()
-                .map(|x| x.to_string_lossy().to_lowercase())
-                .unwrap_or_default();
-            if matches!(ext.as_str(), "eml" | "mbox" | "mbx") {
-                found.files.push(e);
-            } else {
-                found.skipped.push(e);
-            }
-        }
-    }
-}
-
-/// What became of the messages of one `import`.
-#[derive(Debug, Default)]
-struct Tally {
-    new: usize,
-    known: usize,
-    failed: usize,
-}
-
-impl Tally {
-    fn messages(&self) -> usize {
-        self.new + self.known + self.failed
-    }
-}
-
-/// Imports the messages under `paths` as `reportbox import` does, printing a line per message
-/// and a summary. Files, and the messages of an mbox, are read and processed one at a time, so
-/// memory follows the largest message, not the input.
-pub async fn import(
-    settings: &Settings,
-    store: &Store,
-    paths: &[PathBuf],
-) -> anyhow::Result<ExitCode> {
-    let Found {
-        files,
-        skipped,
-        mut unreadable,
-    } = find_files(paths);
-    for problem in &unreadable {
-        eprintln!("{problem}");
-    }
-    for f in &skipped {
-        println!("{}：不是邮件文件（只导入 .eml 和 mbox），跳过", f.display());
-    }
-    let mut tally = Tally::default();
-    for f in &files {
-        if let Err(problem) = import_file(settings, store, f, &mut tally).await {
-            eprintln!("{problem}");
-            unreadable.push(problem);
-        }
-    }
-    if tally.messages() == 0 {
-        eprintln!("没有找到邮件文件（.eml 或 mbox）");
-        return Ok(ExitCode::FAILURE);
-    }
-    let Tally { new, known, failed } = tally;
-    let mut summary = format!("导入完成：新增 {new} 封，已存在 {known} 封，失败 {failed} 封");
-    if !skipped.is_empty() {
-        summary.push_str(&format!("，跳过非邮件文件 {} 个", skipped.len()));
-    }
-    if !unreadable.is_empty() {
-        summary.push_str(&format!("，未导入的路径 {} 个", unreadable.len()));
-    }
-    println!("{summary}");
-    Ok(if failed == 0 && unreadable.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-/// One file: an mbox message by message, anything else as one message when it starts like
-/// one. `Err` names the file and why it was not (wholly) imported, in Chinese.
-async fn import_file(
-    settings: &Settings,
-    store: &Store,
-    path: &Path,
-    tally: &mut Tally,
-) -> Result<(), String> {
-    use std::io::{BufRead, Read};
-    let cannot = |e: std::io::Error| format!("{}：无法读取：{e}", path.display());
-    let file = std::fs::File::open(path).map_err(cannot)?;
-    let size = file.metadata().map_or(0, |m| m.len());
-    let mut input = std::io::BufReader::with_capacity(64 << 10, file);
-    let label = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    if crate::mbox::is_mbox(input.fill_buf().map_err(cannot)?) {
-        for (i, raw) in crate::mbox::Messages::new(input).enumerate() {
-            let raw = raw.map_err(cannot)?;
-            import_one(settings, store, format!("{label}#{}", i + 1), raw, tally).await;
-        }
-        return Ok(());
-    }
-    let mut raw = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    input.read_to_end(&mut raw).map_err(cannot)?;
-    if !crate::intake::looks_like_message(&raw) {
-        return Err(format!(
-            "{}：不是邮件（开头没有邮件头），未导入",
-            path.display()
-        ));
-    }
-    import_one(settings, store, label, raw, tally).await;
-    Ok(())
-}
-
-async fn import_one(
-    settings: &Settings,
-    store: &Store,
-    label: String,
-    raw: Vec<u8>,
-    tally: &mut Tally,
-) {
-    let incoming = Incoming {
-        raw,
-        source: format!("import:{label}"),
-        internal_date: None,
-    };
-    match pipeline::process(settings, store, incoming).await {
-        Ok(outcome) => match outcome.saved {
-            Saved::AlreadyStored { .. } => {
-                tally.known += 1;
-                println!("{label}：已导入过，跳过");
-            }
-            Saved::Recorded {
-                id,
-                disposition,
-                unit_id,
-                ..
-            } => {
-                tally.new += 1;
-                let unit = unit_id
-                    .as_deref()
-                    .and_then(|u| settings.roster.get(u))
-                    .map(|u| u.name.as_str());
-                let what = match (disposition.as_str(), unit) {
-                    ("processed", Some(u)) => format!("计入“{u}”"),
-                    ("note", Some(u)) => format!("“{u}”的来信（无附件），列入单位来信"),
-                    ("note", None) => "来信（无附件），列入单位来信".to_string(),
-                    ("processed", None) => "无法确定单位，待指定".to_string(),
-                    (d, _) => format!(
-                        "未计入（{}）",
-                        crate::status::reason_zh(&format!("message.{d}"))
-                    ),
-                };
-                println!("{label}：编号 {id}，{what}");
-            }
-        },
-        Err(e) => {
-            tally.failed += 1;
-            eprintln!("{label}：处理失败：{e}");
-        }
-    }
 }
 
 #[cfg(test)]

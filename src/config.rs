@@ -240,6 +240,9 @@ struct RawItem {
     scan_name_contains: Vec<String>,
     #[serde(default)]
     prefer_name_contains: Vec<String>,
+    /// The file name `export` gives the item, without extension; the label when unset.
+    #[serde(default)]
+    export_name: Option<String>,
 }
 
 fn yes() -> bool {
@@ -270,6 +273,8 @@ pub struct ItemDef {
     pub scan_name_contains: Vec<String>,
     /// Among several candidates, prefer a name containing one of these.
     pub prefer_name_contains: Vec<String>,
+    /// The file's name in `export` (统计表 → 统计表.xlsx), without extension.
+    pub export_name: String,
 }
 
 #[derive(Clone)]
@@ -790,6 +795,10 @@ fn convert_items(raw: Vec<RawItem>, problems: &mut Vec<String>) -> Vec<ItemDef> 
             }
         }
         items.push(ItemDef {
+            export_name: item
+                .export_name
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| item.label.clone()),
             key: item.key,
             label: item.label,
             code: item.code,
@@ -820,6 +829,7 @@ mod tests {
             extensions: Vec::new(),
             scan_name_contains: Vec::new(),
             prefer_name_contains: Vec::new(),
+            export_name: label.into(),
         };
         let words = default_keywords("2023年太原市科技活动周", &[item("开展情况统计表")]);
         assert_eq!(words[..2], ["科技活动周", "开展情况统计表"]);

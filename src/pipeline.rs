@@ -268,7 +268,7 @@ pub struct Known {
     pub assigned: Option<String>,
 }
 
-async fn known(store: &Store, parsed: &Parsed) -> Result<Known, StoreError> {
+pub(crate) async fn known(store: &Store, parsed: &Parsed) -> Result<Known, StoreError> {
     let mut known = Known::default();
     if let Some(s) = sender_of(parsed) {
         if let Some(unit) = store.learned_unit(&s).await? {
@@ -290,7 +290,7 @@ pub struct Meta {
 }
 
 /// The bytes after the header block, for messages without a Message-ID (contract §8).
-fn body_of(raw: &[u8]) -> &[u8] {
+pub(crate) fn body_of(raw: &[u8]) -> &[u8] {
     let find = |pat: &[u8]| {
         raw.windows(pat.len())
             .position(|w| w == pat)

@@ -334,6 +334,175 @@ async fn the_daily_email_leads_with_progress_and_lists_what_to_act_on(pool: PgPo
     assert!(old.files.iter().any(|f| f.name == "汇总表.xlsx"));
 }
 
+/// A PNG's width, height and RGBA pixels (8-bit RGB or RGBA, not interlaced: what Chromium
+/// writes), decoded here so the test needs no image library.
+fn decode_png(png: &[u8]) -> (u32, u32, Vec<[u8; 4]>) {
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    let (mut width, mut height, mut channels) = (0u32, 0u32, 0usize);
+    let mut idat = Vec::new();
+    let mut at = 8;
+    while at + 8 <= png.len() {
+        let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+        let kind = &png[at + 4..at + 8];
+        let data = &png[at + 8..at + 8 + len];
+        match kind {
+            b"IHDR" => {
+                width = u32::from_be_bytes(data[0..4].try_into().unwrap());
+                height = u32::from_be_bytes(data[4..8].try_into().unwrap());
+                assert_eq!((data[8], data[12]), (8, 0), "8-bit, not interlaced");
+                channels = match data[9] {
+                    2 => 3,
+                    6 => 4,
+                    other => panic!("colour type {other}"),
+                };
+            }
+            b"IDAT" => idat.extend_from_slice(data),
+            _ => {}
+        }
+        at += 12 + len;
+    }
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(&idat[..]), &mut raw).unwrap();
+    let stride = width as usize * channels;
+    let mut prev = vec![0u8; stride];
+    let mut pixels = Vec::with_capacity(width as usize * height as usize);
+    for row in raw.chunks(stride + 1).take(height as usize) {
+        let (filter, line) = (row[0], &row[1..]);
+        let mut cur = vec![0u8; stride];
+        for i in 0..stride {
+            let a = if i >= channels { cur[i - channels] } else { 0 };
+            let b = prev[i];
+            let c = if i >= channels { prev[i - channels] } else { 0 };
+            let predicted = match filter {
+                0 => 0,
+                1 => a,
+                2 => b,
+                3 => ((u16::from(a) + u16::from(b)) / 2) as u8,
+                4 => {
+                    let p = i16::from(a) + i16::from(b) - i16::from(c);
+                    let (pa, pb, pc) = (
+                        (p - i16::from(a)).abs(),
+                        (p - i16::from(b)).abs(),
+                        (p - i16::from(c)).abs(),
+                    );
+                    if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    }
+                }
+                other => panic!("PNG filter {other}"),
+            };
+            cur[i] = line[i].wrapping_add(predicted);
+        }
+        for px in cur.chunks(channels) {
+            pixels.push([px[0], px[1], px[2], if channels == 4 { px[3] } else { 255 }]);
+        }
+        prev = cur;
+    }
+    (width, height, pixels)
+}
+
+/// The daily email as a mail client shows it: its HTML rendered by headless Chromium
+/// (installed by deploy/testenv/up.sh) to `target/desk-artefacts/日报.png` for a person to look
+/// at, and the picture checked to be the page (its size, the state colours, text in many
+/// shades), not an empty or error screen.
+#[sqlx::test(migrations = "./migrations")]
+async fn the_daily_email_renders_in_chromium_with_progress_lists_and_no_command_line(pool: PgPool) {
+    let coordinator = test_address("render");
+    let (env, _) = campaign(pool, Some(&coordinator)).await;
+    send(&env).await; // the four acknowledgements
+    notify::schedule_tick(&env.settings, &env.store, at("2023-06-08T08:45:00+08:00"))
+        .await
+        .unwrap();
+    send(&env).await;
+    let raw = imap_wait(&coordinator, 1).await.remove(0);
+    let email = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let html = email.body_html(0).unwrap().to_string();
+    let text = email.body_text(0).unwrap().to_string();
+    for (part, body) in [("HTML", &html), ("text", &text)] {
+        assert!(
+            body.contains("已完成 1/5（20%）"),
+            "{part}: progress\n{body}"
+        );
+        for list in ["待您审核", "未报送", "需更正"] {
+            assert!(body.contains(list), "{part}: {list}\n{body}");
+        }
+        assert!(
+            body.contains("市档案馆") && body.contains("太原日报社"),
+            "{part}"
+        );
+        assert!(
+            !body.contains("reportbox "),
+            "{part}: a command line\n{body}"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("日报.html");
+    std::fs::write(&page, &html).unwrap();
+    let png_path = common::repo().join("target/desk-artefacts/日报.png");
+    std::fs::create_dir_all(png_path.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&png_path);
+    let (width, height) = (900u32, 2400u32);
+    let mut chromium = tokio::process::Command::new("chromium");
+    // Root in a container has no sandbox; its own profile keeps it apart from any other run.
+    chromium
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--window-size={width},{height}"))
+        .arg(format!("--screenshot={}", png_path.display()))
+        .arg(format!("file://{}", page.display()))
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(120), chromium.output())
+        .await
+        .expect("Chromium finishes within 2 minutes")
+        .expect("chromium is installed by deploy/testenv/up.sh");
+    let png = std::fs::read(&png_path).unwrap_or_else(|e| {
+        panic!(
+            "no screenshot ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let (w, h, pixels) = decode_png(&png);
+    assert_eq!((w, h), (width, height));
+    let colours: std::collections::HashSet<[u8; 4]> = pixels.iter().copied().collect();
+    assert!(
+        colours.len() > 100,
+        "text in many shades: {} colours",
+        colours.len()
+    );
+    let inked = pixels.iter().filter(|p| p[..3] != [255, 255, 255]).count();
+    assert!(
+        inked * 100 > pixels.len(),
+        "more than 1% of the page is not blank: {inked} of {}",
+        pixels.len()
+    );
+    // The coloured states the HTML gives, as painted: 未报送, 待审核, 已完成, 未完成, 免报.
+    for (state, rgb) in [
+        ("未报送", [0xfd, 0xe2, 0xe0]),
+        ("待审核", [0xff, 0xf1, 0xcc]),
+        ("已完成", [0xe3, 0xf4, 0xe8]),
+        ("未完成", [0xff, 0xe3, 0xd1]),
+        ("免报", [0xee, 0xee, 0xee]),
+    ] {
+        assert!(
+            pixels.iter().any(|p| p[..3] == rgb),
+            "{state}'s colour is not on the page"
+        );
+    }
+}
+
 #[sqlx::test(migrations = "./migrations")]
 async fn a_long_chinese_attachment_name_survives_both_encodings(pool: PgPool) {
     // The blank table a reminder carries has a name longer than one encoded word.

@@ -127,6 +127,8 @@ PKGS=(postgresql-15 openssl systemd)
 # tests/desk.rs prints 汇总表.xlsx to PDF with LibreOffice and reads it back with pdftotext;
 # without a CJK font the Chinese would print as empty boxes and read back as nothing.
 ((ONLY_PG)) || PKGS+=(libreoffice-calc-nogui poppler-utils fonts-wqy-microhei)
+# tests/desk.rs renders the daily email's HTML to a PNG with headless Chromium.
+((ONLY_PG)) || PKGS+=(chromium)
 MISSING=()
 for p in "${PKGS[@]}"; do
   [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true) == "install ok installed" ]] || MISSING+=("$p")

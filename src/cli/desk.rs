@@ -194,6 +194,7 @@ mod tests {
             extensions: vec![],
             scan_name_contains: vec![],
             prefer_name_contains: vec![],
+            export_name: label.into(),
         })
         .collect()
     }

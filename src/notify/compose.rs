@@ -111,7 +111,8 @@ fn problem_lines(problems: &[Problem]) -> Vec<String> {
         .collect()
 }
 
-pub(super) fn item_label<'a>(settings: &'a Settings, key: &'a str) -> &'a str {
+/// An item's label for people, also for the kinds of file that are no item (photos, …).
+pub(crate) fn item_label<'a>(settings: &'a Settings, key: &'a str) -> &'a str {
     match settings.campaign.item(key) {
         Some(i) => &i.label,
         None => match key {

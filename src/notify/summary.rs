@@ -7,7 +7,10 @@ use crate::config::Settings;
 use crate::problem::ItemState;
 use crate::status::{Status, UnitStatus, UnitView};
 use crate::validate::table::ValueKind;
-use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
+use rust_xlsxwriter::{
+    Color, DocProperties, ExcelDateTime, Format, FormatAlign, FormatBorder, Workbook, Worksheet,
+    XlsxError,
+};
 use std::collections::HashMap;
 
 /// The 问题 column of the second sheet, in characters of the default font.
@@ -102,6 +105,17 @@ pub fn workbook(
     values: &HashMap<String, serde_json::Value>,
 ) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
+    // The file says it was made when its status was taken, not when it was written: the same
+    // records give the same bytes (`export` run twice leaves the same tree).
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&status.generated_at) {
+        use chrono::{Datelike, Timelike};
+        let t = t.naive_utc();
+        let created = ExcelDateTime::from_ymd(t.year() as u16, t.month() as u8, t.day() as u8)
+            .and_then(|d| d.and_hms(t.hour() as u16, t.minute() as u8, t.second()));
+        if let Ok(created) = created {
+            wb.set_properties(&DocProperties::new().set_creation_datetime(&created));
+        }
+    }
     let head = cell()
         .set_bold()
         .set_text_wrap()

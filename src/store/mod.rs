@@ -4,16 +4,21 @@
 //! and never deleted.
 
 mod desk;
+mod export;
 mod health;
 mod leadership;
 mod outbox;
+mod recheck;
 mod text;
 
 pub use desk::{Handled, NoteRow, ReviewOutcome, ReviewRequest, Reviewed};
+pub use export::CurrentFile;
 pub use health::{
     Backlog, Daemon, FailedEmail, Failures, FolderPoll, GivenUp, LastError, Retried, RetryOnly,
     ServiceHealth,
 };
+pub use recheck::{FileChange, RecheckTarget, Rechecked};
+
 pub use leadership::{Fence, Leadership};
 
 pub use outbox::{

@@ -74,7 +74,7 @@ impl NewMessage {
 }
 
 impl NewFile {
-    fn storable(&self) -> NewFile {
+    pub(crate) fn storable(&self) -> NewFile {
         NewFile {
             name: owned(&self.name),
             origin: self.origin.iter().map(|o| owned(o)).collect(),
