@@ -15,38 +15,15 @@
 #[path = "../tests/mailbox_support/mod.rs"]
 mod mailbox_support;
 
+#[path = "support/mod.rs"]
+mod support;
+
 use futures_util::TryStreamExt;
 use mailbox_support::*;
 use reportbox::mailbox::{self, Shutdown};
 use reportbox::store::Store;
-use sqlx::{Connection, PgPool};
 use std::time::{Duration, Instant, SystemTime};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-async fn fresh_db() -> PgPool {
-    let admin = var("DATABASE_URL");
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query("DROP DATABASE IF EXISTS reportbox_bench_mailbox WITH (FORCE)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    sqlx::query("CREATE DATABASE reportbox_bench_mailbox")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (server, _) = admin.rsplit_once('/').unwrap();
-    PgPool::connect(&format!("{server}/reportbox_bench_mailbox"))
-        .await
-        .unwrap()
-}
+use support::{arg, fresh_db};
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -98,7 +75,7 @@ async fn main() {
     }
     let n = arg("--messages", 1000);
     let m = arg("--latency", 100);
-    let pool = fresh_db().await;
+    let pool = fresh_db("reportbox_bench_mailbox").await;
     let storage = tempfile::tempdir().unwrap();
 
     // ---- drain

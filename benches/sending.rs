@@ -14,37 +14,14 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+#[path = "support/mod.rs"]
+mod support;
+
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use reportbox::notify::{self, smtp::Mailer};
 use reportbox::store::{NewOutbox, Store};
-use sqlx::{Connection, PgPool};
 use std::time::Instant;
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-async fn fresh_db() -> PgPool {
-    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query("DROP DATABASE IF EXISTS reportbox_bench_sending WITH (FORCE)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    sqlx::query("CREATE DATABASE reportbox_bench_sending")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (server, _) = admin.rsplit_once('/').unwrap();
-    PgPool::connect(&format!("{server}/reportbox_bench_sending"))
-        .await
-        .unwrap()
-}
+use support::{arg, fresh_db};
 
 fn email(key: String, to: &str) -> NewOutbox {
     // About the size of a real acknowledgement: a few hundred Chinese characters twice.
@@ -78,7 +55,7 @@ async fn main() {
     }
     let n = arg("--emails", 300);
     let rounds = arg("--rounds", 3);
-    let pool = fresh_db().await;
+    let pool = fresh_db("reportbox_bench_sending").await;
     let dir = tempfile::tempdir().unwrap();
     let to = common::test_address("bench-sending");
     let roster = common::write_roster(dir.path(), &[("x", "市公安局", "", &to)]);

@@ -79,43 +79,31 @@ pub async fn daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCo
     // panicking stops the others, so the service exits and systemd shows why.
     let settings = std::sync::Arc::new(settings.clone());
     let mut tasks = tokio::task::JoinSet::new();
-    {
-        let (settings, store, shutdown, trigger) = (
-            settings.clone(),
-            store.clone(),
-            shutdown.clone(),
-            trigger.clone(),
-        );
-        tasks.spawn(async move {
-            let r = crate::mailbox::run(&settings, &store, shutdown).await;
-            trigger.fire();
-            Ended::Mailbox(r)
-        });
-    }
-    {
-        let (settings, store, shutdown, trigger) = (
-            settings.clone(),
-            store.clone(),
-            shutdown.clone(),
-            trigger.clone(),
-        );
-        tasks.spawn(async move {
-            let r = notify::run_with_reload(&settings, &store, shutdown, &reload).await;
-            trigger.fire();
-            Ended::Sender(r)
-        });
-    }
-    {
-        let (settings, store, shutdown) = (settings.clone(), store.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            let figures = crate::service::StoreFigures {
-                settings: &settings,
-                store: &store,
-            };
-            crate::service::supervise(figures, shutdown).await;
-            Ended::Other
-        });
-    }
+    // Each loop gets its own handles; when it ends, the others are told to stop.
+    let handles = || (settings.clone(), store.clone(), shutdown.clone());
+    let (s, st, sd) = handles();
+    let done = trigger.clone();
+    tasks.spawn(async move {
+        let r = crate::mailbox::run(&s, &st, sd).await;
+        done.fire();
+        Ended::Mailbox(r)
+    });
+    let (s, st, sd) = handles();
+    let done = trigger.clone();
+    tasks.spawn(async move {
+        let r = notify::run_with_reload(&s, &st, sd, &reload).await;
+        done.fire();
+        Ended::Sender(r)
+    });
+    let (s, st, sd) = handles();
+    tasks.spawn(async move {
+        let figures = crate::service::StoreFigures {
+            settings: &s,
+            store: &st,
+        };
+        crate::service::supervise(figures, sd).await;
+        Ended::Other
+    });
     if let Some(l) = listener {
         // A scrape is answered even while the loops are busy, and a hung loop shows as stale
         // figures, not a dead port.

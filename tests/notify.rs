@@ -442,30 +442,7 @@ async fn a_permanent_refusal_is_recorded_and_reported_not_retried(pool: PgPool) 
 #[sqlx::test(migrations = "./migrations")]
 async fn implicit_tls_with_the_test_ca_delivers(pool: PgPool) {
     let unit = test_address("tls");
-    let extra = vec![
-        (
-            "REPORTBOX_SMTP__HOST".to_string(),
-            common::testenv("TESTENV_TLS_SERVER_NAME"),
-        ),
-        (
-            "REPORTBOX_SMTP__PORT".to_string(),
-            common::testenv("TESTENV_SMTPS_PORT"),
-        ),
-        ("REPORTBOX_SMTP__TLS".to_string(), "implicit".to_string()),
-        (
-            "REPORTBOX_SMTP__CA_FILE".to_string(),
-            common::testenv("TESTENV_CA_CERT"),
-        ),
-        ("REPORTBOX_SMTP__USERNAME".to_string(), unit.clone()),
-        (
-            "REPORTBOX_SMTP__PASSWORD".to_string(),
-            common::testenv("TESTENV_MAIL_PASSWORD"),
-        ),
-        (
-            "REPORTBOX_SMTP__MAX_PER_MINUTE".to_string(),
-            "60000".to_string(),
-        ),
-    ];
+    let extra = common::smtp_tls_env("implicit", Some(&unit));
     let env = env_with_roster(pool, &[("x", "市公安局", "", &unit)], &extra).await;
     env.process(Mail::new(&unit, "市公安局材料").build(), "tls")
         .await;

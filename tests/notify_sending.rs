@@ -137,26 +137,7 @@ async fn an_email_whose_attachment_is_gone_fails_alone_and_the_next_goes_out(poo
 #[sqlx::test(migrations = "./migrations")]
 async fn starttls_with_the_test_ca_delivers_several_emails_over_one_session(pool: PgPool) {
     let unit = test_address("starttls");
-    let extra = vec![
-        (
-            "REPORTBOX_SMTP__HOST".to_string(),
-            common::testenv("TESTENV_TLS_SERVER_NAME"),
-        ),
-        (
-            "REPORTBOX_SMTP__PORT".to_string(),
-            common::testenv("TESTENV_SMTP_PORT"),
-        ),
-        ("REPORTBOX_SMTP__TLS".to_string(), "starttls".to_string()),
-        (
-            "REPORTBOX_SMTP__CA_FILE".to_string(),
-            common::testenv("TESTENV_CA_CERT"),
-        ),
-        ("REPORTBOX_SMTP__USERNAME".to_string(), String::new()),
-        (
-            "REPORTBOX_SMTP__MAX_PER_MINUTE".to_string(),
-            "60000".to_string(),
-        ),
-    ];
+    let extra = common::smtp_tls_env("starttls", None);
     let env = env_with_roster(pool, &[("x", "市公安局", "", &unit)], &extra).await;
     for i in 0..3 {
         // Files, so each is a submission with its own acknowledgement (not a note).

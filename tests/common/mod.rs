@@ -315,6 +315,34 @@ pub fn smtp_env() -> Vec<(String, String)> {
     ]
 }
 
+/// `REPORTBOX_SMTP__*` for the stack's Postfix over TLS checked against the test CA: `implicit`
+/// on the SMTPS port, `starttls` on the plain one; AUTH as `user` when given.
+pub fn smtp_tls_env(tls: &str, user: Option<&str>) -> Vec<(String, String)> {
+    let port = if tls == "implicit" {
+        "TESTENV_SMTPS_PORT"
+    } else {
+        "TESTENV_SMTP_PORT"
+    };
+    let mut env = vec![
+        (
+            "REPORTBOX_SMTP__HOST".into(),
+            testenv("TESTENV_TLS_SERVER_NAME"),
+        ),
+        ("REPORTBOX_SMTP__PORT".into(), testenv(port)),
+        ("REPORTBOX_SMTP__TLS".into(), tls.into()),
+        ("REPORTBOX_SMTP__CA_FILE".into(), testenv("TESTENV_CA_CERT")),
+        ("REPORTBOX_SMTP__USERNAME".into(), user.unwrap_or("").into()),
+        ("REPORTBOX_SMTP__MAX_PER_MINUTE".into(), "60000".into()),
+    ];
+    if user.is_some() {
+        env.push((
+            "REPORTBOX_SMTP__PASSWORD".into(),
+            testenv("TESTENV_MAIL_PASSWORD"),
+        ));
+    }
+    env
+}
+
 /// A roster with the given units, written to a file in `dir`.
 pub fn write_roster(dir: &Path, rows: &[(&str, &str, &str, &str)]) -> PathBuf {
     let mut csv = String::from("id,name,aliases,emails,group,contact,phone\n");
