@@ -5,56 +5,20 @@
 
 mod common;
 
-use common::{repo, samples_dir, testenv};
+use common::bin::{url_of, Out};
+use common::{samples_dir, testenv};
 use sqlx::PgPool;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn lines(&self, tag: &str) -> Vec<&str> {
-        self.stdout.lines().filter(|l| l.starts_with(tag)).collect()
-    }
-}
-
-impl std::fmt::Display for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// The URL of the test's own database (migrated by sqlx::test).
-fn url_of(pool: &PgPool) -> String {
-    let name = pool.connect_options().get_database().unwrap().to_string();
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (deploy/testenv/up.sh)");
-    let (server, _) = base.rsplit_once('/').unwrap();
-    format!("{server}/{name}")
-}
-
 /// The shipped configuration pointed at the test stack: the samples' roster, intake@ for IMAP
 /// and SMTP, with the right passwords unless `extra` says otherwise.
 async fn check(url: &str, storage: &std::path::Path, extra: &[(&str, &str)]) -> Out {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_reportbox"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("REPORTBOX_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = common::bin::command(&["check"]);
     let user = format!("intake@{}", testenv("TESTENV_MAIL_DOMAIN"));
     let password = testenv("TESTENV_MAIL_PASSWORD");
-    cmd.current_dir(repo())
-        .args(["--config", "config/reportbox.toml", "check"])
-        .env("REPORTBOX_DATABASE__URL", url)
+    cmd.env("REPORTBOX_DATABASE__URL", url)
         .env("REPORTBOX_STORAGE__DIR", storage)
         .env(
             "REPORTBOX_CAMPAIGN__ROSTER",
@@ -75,18 +39,8 @@ async fn check(url: &str, storage: &std::path::Path, extra: &[(&str, &str)]) -> 
         .env("REPORTBOX_SMTP__TLS", "none")
         .env("REPORTBOX_SMTP__USERNAME", &user)
         .env("REPORTBOX_SMTP__PASSWORD", &password)
-        .envs(extra.iter().map(|(k, v)| (k, v)))
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(TIMEOUT, cmd.output())
-        .await
-        .expect("check finishes")
-        .expect("reportbox runs");
-    Out {
-        code: output.status.code().expect("exited"),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+        .envs(extra.iter().map(|(k, v)| (k, v)));
+    common::bin::output(cmd, TIMEOUT).await
 }
 
 /// Exactly one failing line, the one expected, and exit 1.

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::bin::{url_of, Out};
 use common::{
     assert_status_matches, expected, imap_wait, repo, samples_dir, test_address, testenv, unit,
     Mail,
@@ -24,48 +25,11 @@ const DOWN_URL: &str = "postgres://reportbox:sekrit-db-789@127.0.0.1:1/reportbox
 const TIMEOUT: Duration = Duration::from_secs(180);
 const NOW: &str = "2023-06-07T09:30:00+08:00";
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-impl Out {
-    fn all(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-}
-
-impl std::fmt::Display for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {} after {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.took, self.stdout, self.stderr
-        )
-    }
-}
-
 /// One coordinator's world: a database URL, a storage directory, the samples' roster.
 struct Desk {
     url: String,
     storage: tempfile::TempDir,
     env: Vec<(String, String)>,
-}
-
-/// The URL of the test's own database: `DATABASE_URL` with the pool's database name.
-fn url_of(pool: &PgPool) -> String {
-    let name = pool
-        .connect_options()
-        .get_database()
-        .expect("the test database has a name")
-        .to_string();
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (deploy/testenv/up.sh)");
-    let (server, _) = base
-        .rsplit_once('/')
-        .expect("DATABASE_URL ends in /<database>");
-    format!("{server}/{name}")
 }
 
 impl Desk {
@@ -111,17 +75,8 @@ impl Desk {
     }
 
     async fn run(&self, args: &[&str]) -> Out {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_reportbox"));
-        // The tests' own REPORTBOX_… variables are not this run's configuration.
-        for (k, _) in std::env::vars() {
-            if k.starts_with("REPORTBOX_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.current_dir(repo())
-            .args(["--config", "config/reportbox.toml"])
-            .args(args)
-            .env("REPORTBOX_DATABASE__URL", &self.url)
+        let mut cmd = common::bin::command(args);
+        cmd.env("REPORTBOX_DATABASE__URL", &self.url)
             .env("REPORTBOX_STORAGE__DIR", self.storage.path())
             .env(
                 "REPORTBOX_CAMPAIGN__ROSTER",
@@ -129,20 +84,8 @@ impl Desk {
             )
             .env("REPORTBOX_MAILBOX__PASSWORD", MAILBOX_SECRET)
             .env("REPORTBOX_SMTP__PASSWORD", SMTP_SECRET)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        let started = Instant::now();
-        let output = tokio::time::timeout(TIMEOUT, cmd.output())
-            .await
-            .unwrap_or_else(|_| panic!("reportbox {args:?} did not finish within {TIMEOUT:?}"))
-            .expect("reportbox runs");
-        let out = Out {
-            code: output.status.code().expect("exited, not killed"),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-            took: started.elapsed(),
-        };
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        let out = common::bin::output(cmd, TIMEOUT).await;
         for secret in [MAILBOX_SECRET, SMTP_SECRET, DB_SECRET] {
             assert!(
                 !out.all().contains(secret),
@@ -966,15 +909,8 @@ async fn run_retries_an_unreachable_mailbox_and_stops_cleanly_on_sigterm(pool: P
         .set("REPORTBOX_SMTP__HOST", "127.0.0.1")
         .set("REPORTBOX_SMTP__PORT", "1")
         .set("REPORTBOX_SMTP__TLS", "none");
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_reportbox"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("REPORTBOX_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = common::bin::command(&["run"]);
     let child = cmd
-        .current_dir(repo())
-        .args(["--config", "config/reportbox.toml", "run"])
         .env("REPORTBOX_DATABASE__URL", &b.url)
         .env("REPORTBOX_STORAGE__DIR", b.storage.path())
         .env(

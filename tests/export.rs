@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::bin::Out;
 use common::{mp4, report_txt, table_with_youth, uniq, write_roster, Mail, XLSX};
 use reportbox::store::sha256_hex;
 use serde_json::Value;
@@ -22,22 +23,6 @@ struct Desk {
     url: String,
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
 }
 
 impl Desk {
@@ -60,30 +45,12 @@ impl Desk {
     }
 
     async fn run(&self, args: &[&str]) -> Out {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_reportbox"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("REPORTBOX_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.current_dir(common::repo())
-            .args(["--config", "config/reportbox.toml"])
-            .args(args)
-            .env("REPORTBOX_DATABASE__URL", &self.url)
+        let mut cmd = common::bin::command(args);
+        cmd.env("REPORTBOX_DATABASE__URL", &self.url)
             .env("REPORTBOX_STORAGE__DIR", self.path("storage"))
             .env("REPORTBOX_CAMPAIGN__ROSTER", self.path("roster.csv"))
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        let output = tokio::time::timeout(TIMEOUT, cmd.output())
-            .await
-            .unwrap_or_else(|_| panic!("reportbox {args:?} did not finish within {TIMEOUT:?}"))
-            .expect("reportbox runs");
-        Out {
-            code: output.status.code().expect("exited, not killed"),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        }
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        common::bin::output(cmd, TIMEOUT).await
     }
 
     async fn ok(&self, args: &[&str]) -> Out {

@@ -8,7 +8,8 @@
 
 mod mailbox_support;
 
-use mailbox_support::common::{self, imap_messages, imap_wait, repo, smtp_env, test_address, Mail};
+use mailbox_support::common::bin::Out;
+use mailbox_support::common::{self, imap_messages, imap_wait, smtp_env, test_address, Mail};
 use mailbox_support::{imap, mailbox_env, smtp_send, uniq_user, url_of, wait_delivered, Daemon};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -30,22 +31,6 @@ struct World {
     storage: tempfile::TempDir,
     roster: PathBuf,
     env: Vec<(String, String)>,
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
 }
 
 impl World {
@@ -79,30 +64,13 @@ impl World {
     }
 
     async fn run(&self, args: &[&str]) -> Out {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_reportbox"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("REPORTBOX_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.current_dir(repo())
-            .args(["--config", "config/reportbox.toml"])
-            .args(args)
-            .env("REPORTBOX_DATABASE__URL", &self.url)
+        let mut cmd = common::bin::command(args);
+        cmd.env("REPORTBOX_DATABASE__URL", &self.url)
             .env("REPORTBOX_STORAGE__DIR", self.storage())
             .env("REPORTBOX_CAMPAIGN__ROSTER", &self.roster)
             .envs(smtp_env())
-            .envs(self.env.iter().cloned())
-            .kill_on_drop(true);
-        let out = tokio::time::timeout(TIMEOUT, cmd.output())
-            .await
-            .unwrap_or_else(|_| panic!("reportbox {args:?} did not finish"))
-            .unwrap();
-        Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+            .envs(self.env.iter().cloned());
+        common::bin::output(cmd, TIMEOUT).await
     }
 
     async fn json(&self, args: &[&str]) -> Value {

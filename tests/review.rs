@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::bin::{url_of, Out};
 use common::{
     imap_wait, mp4, repo, report_txt, smtp_env, table_with_youth, test_address, write_roster, Mail,
     XLSX,
@@ -18,33 +19,10 @@ const NOW: &str = "2023-06-07T09:30:00+08:00";
 
 const LINK_BODY: &str = "您好，视频较大，以超大附件发送：\n\n从网易163邮箱发来的超大附件\n\n市档案馆科技活动周影像资料.mp4 (486.2M, 2023年6月23日 15:40 到期)\n下载地址：https://mail.163.com/large-attachment-download/index.html?p=X-NETEASE-HUGE-ATTACHMENT&file=qCPD&title=%E5%BD%B1%E5%83%8F.mp4\n";
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
 /// A coordinator's world: the test's database, a roster, storage, the loopback SMTP server.
 struct Desk {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
-}
-
-fn url_of(pool: &PgPool) -> String {
-    let name = pool.connect_options().get_database().unwrap().to_string();
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (deploy/testenv/up.sh)");
-    let (server, _) = base.rsplit_once('/').unwrap();
-    format!("{server}/{name}")
 }
 
 impl Desk {
@@ -73,27 +51,9 @@ impl Desk {
     }
 
     async fn run(&self, args: &[&str]) -> Out {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_reportbox"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("REPORTBOX_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.current_dir(repo())
-            .args(["--config", "config/reportbox.toml"])
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        let output = tokio::time::timeout(TIMEOUT, cmd.output())
-            .await
-            .unwrap_or_else(|_| panic!("reportbox {args:?} did not finish"))
-            .unwrap();
-        Out {
-            code: output.status.code().unwrap(),
-            stdout: String::from_utf8(output.stdout).unwrap(),
-            stderr: String::from_utf8(output.stderr).unwrap(),
-        }
+        let mut cmd = common::bin::command(args);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        common::bin::output(cmd, TIMEOUT).await
     }
 
     async fn ok(&self, args: &[&str]) -> Out {

@@ -9,7 +9,8 @@
 
 mod common;
 
-use common::{repo, samples_dir, testenv};
+use common::bin::url_of;
+use common::{samples_dir, testenv};
 use sqlx::PgPool;
 use std::os::unix::net::SocketAddr;
 use std::time::Duration;
@@ -18,13 +19,6 @@ use tokio::net::UnixDatagram;
 
 /// Per datagram: a daemon that says nothing for this long has hung, and the test fails.
 const NEXT: Duration = Duration::from_secs(60);
-
-fn url_of(pool: &PgPool) -> String {
-    let name = pool.connect_options().get_database().unwrap().to_string();
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (deploy/testenv/up.sh)");
-    let (server, _) = base.rsplit_once('/').unwrap();
-    format!("{server}/{name}")
-}
 
 struct Listener {
     socket: UnixDatagram,
@@ -81,16 +75,8 @@ fn daemon(
     args: &[&str],
     watchdog_usec: &str,
 ) -> tokio::process::Child {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_reportbox"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("REPORTBOX_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.current_dir(repo())
-        .args(["--config", "config/reportbox.toml"])
-        .args(args)
-        .arg("run")
+    let mut cmd = common::bin::command(args);
+    cmd.arg("run")
         .env("REPORTBOX_DATABASE__URL", url)
         .env("REPORTBOX_STORAGE__DIR", storage)
         .env(

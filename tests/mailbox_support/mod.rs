@@ -207,17 +207,8 @@ pub fn settings(
     common::settings_with(&common::samples_dir().join("roster.csv"), storage, &all)
 }
 
-/// The URL of the database behind a `#[sqlx::test]` pool, for a child process.
-pub fn url_of(pool: &PgPool) -> String {
-    let db = pool
-        .connect_options()
-        .get_database()
-        .expect("test database name")
-        .to_string();
-    let base = var("DATABASE_URL");
-    let (server, _) = base.rsplit_once('/').expect("DATABASE_URL has a database");
-    format!("{server}/{db}")
-}
+#[allow(unused_imports)]
+pub use common::bin::url_of;
 
 pub async fn count_messages(pool: &PgPool) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM messages")
