@@ -5,27 +5,16 @@ mod common;
 
 use chrono::{DateTime, Utc};
 use common::{
-    env_with_roster, imap_messages, imap_wait, mp4, report_txt, smtp_env, table, test_address, Env,
+    env_with_roster, imap_messages, imap_wait, mp4, report_txt, smtp_env, table, test_address,
     Mail, XLSX,
 };
+use common::{header, send};
 use reportbox::intake::{self, IntakeLimits};
-use reportbox::notify::{self, smtp::Mailer};
+use reportbox::notify;
 use sqlx::PgPool;
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-async fn send(env: &Env, now: DateTime<Utc>) -> notify::SendReport {
-    let mailer = Mailer::new(&env.settings).unwrap();
-    notify::send_due(&env.settings, &env.store, &mailer, now, usize::MAX)
-        .await
-        .unwrap()
-}
-
-fn header(raw: &[u8], name: &str) -> Option<String> {
-    let msg = mail_parser::MessageParser::default().parse(raw)?;
-    msg.header_raw(name).map(|v| v.trim().to_string())
 }
 
 fn parse(raw: &[u8]) -> intake::Parsed {

@@ -7,21 +7,9 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::{env_with_roster, imap_wait, smtp_env, test_address, Env, Mail};
-use reportbox::notify::{self, smtp::Mailer};
+use common::{header, send};
 use reportbox::store::{NewOutbox, OutboxAttachment};
 use sqlx::PgPool;
-
-async fn send(env: &Env, now: chrono::DateTime<Utc>) -> notify::SendReport {
-    let mailer = Mailer::new(&env.settings).unwrap();
-    notify::send_due(&env.settings, &env.store, &mailer, now, usize::MAX)
-        .await
-        .unwrap()
-}
-
-fn header(raw: &[u8], name: &str) -> Option<String> {
-    let msg = mail_parser::MessageParser::default().parse(raw)?;
-    msg.header_raw(name).map(|v| v.trim().to_string())
-}
 
 async fn state(env: &Env, id: i64) -> (String, i32) {
     sqlx::query_as("SELECT state, attempts FROM outbox WHERE id = $1")

@@ -317,6 +317,20 @@ pub fn smtp_env() -> Vec<(String, String)> {
     ]
 }
 
+/// Sends everything due at `now` through the env's SMTP settings, as the sender does.
+pub async fn send(env: &Env, now: chrono::DateTime<chrono::Utc>) -> reportbox::notify::SendReport {
+    let mailer = reportbox::notify::smtp::Mailer::new(&env.settings).unwrap();
+    reportbox::notify::send_due(&env.settings, &env.store, &mailer, now, usize::MAX)
+        .await
+        .unwrap()
+}
+
+/// A header of a raw message as written, trimmed.
+pub fn header(raw: &[u8], name: &str) -> Option<String> {
+    let msg = mail_parser::MessageParser::default().parse(raw)?;
+    msg.header_raw(name).map(|v| v.trim().to_string())
+}
+
 /// `REPORTBOX_SMTP__*` for the stack's Postfix over TLS checked against the test CA: `implicit`
 /// on the SMTPS port, `starttls` on the plain one; AUTH as `user` when given.
 pub fn smtp_tls_env(tls: &str, user: Option<&str>) -> Vec<(String, String)> {
