@@ -9,6 +9,10 @@
 //!    message as the daemon does). The ratio is the figure.
 //! 2. Latency under IDLE: `mailbox::run` watching a fresh mailbox; M messages, one at a time,
 //!    from the end of the APPEND (and of the SMTP transaction) to the commit (messages.processed_at).
+//! 3. Arrival to acknowledgement under IDLE: `mailbox::run` and the sender (`notify::run`, woken
+//!    by NOTIFY) side by side; M submissions from units of a roster on the test domain, each
+//!    from the end of its SMTP transaction to the moment the loopback Postfix accepted its
+//!    acknowledgement (outbox.sent_at).
 //!
 //! Uses its own database `reportbox_bench_mailbox`, recreated each run.
 
@@ -185,4 +189,73 @@ async fn main() {
             lat.last().unwrap()
         );
     }
+
+    // ---- arrival to acknowledgement under IDLE
+    let user = uniq_user("bench-ack");
+    let units: Vec<(String, String)> = (0..10)
+        .map(|i| {
+            (
+                format!("bench-{i}"),
+                common::test_address(&format!("bench-unit{i}")),
+            )
+        })
+        .collect();
+    let rows: Vec<(&str, &str, &str, &str)> = units
+        .iter()
+        .map(|(id, address)| (id.as_str(), id.as_str(), "", address.as_str()))
+        .collect();
+    let roster = common::write_roster(storage.path(), &rows);
+    let mut env = mailbox_env(&user, "reportbox-bench-ack", "none");
+    env.extend(common::smtp_env());
+    env.push((
+        "REPORTBOX_CAMPAIGN__ACKS_PER_SENDER_PER_HOUR".into(),
+        "100000".into(),
+    ));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let ack_settings = common::settings_with(&roster, storage.path(), &pairs);
+    store.sync_units(&ack_settings.roster).await.unwrap();
+    let (trigger, shutdown) = Shutdown::new();
+    let daemon = mailbox::run(&ack_settings, &store, shutdown.clone());
+    let sender = reportbox::notify::run(&ack_settings, &store, shutdown);
+    let measure = async {
+        let mut lat = Vec::with_capacity(m);
+        for i in 0..m {
+            let (_, from) = &units[i % units.len()];
+            let id = format!("<ack-{i}-{}@bench.test>", common::uniq());
+            let mut mail = common::Mail::new(from, "报送科技活动周材料").attach(
+                "科普视频.mp4",
+                "video/mp4",
+                common::mp4(60),
+            );
+            mail.message_id = Some(id.clone());
+            smtp_send(&user, &mail.build()).await;
+            let arrived: chrono::DateTime<chrono::Utc> = SystemTime::now().into();
+            let sent_at = || async {
+                sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
+                    "SELECT o.sent_at FROM outbox o JOIN messages m ON o.message_id = m.id
+                     WHERE m.message_id = $1 AND o.state = 'sent'",
+                )
+                .bind(&id)
+                .fetch_optional(&pool)
+                .await
+                .unwrap()
+            };
+            eventually("acknowledged", || async { sent_at().await.is_some() }).await;
+            let at = sent_at().await.unwrap();
+            lat.push((at - arrived).num_microseconds().unwrap() as f64 / 1000.0);
+        }
+        trigger.fire();
+        lat.sort_by(f64::total_cmp);
+        lat
+    };
+    let (r, s, lat) = tokio::join!(daemon, sender, measure);
+    r.unwrap();
+    s.unwrap();
+    println!(
+        "IDLE arrival-to-acknowledgement accepted by the SMTP server, over {} submissions: median {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        lat.len(),
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat.last().unwrap()
+    );
 }
