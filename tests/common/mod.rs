@@ -2,6 +2,8 @@
 //! sample corpus, and a small builder for the messages units send.
 #![allow(dead_code)]
 
+pub mod relay;
+
 use base64::Engine;
 use reportbox::config::Settings;
 use reportbox::pipeline::{self, Incoming, Outcome};
