@@ -3,17 +3,17 @@
 //! files, and the originals are content-addressed files that are written before that transaction
 //! and never deleted.
 
-mod health;
 mod desk;
+mod health;
 mod leadership;
 mod outbox;
 mod text;
 
+pub use desk::{Handled, NoteRow, ReviewOutcome, ReviewRequest, Reviewed};
 pub use health::{
     Backlog, Daemon, FailedEmail, Failures, FolderPoll, GivenUp, LastError, Retried, RetryOnly,
     ServiceHealth,
 };
-pub use desk::{Handled, NoteRow, ReviewOutcome, ReviewRequest, Reviewed};
 pub use leadership::{Fence, Leadership};
 
 pub use outbox::{
