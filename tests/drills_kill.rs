@@ -10,7 +10,9 @@
 
 mod mailbox_support;
 
-use mailbox_support::drill::{knob, progress, seed, wait_progress, Campaign};
+use mailbox_support::drill::{
+    assert_nothing_given_up, knob, progress, seed, wait_progress, Campaign,
+};
 use mailbox_support::{url_of, DEADLINE};
 use sqlx::PgPool;
 use std::time::Duration;
@@ -48,11 +50,7 @@ async fn kill_9_at_random_moments_of_a_drain_loses_nothing_and_records_nothing_t
     campaign.assert_recorded_once(&pool).await;
     campaign.assert_originals(&pool).await;
     campaign.assert_acks_queued_once_and_sent(&pool).await;
-    let given_up: i64 = sqlx::query_scalar("SELECT count(*) FROM mailbox_failures WHERE gave_up")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(given_up, 0, "no message given up");
+    assert_nothing_given_up(&pool).await;
     let duplicates = campaign.acks_received().await;
     eprintln!(
         "kill drill: {n} messages, {kills} kills at progress {kill_points:?} of {total}; \

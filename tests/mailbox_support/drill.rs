@@ -180,6 +180,7 @@ impl Campaign {
             if messages >= n && acks >= n && sent == acks {
                 return;
             }
+            assert_nothing_given_up(pool).await;
             assert!(
                 tokio::time::Instant::now() < end,
                 "not drained: {messages}/{n} recorded, {sent}/{acks} acknowledgements sent\n{}",
@@ -309,6 +310,17 @@ pub fn bare(id: &str) -> &str {
     id.trim().trim_start_matches('<').trim_end_matches('>')
 }
 
+/// A message given up on is lost to the drain: say so at once rather than time out waiting.
+pub async fn assert_nothing_given_up(pool: &PgPool) {
+    let given_up: Vec<(i64, i32, Option<String>)> = sqlx::query_as(
+        "SELECT uid, attempts, last_error FROM mailbox_failures WHERE gave_up ORDER BY uid",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(given_up.is_empty(), "messages given up on: {given_up:?}");
+}
+
 /// Messages recorded plus acknowledgements sent: how far a drain has got.
 pub async fn progress(pool: &PgPool) -> i64 {
     sqlx::query_scalar(
@@ -331,6 +343,7 @@ pub async fn wait_progress(pool: &PgPool, daemon: &mut Daemon, target: i64) -> b
         if daemon.child.try_wait().unwrap().is_some() {
             return false;
         }
+        assert_nothing_given_up(pool).await;
         assert!(
             tokio::time::Instant::now() < end,
             "no progress to {target}:\n{}",
