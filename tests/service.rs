@@ -10,6 +10,7 @@
 mod common;
 
 use common::bin::url_of;
+use common::relay::Relay;
 use common::{samples_dir, testenv};
 use sqlx::PgPool;
 use std::os::unix::net::SocketAddr;
@@ -291,55 +292,6 @@ async fn no_watchdog_while_the_mailbox_loop_is_stuck(pool: PgPool) {
     );
 }
 
-/// A TCP relay to PostgreSQL that can be cut, as a database restart or a network fault cuts it:
-/// every open connection dropped at once, new ones refused.
-struct Relay {
-    port: u16,
-    cut: tokio::sync::watch::Sender<bool>,
-}
-
-impl Relay {
-    async fn start() -> Relay {
-        let upstream = format!(
-            "{}:{}",
-            testenv("TESTENV_PG_HOST"),
-            testenv("TESTENV_PG_PORT")
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (cut, watch) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            let mut stop = watch.clone();
-            loop {
-                let (mut client, _) = tokio::select! {
-                    a = listener.accept() => a.unwrap(),
-                    // Dropping the listener: connections are refused from here on.
-                    _ = stop.changed() => return,
-                };
-                let upstream = upstream.clone();
-                let mut stop = watch.clone();
-                tokio::spawn(async move {
-                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = stop.changed() => {}
-                    }
-                });
-            }
-        });
-        Relay { port, cut }
-    }
-
-    fn url(&self, pool: &PgPool) -> String {
-        let name = pool.connect_options().get_database().unwrap().to_string();
-        let base = std::env::var("DATABASE_URL").unwrap();
-        let (server, _) = base.rsplit_once('@').unwrap();
-        format!("{server}@127.0.0.1:{}/{name}", self.port)
-    }
-}
-
 /// systemd sends SIGTERM and kills the service 15 s later (TimeoutStopSec); the issue asks for a
 /// clean exit within 10 s in every state, a database outage included.
 #[sqlx::test(migrations = "./migrations")]
@@ -354,7 +306,7 @@ async fn sigterm_during_a_database_outage_exits_cleanly_within_ten_seconds(pool:
     );
     let log = storage.path().join("stderr.log");
     let mut child = daemon(
-        &relay.url(&pool),
+        &relay.url(&pool, ""),
         storage.path(),
         &listener.name,
         &[
@@ -367,7 +319,7 @@ async fn sigterm_during_a_database_outage_exits_cleanly_within_ten_seconds(pool:
         "8000000",
     );
     while !listener.next().await.contains("READY=1") {}
-    relay.cut.send(true).unwrap();
+    relay.cut();
     // Until the daemon has noticed: it is then retrying against a database that is not there.
     let deadline = tokio::time::Instant::now() + NEXT;
     loop {

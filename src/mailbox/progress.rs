@@ -2,6 +2,7 @@
 //! makes one instance the leader is `store::Leadership`.
 
 use sqlx::{PgPool, Row};
+use std::sync::Mutex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
@@ -56,6 +57,22 @@ pub async fn advance(
     uidvalidity: u32,
     uid: u32,
 ) -> Result<(), sqlx::Error> {
+    let r = advance_now(pool, account, folder, uidvalidity, uid).await;
+    if r.is_err() {
+        // The message is done; the pass ends on this error and fetches it again, so its
+        // attempts must not be read as failures then.
+        owe(Owed::new(account, folder, uidvalidity, uid, Settle::Forget));
+    }
+    r
+}
+
+async fn advance_now(
+    pool: &PgPool,
+    account: &str,
+    folder: &str,
+    uidvalidity: u32,
+    uid: u32,
+) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(
         "UPDATE mailbox_progress SET last_uid = GREATEST(last_uid, $4), updated_at = now()
@@ -88,7 +105,8 @@ pub async fn begin_attempt(
     uidvalidity: u32,
     uid: u32,
 ) -> Result<i32, sqlx::Error> {
-    let row = sqlx::query(
+    settle_owed(pool, account).await?;
+    let charged = sqlx::query(
         "INSERT INTO mailbox_failures (account, folder, uidvalidity, uid, attempts) VALUES ($1, $2, $3, $4, 1)
          ON CONFLICT (account, folder, uidvalidity, uid)
          DO UPDATE SET attempts = mailbox_failures.attempts + 1, last_at = now()
@@ -99,7 +117,11 @@ pub async fn begin_attempt(
     .bind(i64::from(uidvalidity))
     .bind(i64::from(uid))
     .fetch_one(pool)
-    .await?;
+    .await;
+    // A fault here may come after the charge was committed (its reply lost): take it back
+    // before the next attempt, or that attempt reads it as the message's failure.
+    let row = charged
+        .inspect_err(|_| owe(Owed::new(account, folder, uidvalidity, uid, Settle::Refund)))?;
     Ok(row.get("attempts"))
 }
 
@@ -129,7 +151,24 @@ pub async fn record_error(
 }
 
 /// Takes back the attempt `begin_attempt` charged, when the failure was not the message's.
+/// The failure is often the database's, and then so is this refund's: it is kept and made
+/// before the next attempt, else a later attempt would read the charge as the message's
+/// failure (with `max_attempts = 1`, give it up; a recorded one too).
 pub async fn refund_attempt(
+    pool: &PgPool,
+    account: &str,
+    folder: &str,
+    uidvalidity: u32,
+    uid: u32,
+) -> Result<(), sqlx::Error> {
+    let r = refund_now(pool, account, folder, uidvalidity, uid).await;
+    if r.is_err() {
+        owe(Owed::new(account, folder, uidvalidity, uid, Settle::Refund));
+    }
+    r
+}
+
+async fn refund_now(
     pool: &PgPool,
     account: &str,
     folder: &str,
@@ -222,5 +261,94 @@ pub async fn forget_uidvalidity_other_than(
     .bind(i64::from(uidvalidity))
     .execute(pool)
     .await?;
+    Ok(())
+}
+
+/// Attempt bookkeeping a database fault kept from landing, made before this process's next
+/// attempt on the account. Held in memory: the fault that lost it is a database one, so the
+/// database cannot hold it either. Applying one twice (its first commit's reply was lost) costs
+/// at most a refunded attempt too many, never a message.
+static OWED: Mutex<Vec<Owed>> = Mutex::new(Vec::new());
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Settle {
+    /// The attempt failed for a reason not the message's: take it back.
+    Refund,
+    /// The message was committed: its attempts mean nothing any more.
+    Forget,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Owed {
+    account: String,
+    folder: String,
+    uidvalidity: u32,
+    uid: u32,
+    settle: Settle,
+}
+
+impl Owed {
+    fn new(account: &str, folder: &str, uidvalidity: u32, uid: u32, settle: Settle) -> Owed {
+        Owed {
+            account: account.to_string(),
+            folder: folder.to_string(),
+            uidvalidity,
+            uid,
+            settle,
+        }
+    }
+
+    async fn apply(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
+        let (account, folder, uv, uid) = (&self.account, &self.folder, self.uidvalidity, self.uid);
+        match self.settle {
+            Settle::Refund => refund_now(pool, account, folder, uv, uid).await,
+            Settle::Forget => {
+                sqlx::query(
+                    "DELETE FROM mailbox_failures
+                     WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = $4
+                       AND NOT gave_up",
+                )
+                .bind(account)
+                .bind(folder)
+                .bind(i64::from(uv))
+                .bind(i64::from(uid))
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn owed() -> std::sync::MutexGuard<'static, Vec<Owed>> {
+    OWED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn owe(o: Owed) {
+    let mut list = owed();
+    if !list.contains(&o) {
+        list.push(o);
+    }
+}
+
+/// Makes what is owed on `account`; what fails stays owed and the error is returned.
+async fn settle_owed(pool: &PgPool, account: &str) -> Result<(), sqlx::Error> {
+    let mine: Vec<Owed> = {
+        let mut list = owed();
+        let (mine, others) = std::mem::take(&mut *list)
+            .into_iter()
+            .partition(|o| o.account == account);
+        *list = others;
+        mine
+    };
+    let mut pending = mine.into_iter();
+    while let Some(o) = pending.next() {
+        if let Err(e) = o.apply(pool).await {
+            let mut list = owed();
+            list.push(o);
+            list.extend(pending);
+            return Err(e);
+        }
+    }
     Ok(())
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod bin;
+pub mod relay;
 
 use base64::Engine;
 use reportbox::config::Settings;

@@ -5,6 +5,7 @@
 
 #[path = "../common/mod.rs"]
 pub mod common;
+pub mod drill;
 
 use futures_util::TryStreamExt;
 use reportbox::config::Settings;
