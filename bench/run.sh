@@ -3,6 +3,7 @@
 #
 #     bench/run.sh                 # 2,000 messages, 3 alternating repetitions
 #     N=500 REPS=5 bench/run.sh
+#     REPORTBOX_BIN=/path/to/older/reportbox N=300 bench/run.sh   # a before/after figure
 #
 # Fills one loopback IMAP mailbox (deploy/testenv's Dovecot) with N submissions whose attachment
 # bytes all differ (bench/gen_mail.py), then times, in turn and alternating the order each
@@ -28,8 +29,13 @@ python3 -c 'import openpyxl, docx, psycopg' 2>/dev/null ||
   pip install -q openpyxl python-docx 'psycopg[binary]' >/dev/null 2>&1
 need mbsync || { DEBIAN_FRONTEND=noninteractive apt-get install -y -q isync >/dev/null; }
 [[ -x /usr/bin/time ]] || { DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null; }
-cargo build --release --bin reportbox -q
-BIN=$PWD/target/release/reportbox
+# REPORTBOX_BIN=path times that binary instead (an earlier build, for a before/after figure).
+if [[ -n ${REPORTBOX_BIN:-} ]]; then
+  BIN=$REPORTBOX_BIN
+else
+  cargo build --release --bin reportbox -q
+  BIN=$PWD/target/release/reportbox
+fi
 
 # ---- a PostgreSQL with its default durability
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)

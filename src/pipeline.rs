@@ -8,10 +8,12 @@ use crate::identify::{Evidence, Matcher, Rule};
 use crate::intake::{self, FileRole, Parsed};
 use crate::problem::{state_of, ItemState, Problem};
 use crate::status::{CampaignView, ItemSpec};
-use crate::store::{sha256_hex, NewFile, NewMessage, Saved, Store, StoreError};
+use crate::store::{sha256_hex, NewFile, NewMessage, Recording, Saved, Store, StoreError};
 use crate::validate;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+
+pub mod batch;
 
 /// A message as it reached reportbox.
 #[derive(Debug, Clone)]
@@ -196,6 +198,27 @@ async fn save(
             |after| crate::notify::compose_ack(settings, after),
         )
         .await?;
+    Ok(outcome(message, saved))
+}
+
+/// Records a decided message inside a batch's transaction ([`Store::begin_recording`]).
+pub async fn save_in(
+    settings: &Settings,
+    tx: &mut Recording,
+    message: &NewMessage,
+) -> Result<Outcome, PipelineError> {
+    let saved = Store::save_in(
+        tx,
+        message,
+        &settings.campaign_view(),
+        settings.campaign.acks_per_sender_per_hour,
+        |after| crate::notify::compose_ack(settings, after),
+    )
+    .await?;
+    Ok(outcome(message, saved))
+}
+
+fn outcome(message: &NewMessage, saved: Saved) -> Outcome {
     // Nobody to answer when no sender could be read. A note is owed its 已转交 reply (the
     // first of the day; the outbox key keeps it to one).
     let ack_due = matches!(
@@ -203,7 +226,7 @@ async fn save(
         Saved::Recorded { disposition, rate_limited: false, .. }
             if disposition == "processed" || disposition == "note"
     ) && (message.from_addr.is_some() || message.sender_addr.is_some());
-    Ok(Outcome { saved, ack_due })
+    Outcome { saved, ack_due }
 }
 
 /// Records a message too large to download (over `mailbox.max_message_size`) from its header

@@ -10,6 +10,7 @@
 //! - [`progress`]: what is committed, per folder, in PostgreSQL; the leadership lock.
 //! - [`utf7`]: folder names as IMAP writes them (垃圾邮件 is `&V4NXPpCuTvY-`).
 
+mod batch;
 pub mod client;
 pub mod daemon;
 pub mod poll;

@@ -352,3 +352,87 @@ async fn settle_owed(pool: &PgPool, account: &str) -> Result<(), sqlx::Error> {
     }
     Ok(())
 }
+
+/// Marks a batch of messages as in flight together, in one statement, without charging any
+/// of them an attempt: a crash during a batch cannot be blamed on one message. Returns false
+/// when one of them was in flight or failed before (its row is there): the batch must then go
+/// one message at a time, where each attempt is charged to its message.
+pub async fn claim_batch(
+    pool: &PgPool,
+    account: &str,
+    folder: &str,
+    uidvalidity: u32,
+    uids: &[u32],
+) -> Result<bool, sqlx::Error> {
+    let ids: Vec<i64> = uids.iter().map(|&u| i64::from(u)).collect();
+    let claimed = sqlx::query(
+        "INSERT INTO mailbox_failures (account, folder, uidvalidity, uid, attempts)
+         SELECT $1, $2, $3, u, 0 FROM unnest($4::bigint[]) AS u
+         ON CONFLICT (account, folder, uidvalidity, uid) DO NOTHING",
+    )
+    .bind(account)
+    .bind(folder)
+    .bind(i64::from(uidvalidity))
+    .bind(&ids)
+    .execute(pool)
+    .await?;
+    Ok(claimed.rows_affected() == ids.len() as u64)
+}
+
+/// Takes back [`claim_batch`] for messages not recorded, when the failure was not theirs (the
+/// database, the disk): the next pass tries them as a batch again.
+pub async fn release_batch(
+    pool: &PgPool,
+    account: &str,
+    folder: &str,
+    uidvalidity: u32,
+    uids: &[u32],
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<i64> = uids.iter().map(|&u| i64::from(u)).collect();
+    sqlx::query(
+        "DELETE FROM mailbox_failures
+         WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = ANY($4)
+           AND attempts = 0 AND NOT gave_up AND retry_requested_at IS NULL",
+    )
+    .bind(account)
+    .bind(folder)
+    .bind(i64::from(uidvalidity))
+    .bind(&ids)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// [`advance`] past `last` inside the transaction that records the batch `uids`, so that the
+/// mark moves exactly when their rows are committed.
+pub async fn advance_in(
+    conn: &mut sqlx::PgConnection,
+    account: &str,
+    folder: &str,
+    uidvalidity: u32,
+    last: u32,
+    uids: &[u32],
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<i64> = uids.iter().map(|&u| i64::from(u)).collect();
+    sqlx::query(
+        "UPDATE mailbox_progress SET last_uid = GREATEST(last_uid, $4), updated_at = now()
+         WHERE account = $1 AND folder = $2 AND uidvalidity = $3",
+    )
+    .bind(account)
+    .bind(folder)
+    .bind(i64::from(uidvalidity))
+    .bind(i64::from(last))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "DELETE FROM mailbox_failures
+         WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = ANY($4) AND NOT gave_up",
+    )
+    .bind(account)
+    .bind(folder)
+    .bind(i64::from(uidvalidity))
+    .bind(&ids)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -3,15 +3,19 @@
 //! files, and the originals are content-addressed files that are written before that transaction
 //! and never deleted.
 
+mod current;
 mod desk;
+mod durable;
 mod export;
 mod health;
 mod leadership;
 mod outbox;
 mod recheck;
+mod record;
 mod text;
 
 pub use desk::{Handled, NoteRow, ReviewOutcome, ReviewRequest, Reviewed};
+pub use durable::Durable;
 pub use export::CurrentFile;
 pub use health::{
     Backlog, Daemon, FailedEmail, Failures, FolderPoll, GivenUp, LastError, Retried, RetryOnly,
@@ -20,6 +24,7 @@ pub use health::{
 pub use recheck::{FileChange, RecheckTarget, Rechecked};
 
 pub use leadership::{Fence, Leadership};
+pub use record::Recording;
 
 pub use outbox::{
     message_token, parse_message_id, Claimed, Delivery, NewOutbox, OutboxAttachment, OutboxRow,
@@ -472,173 +477,6 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| r.get("id")))
-    }
-
-    /// Records a message and its files in one transaction, with the emails `compose` derives
-    /// from the result (the acknowledgement). Safe to call again with the same message: the
-    /// second call changes nothing.
-    pub async fn save(
-        &self,
-        msg: &NewMessage,
-        campaign: &CampaignView,
-        acks_per_hour: u32,
-        compose: impl FnOnce(&AfterSave<'_>) -> Vec<NewOutbox>,
-    ) -> Result<Saved, StoreError> {
-        let msg = &msg.storable();
-        let mut tx = self.pool.begin().await?;
-        check_fence(&mut tx, self.fence.as_ref()).await?;
-        // Two deliveries of one Message-ID processed at once must see each other.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(&msg.dedupe_key)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(row) = sqlx::query("SELECT id FROM messages WHERE raw_sha256 = $1")
-            .bind(&msg.raw_sha256)
-            .fetch_optional(&mut *tx)
-            .await?
-        {
-            return Ok(Saved::AlreadyStored { id: row.get("id") });
-        }
-        let earlier: Option<i64> = sqlx::query(
-            "SELECT id FROM messages WHERE dedupe_key = $1 AND disposition <> 'duplicate' LIMIT 1",
-        )
-        .bind(&msg.dedupe_key)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| r.get("id"));
-        let duplicate = earlier.is_some();
-        let disposition = if duplicate {
-            "duplicate".to_string()
-        } else {
-            msg.disposition.clone()
-        };
-        let counted = disposition == "processed";
-        // A note counts for nothing but still belongs to its unit: its history and 单位来信.
-        let attributed = counted || disposition == "note";
-        let unit_id = if attributed {
-            msg.unit_id.clone()
-        } else {
-            None
-        };
-
-        let rate_limited = match (&msg.from_addr, counted) {
-            (Some(from), true) => {
-                let n: i64 = sqlx::query(
-                    "SELECT count(*) AS n FROM messages WHERE from_addr = $1
-                       AND received_at > $2 - interval '1 hour' AND received_at <= $2",
-                )
-                .bind(from)
-                .bind(msg.received_at)
-                .fetch_one(&mut *tx)
-                .await?
-                .get("n");
-                n >= i64::from(acks_per_hour)
-            }
-            _ => false,
-        };
-        let before = match &unit_id {
-            Some(u) => Some(unit_status(&mut tx, campaign, u).await?),
-            None => None,
-        };
-        let id: i64 = sqlx::query(
-            "INSERT INTO messages (raw_sha256, dedupe_key, message_id, from_addr, from_name, sender_addr,
-               reply_to, subject, date_header, received_at, size_bytes, source, disposition,
-               no_ack_reason, unit_id, match_rule, problems, body_excerpt)
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
-             RETURNING id",
-        )
-        .bind(&msg.raw_sha256)
-        .bind(&msg.dedupe_key)
-        .bind(&msg.message_id)
-        .bind(&msg.from_addr)
-        .bind(&msg.from_name)
-        .bind(&msg.sender_addr)
-        .bind(&msg.reply_to)
-        .bind(&msg.subject)
-        .bind(msg.date_header)
-        .bind(msg.received_at)
-        .bind(msg.size_bytes)
-        .bind(&msg.source)
-        .bind(&disposition)
-        .bind(rate_limited.then_some("message.rate_limited"))
-        .bind(&unit_id)
-        .bind(if attributed {
-            msg.match_rule.clone()
-        } else {
-            None
-        })
-        .bind(serde_json::to_value(if counted { &msg.problems[..] } else { &[] })?)
-        .bind(&msg.body_excerpt)
-        .fetch_one(&mut *tx)
-        .await?
-        .get("id");
-
-        // A duplicate's files were counted with the first delivery: only the raw bytes are kept.
-        if !duplicate {
-            insert_files(&mut tx, id, &msg.files).await?;
-            if let (Some(note), true) = (&msg.note, attributed) {
-                desk::insert_note(&mut tx, id, note, disposition == "processed").await?;
-            }
-        }
-        audit(
-            &mut tx,
-            unit_id.as_deref(),
-            Some(id),
-            "message_recorded",
-            json!({
-                "disposition": disposition,
-                "match_rule": if counted { msg.match_rule.clone() } else { None },
-                "rate_limited": rate_limited,
-                "source": msg.source,
-            }),
-        )
-        .await?;
-        if let (Some(u), Some(addr), true) = (&unit_id, &msg.learn_address, counted) {
-            let learned = sqlx::query(
-                "INSERT INTO learned_addresses (address, unit_id, learned_from) VALUES ($1, $2, $3)
-                 ON CONFLICT (address) DO NOTHING",
-            )
-            .bind(addr)
-            .bind(u)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if learned.rows_affected() == 1 {
-                audit(
-                    &mut tx,
-                    Some(u),
-                    Some(id),
-                    "address_learned",
-                    json!({ "address": addr }),
-                )
-                .await?;
-            }
-        }
-        // One view after the change serves both the status history and the acknowledgement.
-        let view = match &unit_id {
-            Some(u) => unit_view(&mut tx, campaign, u).await?,
-            None => None,
-        };
-        if let (Some(u), Some(before), Some(after)) = (&unit_id, before, &view) {
-            audit_status_change(&mut tx, u, &before, after.status.as_str(), Some(id)).await?;
-        }
-        let emails = compose(&AfterSave {
-            id,
-            message: msg,
-            disposition: &disposition,
-            rate_limited,
-            unit: view.as_ref(),
-        });
-        for e in &emails {
-            outbox::insert(&mut tx, e).await?;
-        }
-        tx.commit().await?;
-        Ok(Saved::Recorded {
-            id,
-            disposition,
-            unit_id,
-            rate_limited,
-        })
     }
 
     /// Finds a message by Message-ID (with or without angle brackets) or by its number.

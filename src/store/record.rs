@@ -1,0 +1,252 @@
+//! Recording one message (contract §8): its row, files, note, learned address, the unit's status
+//! change and its acknowledgement, inside a transaction the caller holds, so that a batch of
+//! messages can share one commit (issue 12) while each keeps its own checks.
+
+use super::{
+    audit, audit_status_change, check_fence, current::UnitState, desk, insert_files, outbox,
+    AfterSave, NewMessage, NewOutbox, Saved, Store, StoreError,
+};
+use crate::status::CampaignView;
+use serde_json::json;
+use sqlx::{Postgres, Row, Transaction};
+
+/// A transaction for recording, opened by [`Store::begin_recording`]: a leader's fence is
+/// checked in it, so whatever it commits is committed only while this instance leads.
+pub type Recording = Transaction<'static, Postgres>;
+
+impl Store {
+    /// Records a message and its files in one transaction, with the emails `compose` derives
+    /// from the result (the acknowledgement). Safe to call again with the same message: the
+    /// second call changes nothing.
+    pub async fn save(
+        &self,
+        msg: &NewMessage,
+        campaign: &CampaignView,
+        acks_per_hour: u32,
+        compose: impl FnOnce(&AfterSave<'_>) -> Vec<NewOutbox>,
+    ) -> Result<Saved, StoreError> {
+        let mut tx = self.begin_recording().await?;
+        let saved = Self::save_in(&mut tx, msg, campaign, acks_per_hour, compose).await?;
+        tx.commit().await?;
+        Ok(saved)
+    }
+
+    /// Opens a transaction for [`Store::save_in`], the fence checked first (`FOR SHARE`: a
+    /// takeover waits for this transaction, so its commit lands before the takeover or not at
+    /// all).
+    pub async fn begin_recording(&self) -> Result<Recording, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        check_fence(&mut tx, self.fence.as_ref()).await?;
+        Ok(tx)
+    }
+
+    /// [`Store::save`] inside `tx`: nothing is visible until the caller commits, and a rollback
+    /// undoes the message whole.
+    pub async fn save_in(
+        tx: &mut Recording,
+        msg: &NewMessage,
+        campaign: &CampaignView,
+        acks_per_hour: u32,
+        compose: impl FnOnce(&AfterSave<'_>) -> Vec<NewOutbox>,
+    ) -> Result<Saved, StoreError> {
+        let msg = &msg.storable();
+        // Two deliveries of one Message-ID processed at once must see each other.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(&msg.dedupe_key)
+            .execute(&mut **tx)
+            .await?;
+        if let Some(row) = sqlx::query("SELECT id FROM messages WHERE raw_sha256 = $1")
+            .bind(&msg.raw_sha256)
+            .fetch_optional(&mut **tx)
+            .await?
+        {
+            return Ok(Saved::AlreadyStored { id: row.get("id") });
+        }
+        let earlier: Option<i64> = sqlx::query(
+            "SELECT id FROM messages WHERE dedupe_key = $1 AND disposition <> 'duplicate' LIMIT 1",
+        )
+        .bind(&msg.dedupe_key)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.get("id"));
+        let duplicate = earlier.is_some();
+        let disposition = if duplicate {
+            "duplicate".to_string()
+        } else {
+            msg.disposition.clone()
+        };
+        let counted = disposition == "processed";
+        // A note counts for nothing but still belongs to its unit: its history and 单位来信.
+        let attributed = counted || disposition == "note";
+        let unit_id = if attributed {
+            msg.unit_id.clone()
+        } else {
+            None
+        };
+
+        let rate_limited = match (&msg.from_addr, counted) {
+            (Some(from), true) => {
+                let n: i64 = sqlx::query(
+                    "SELECT count(*) AS n FROM messages WHERE from_addr = $1
+                       AND received_at > $2 - interval '1 hour' AND received_at <= $2",
+                )
+                .bind(from)
+                .bind(msg.received_at)
+                .fetch_one(&mut **tx)
+                .await?
+                .get("n");
+                n >= i64::from(acks_per_hour)
+            }
+            _ => false,
+        };
+        // Read once: the status before, and after (the new message applied in memory).
+        let mut state = match &unit_id {
+            Some(u) => Some(UnitState::load(tx, u).await?),
+            None => None,
+        };
+        let before = state.as_ref().map(|s| {
+            s.view(campaign)
+                .map(|v| v.status.as_str().to_string())
+                .unwrap_or_default()
+        });
+        let id: i64 = sqlx::query(
+            "INSERT INTO messages (raw_sha256, dedupe_key, message_id, from_addr, from_name, sender_addr,
+               reply_to, subject, date_header, received_at, size_bytes, source, disposition,
+               no_ack_reason, unit_id, match_rule, problems, body_excerpt)
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
+             RETURNING id",
+        )
+        .bind(&msg.raw_sha256)
+        .bind(&msg.dedupe_key)
+        .bind(&msg.message_id)
+        .bind(&msg.from_addr)
+        .bind(&msg.from_name)
+        .bind(&msg.sender_addr)
+        .bind(&msg.reply_to)
+        .bind(&msg.subject)
+        .bind(msg.date_header)
+        .bind(msg.received_at)
+        .bind(msg.size_bytes)
+        .bind(&msg.source)
+        .bind(&disposition)
+        .bind(rate_limited.then_some("message.rate_limited"))
+        .bind(&unit_id)
+        .bind(if attributed {
+            msg.match_rule.clone()
+        } else {
+            None
+        })
+        .bind(serde_json::to_value(if counted { &msg.problems[..] } else { &[] })?)
+        .bind(&msg.body_excerpt)
+        .fetch_one(&mut **tx)
+        .await?
+        .get("id");
+
+        // A duplicate's files were counted with the first delivery: only the raw bytes are kept.
+        if !duplicate {
+            insert_files(tx, id, &msg.files).await?;
+            if let (Some(note), true) = (&msg.note, attributed) {
+                desk::insert_note(tx, id, note, disposition == "processed").await?;
+            }
+        }
+        audit(
+            tx,
+            unit_id.as_deref(),
+            Some(id),
+            "message_recorded",
+            json!({
+                "disposition": disposition,
+                "match_rule": if counted { msg.match_rule.clone() } else { None },
+                "rate_limited": rate_limited,
+                "source": msg.source,
+            }),
+        )
+        .await?;
+        if let (Some(u), Some(addr), true) = (&unit_id, &msg.learn_address, counted) {
+            let learned = sqlx::query(
+                "INSERT INTO learned_addresses (address, unit_id, learned_from) VALUES ($1, $2, $3)
+                 ON CONFLICT (address) DO NOTHING",
+            )
+            .bind(addr)
+            .bind(u)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            if learned.rows_affected() == 1 {
+                audit(
+                    tx,
+                    Some(u),
+                    Some(id),
+                    "address_learned",
+                    json!({ "address": addr }),
+                )
+                .await?;
+            }
+        }
+        // One view after the change serves both the status history and the acknowledgement.
+        let view = state.as_mut().and_then(|s| {
+            s.record(id, msg, &disposition);
+            s.view(campaign)
+        });
+        if let (Some(u), Some(before), Some(after)) = (&unit_id, before, &view) {
+            audit_status_change(tx, u, &before, after.status.as_str(), Some(id)).await?;
+        }
+        let emails = compose(&AfterSave {
+            id,
+            message: msg,
+            disposition: &disposition,
+            rate_limited,
+            unit: view.as_ref(),
+        });
+        for e in &emails {
+            outbox::insert(tx, e).await?;
+        }
+        Ok(Saved::Recorded {
+            id,
+            disposition,
+            unit_id,
+            rate_limited,
+        })
+    }
+}
+
+impl Store {
+    /// Which of these raw hashes are recorded already, with their message ids: one statement
+    /// for a whole batch.
+    pub async fn find_raws(
+        &self,
+        raw_sha256: &[String],
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        let rows = sqlx::query("SELECT raw_sha256, id FROM messages WHERE raw_sha256 = ANY($1)")
+            .bind(raw_sha256)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("raw_sha256"), r.get("id")))
+            .collect())
+    }
+
+    /// The units these addresses were learned for (address as given → unit id), in one
+    /// statement: [`Store::learned_unit`] for a batch.
+    pub async fn learned_units(
+        &self,
+        addresses: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let keys: Vec<String> = addresses.iter().map(|a| a.trim().to_lowercase()).collect();
+        let rows =
+            sqlx::query("SELECT address, unit_id FROM learned_addresses WHERE address = ANY($1)")
+                .bind(&keys)
+                .fetch_all(&self.pool)
+                .await?;
+        let found: std::collections::HashMap<String, String> = rows
+            .iter()
+            .map(|r| (r.get("address"), r.get("unit_id")))
+            .collect();
+        Ok(addresses
+            .iter()
+            .zip(&keys)
+            .filter_map(|(a, k)| Some((a.clone(), found.get(k)?.clone())))
+            .collect())
+    }
+}
