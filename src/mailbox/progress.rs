@@ -74,26 +74,7 @@ async fn advance_now(
     uid: u32,
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query(
-        "UPDATE mailbox_progress SET last_uid = GREATEST(last_uid, $4), updated_at = now()
-         WHERE account = $1 AND folder = $2 AND uidvalidity = $3",
-    )
-    .bind(account)
-    .bind(folder)
-    .bind(i64::from(uidvalidity))
-    .bind(i64::from(uid))
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "DELETE FROM mailbox_failures
-         WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = $4 AND NOT gave_up",
-    )
-    .bind(account)
-    .bind(folder)
-    .bind(i64::from(uidvalidity))
-    .bind(i64::from(uid))
-    .execute(&mut *tx)
-    .await?;
+    advance_in(&mut tx, account, folder, uidvalidity, uid, &[uid]).await?;
     tx.commit().await
 }
 
