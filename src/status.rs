@@ -484,10 +484,7 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
                 out,
                 "  编号 {}　{}　{}　《{}》{}　{}",
                 m.number,
-                m.received_at
-                    .get(..16)
-                    .unwrap_or(&m.received_at)
-                    .replace('T', " "),
+                short_time(&m.received_at),
                 m.from.as_deref().unwrap_or("（无发件人）"),
                 m.subject,
                 junk_note(m),
@@ -528,10 +525,7 @@ pub fn render_table(status: &Status, campaign: &CampaignView) -> String {
             let _ = writeln!(
                 out,
                 "  {}　{}　《{}》　{}",
-                m.received_at
-                    .get(..16)
-                    .unwrap_or(&m.received_at)
-                    .replace('T', " "),
+                short_time(&m.received_at),
                 m.from.as_deref().unwrap_or("（无发件人）"),
                 m.subject,
                 reason_zh(&m.reason)
