@@ -4,6 +4,7 @@
 
 use crate::identify::{Roster, RosterError};
 use crate::intake::{kind_from_name, FileKind, IntakeLimits};
+pub use crate::net::TlsMode;
 use crate::validate::report::ReportRules;
 use crate::validate::table::{TableLimits, TableTemplate};
 use crate::validate::video::VideoRules;
@@ -329,27 +330,6 @@ impl fmt::Debug for SmtpSettings {
     }
 }
 
-/// How a connection to the mail servers (IMAP and SMTP alike) is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    Implicit,
-    StartTls,
-    /// Plain text: for loopback tests only.
-    None,
-}
-
-impl TlsMode {
-    /// `implicit` (or `ssl`, as 163's help pages call it), `starttls`, `none`; any case.
-    pub(crate) fn parse(s: &str) -> Option<TlsMode> {
-        match s.trim().to_lowercase().as_str() {
-            "implicit" | "ssl" => Some(TlsMode::Implicit),
-            "starttls" => Some(TlsMode::StartTls),
-            "none" => Some(TlsMode::None),
-            _ => None,
-        }
-    }
-}
-
 /// A reminder round: `days` after the deadline's date (negative: before), at a local time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReminderRound {
@@ -408,7 +388,7 @@ pub struct Settings {
     pub video: VideoRules,
     pub smtp: SmtpSettings,
     pub schedule: ScheduleSettings,
-    pub mailbox: crate::mailbox::MailboxSettings,
+    pub mailbox: crate::mailbox::settings::MailboxSettings,
     pub metrics: crate::metrics::MetricsSettings,
     /// Loaded from `campaign.roster` and checked with the rest.
     pub roster: Roster,

@@ -21,6 +21,7 @@ pub mod logging;
 pub mod mailbox;
 pub mod mbox;
 pub mod metrics;
+pub mod net;
 pub mod notes;
 pub mod notify;
 pub mod pipeline;

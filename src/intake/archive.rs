@@ -10,6 +10,7 @@ use crate::problem::Problem;
 use std::io::{Cursor, Read};
 
 mod rar;
+pub(super) mod tnef;
 
 /// What is left of the limits for one top-level archive and the archives inside it.
 pub(crate) struct Budget {
@@ -54,7 +55,7 @@ pub(crate) fn unpack(
             FileKind::Zip => unzip(name, bytes, limits, budget, &mut out),
             FileKind::SevenZ => un7z(name, bytes, limits, budget, &mut out),
             FileKind::Rar => rar::unrar(name, bytes, limits, budget, &mut out),
-            FileKind::Tnef => super::tnef::unpack(name, bytes, limits, budget, &mut out),
+            FileKind::Tnef => tnef::unpack(name, bytes, limits, budget, &mut out),
             _ => out.problems.push(unreadable(name)),
         }
         out

@@ -12,7 +12,6 @@ mod fallback;
 mod links;
 mod names;
 mod sniff;
-mod tnef;
 mod walk;
 
 pub use date::MailDate;

@@ -123,6 +123,9 @@ impl std::fmt::Display for FileKind {
     }
 }
 
+/// The magic number a winmail.dat (TNEF) stream starts with, little-endian.
+pub(crate) const TNEF_SIGNATURE: [u8; 4] = 0x223E_9F78u32.to_le_bytes();
+
 /// The kind a file name's extension claims (case-insensitive).
 pub fn kind_from_name(name: &str) -> Option<FileKind> {
     use FileKind::*;
@@ -179,7 +182,7 @@ pub fn sniff(b: &[u8]) -> FileKind {
     if b.starts_with(b"Rar!\x1A\x07") {
         return Rar;
     }
-    if b.starts_with(&super::tnef::SIGNATURE) {
+    if b.starts_with(&TNEF_SIGNATURE) {
         return Tnef;
     }
     if b.starts_with(b"\x89PNG\r\n\x1A\n") {

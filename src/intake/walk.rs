@@ -314,7 +314,7 @@ fn archive_kind(f: &IncomingFile) -> Option<FileKind> {
         FileKind::Unknown | FileKind::Txt => kind_from_name(&f.name)
             .filter(|k| k.family() == FileFamily::Archive)
             .or_else(|| {
-                super::tnef::claims_tnef(&f.name, f.declared_type.as_deref())
+                super::archive::tnef::claims_tnef(&f.name, f.declared_type.as_deref())
                     .then_some(FileKind::Tnef)
             }),
         _ => None,

@@ -2,7 +2,7 @@
 //! (imap.163.com, 993, implicit TLS); every problem is reported with its key, like the rest of
 //! the configuration.
 
-pub use crate::config::TlsMode;
+pub use crate::net::TlsMode;
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@
 //! Sending is split at DATA ([`Connection::envelope`], then [`Connection::data`]) so the sender
 //! can record "sending" in between: a crash before DATA can never have delivered anything.
 
-use crate::config::TlsMode;
+use crate::net::TlsMode;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 // Deprecated as "not meant to be public", yet the only way to reach lettre's TLS setup with a

@@ -3,7 +3,8 @@
 
 pub use super::connection::SmtpError;
 use super::connection::{Connection, Connector};
-use crate::config::{Settings, TlsMode};
+use crate::config::Settings;
+use crate::net::TlsMode;
 use crate::store::OutboxRow;
 use base64::Engine;
 use lettre::message::header::{ContentTransferEncoding, HeaderName, HeaderValue};

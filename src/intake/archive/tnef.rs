@@ -14,13 +14,13 @@
 //! from a count the stream claims, and the attachments share the archive `Budget`. Checksums are
 //! not enforced (some writers get them wrong; the lengths are what keeps us safe).
 
-use super::archive::{precheck, Budget, Member, Unpacked};
-use super::names::{clean_name, decode_guess};
-use super::IntakeLimits;
+use super::{precheck, Budget, Member, Unpacked};
+use crate::intake::names::{clean_name, decode_guess};
+use crate::intake::IntakeLimits;
 use crate::problem::Problem;
 use encoding_rs::Encoding;
 
-pub(crate) const SIGNATURE: [u8; 4] = 0x223E_9F78u32.to_le_bytes();
+use crate::intake::sniff::TNEF_SIGNATURE as SIGNATURE;
 
 const LVL_ATTACHMENT: u8 = 2;
 
