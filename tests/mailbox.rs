@@ -418,8 +418,9 @@ async fn two_daemons_record_each_message_once_and_the_standby_takes_over(pool: P
 
 #[sqlx::test(migrations = "./migrations")]
 async fn failed_attempts_are_counted_and_cleared_on_success(pool: PgPool) {
-    use reportbox::mailbox::progress;
+    use reportbox::store::progress;
     let (acct, folder) = ("a@b", "INBOX");
+    let at = progress::Folder::new(acct, folder, 7);
     progress::save(
         &pool,
         acct,
@@ -431,29 +432,19 @@ async fn failed_attempts_are_counted_and_cleared_on_success(pool: PgPool) {
     )
     .await
     .unwrap();
-    assert_eq!(
-        progress::begin_attempt(&pool, acct, folder, 7, 3)
-            .await
-            .unwrap(),
-        1
-    );
-    progress::record_error(&pool, acct, folder, 7, 3, "boom", false)
+    assert_eq!(progress::begin_attempt(&pool, at, 3).await.unwrap(), 1);
+    progress::record_error(&pool, at, 3, "boom", false)
         .await
         .unwrap();
-    assert_eq!(
-        progress::begin_attempt(&pool, acct, folder, 7, 3)
-            .await
-            .unwrap(),
-        2
-    );
-    progress::advance(&pool, acct, folder, 7, 3).await.unwrap();
+    assert_eq!(progress::begin_attempt(&pool, at, 3).await.unwrap(), 2);
+    progress::advance(&pool, at, 3).await.unwrap();
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM mailbox_failures")
         .fetch_one(&pool)
         .await
         .unwrap();
     assert_eq!(left, 0);
     // The mark never moves back.
-    progress::advance(&pool, acct, folder, 7, 1).await.unwrap();
+    progress::advance(&pool, at, 1).await.unwrap();
     let p = progress::load(&pool, acct, folder).await.unwrap().unwrap();
     assert_eq!(p.last_uid, 3);
 }

@@ -7,8 +7,8 @@ mod mailbox_support;
 use mailbox_support::common::{self, Mail};
 use mailbox_support::*;
 use reportbox::mailbox;
-use reportbox::mailbox::progress;
 use reportbox::pipeline::{self, Incoming};
+use reportbox::store::progress;
 use reportbox::store::Store;
 use sqlx::{PgPool, Row};
 
@@ -171,11 +171,13 @@ async fn a_batch_cut_short_by_a_crash_is_not_charged_to_its_messages(pool: PgPoo
         &[("REPORTBOX_MAILBOX__MAX_ATTEMPTS", "1")],
     );
     let account = settings.mailbox.account();
-    assert!(
-        progress::claim_batch(&pool, &account, "INBOX", uidvalidity, &[1, 2, 3])
-            .await
-            .unwrap()
-    );
+    assert!(progress::claim_batch(
+        &pool,
+        progress::Folder::new(&account, "INBOX", uidvalidity),
+        &[1, 2, 3]
+    )
+    .await
+    .unwrap());
     let store = Store::from_pool(pool.clone(), storage.path());
     store.sync_units(&settings.roster).await.unwrap();
     let report = mailbox::once(&settings, &store).await.unwrap();

@@ -6,11 +6,11 @@
 //! that only the faulty one is given up on.
 
 use super::poll::{record, tally, Fetched, PollOutcome};
-use super::progress;
 use super::MailboxError;
 use crate::config::Settings;
 use crate::pipeline::batch::{self, Item, Prepared};
 use crate::pipeline::{self, PipelineError};
+use crate::store::progress::{self, Folder};
 use crate::store::{Saved, Store};
 use tracing::{debug, info, warn};
 
@@ -29,9 +29,10 @@ pub(super) async fn record_batch(
     out: &mut PollOutcome,
 ) -> Result<Vec<u32>, MailboxError> {
     let account = settings.mailbox.account();
+    let at = Folder::new(&account, folder, uv);
     let pool = &store.pool;
     let uids = fetched_uids(entries);
-    if !progress::claim_batch(pool, &account, folder, uv, &uids).await? {
+    if !progress::claim_batch(pool, at, &uids).await? {
         // One of them failed before, or was in flight when the process died: alone, it is
         // charged and given up on by itself, never with the rest of its batch.
         return one_by_one(settings, store, folder, uv, entries, out).await;
@@ -42,8 +43,7 @@ pub(super) async fn record_batch(
         let (done, outcomes) = match commit_prefix(settings, store, folder, uv, rest).await {
             Ok(r) => r,
             Err(e) if e.is_transient() || e.is_fenced() => {
-                let _ =
-                    progress::release_batch(pool, &account, folder, uv, &fetched_uids(rest)).await;
+                let _ = progress::release_batch(pool, at, &fetched_uids(rest)).await;
                 return Err(e.into());
             }
             Err(e) => {
@@ -118,7 +118,8 @@ async fn commit_prefix(
     let chunk = &entries[..done];
     let last = chunk.iter().map(|(u, _)| *u).max().unwrap_or(0);
     let account = settings.mailbox.account();
-    progress::advance_in(&mut tx, &account, folder, uv, last, &fetched_uids(chunk))
+    let at = Folder::new(&account, folder, uv);
+    progress::advance_in(&mut tx, at, last, &fetched_uids(chunk))
         .await
         .map_err(crate::store::StoreError::from)?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
@@ -136,6 +137,7 @@ async fn one_by_one(
     out: &mut PollOutcome,
 ) -> Result<Vec<u32>, MailboxError> {
     let account = settings.mailbox.account();
+    let at = Folder::new(&account, folder, uv);
     let mut marked = Vec::new();
     for (uid, fetched) in entries {
         match fetched {
@@ -148,7 +150,7 @@ async fn one_by_one(
                 marked.push(*uid);
             }
         }
-        progress::advance(&store.pool, &account, folder, uv, *uid).await?;
+        progress::advance(&store.pool, at, *uid).await?;
     }
     Ok(marked)
 }

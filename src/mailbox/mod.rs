@@ -7,7 +7,7 @@
 //! - [`daemon`]: [`once`] and [`run`]
 //!   (every folder of `mailbox.folders` in turn, leadership, IDLE or polling, reconnects with
 //!   backoff, graceful shutdown).
-//! - [`progress`]: what is committed, per folder, in PostgreSQL; the leadership lock.
+//! - [`crate::store::progress`]: what is committed, per folder, in PostgreSQL.
 //! - [`utf7`]: folder names as IMAP writes them (垃圾邮件 is `&V4NXPpCuTvY-`).
 
 mod batch;
@@ -15,7 +15,6 @@ pub mod client;
 pub mod daemon;
 mod error;
 pub mod poll;
-pub mod progress;
 pub mod settings;
 pub mod utf7;
 

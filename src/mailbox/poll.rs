@@ -5,10 +5,10 @@
 
 use super::batch;
 use super::client::Connected;
-use super::progress::{self, Progress};
 use super::{MailboxError, MailboxSettings, Shutdown};
 use crate::config::Settings;
 use crate::pipeline::{self, Incoming};
+use crate::store::progress::{self, Folder, Progress};
 use crate::store::{Saved, Store};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
@@ -126,6 +126,7 @@ async fn poll_folder(
     let account = cfg.account();
     let pool = &store.pool;
     let uv = uidvalidity;
+    let at = Folder::new(&account, folder, uv);
     let mut last = match progress::load(pool, &account, folder).await? {
         Some(p) if p.uidvalidity == uv => p.last_uid,
         other => {
@@ -144,7 +145,7 @@ async fn poll_folder(
             progress::save(pool, &account, folder, fresh).await?;
             // The rescan tries every message again, a given-up one too (under its new UID):
             // rows of the old UIDVALIDITY could never be fetched, and would stay listed.
-            progress::forget_uidvalidity_other_than(pool, &account, folder, uv).await?;
+            progress::forget_uidvalidity_other_than(pool, at).await?;
             0
         }
     };
@@ -154,7 +155,7 @@ async fn poll_folder(
     };
     // Unsolicited EXISTS/EXPUNGE are not needed: the search below is the truth.
     while conn.session.unsolicited_responses.try_recv().is_ok() {}
-    let retries = progress::retries(pool, &account, folder, uv).await?;
+    let retries = progress::retries(pool, at).await?;
     if !retries.is_empty() {
         retry_given_up(
             settings, store, conn, folder, uv, &retries, shutdown, &mut out,
@@ -202,21 +203,21 @@ async fn poll_folder(
     // memory stays bounded whatever the message count; the next batch is fetched while this one
     // is processed, and each is recorded in one commit (mailbox/batch.rs).
     let mut ahead: Option<(Vec<u32>, Bodies)> = None;
-    let mut at = 0;
-    while at < uids.len() {
+    let mut pos = 0;
+    while pos < uids.len() {
         if shutdown.is_fired() {
             out.interrupted = true;
             break;
         }
         crate::service::MAILBOX.beat(Duration::ZERO);
-        let uid = uids[at];
+        let uid = uids[pos];
         let Some(&(size, internal_date)) = meta.get(&uid) else {
             // Deleted by someone (the coordinator in webmail) after the search: nothing to read.
             info!(folder, uid, "message vanished before it could be fetched");
-            progress::advance(pool, &account, folder, uv, uid).await?;
+            progress::advance(pool, at, uid).await?;
             out.vanished += 1;
             last = uid;
-            at += 1;
+            pos += 1;
             continue;
         };
         if u64::from(size) > cfg.max_message_size {
@@ -245,12 +246,12 @@ async fn poll_folder(
                 info!(folder, uid, "message vanished before it could be fetched");
                 out.vanished += 1;
             }
-            progress::advance(pool, &account, folder, uv, uid).await?;
+            progress::advance(pool, at, uid).await?;
             last = uid;
-            at += 1;
+            pos += 1;
             continue;
         }
-        let planned = plan(&uids[at..], &meta, cfg.max_message_size);
+        let planned = plan(&uids[pos..], &meta, cfg.max_message_size);
         let mut bodies = match ahead.take() {
             Some((p, bodies)) if p == planned => bodies,
             _ => fetch_bodies(conn, &planned, &meta).await?,
@@ -272,8 +273,8 @@ async fn poll_folder(
             })
             .collect();
         drop(bodies);
-        at += planned.len();
-        let next = plan(&uids[at..], &meta, cfg.max_message_size);
+        pos += planned.len();
+        let next = plan(&uids[pos..], &meta, cfg.max_message_size);
         let (recorded, fetched_next) = tokio::join!(
             batch::record_batch(settings, store, folder, uv, &entries, &mut out),
             async {
@@ -319,6 +320,7 @@ pub(super) async fn record(
 ) -> Result<Recorded, MailboxError> {
     let cfg = &settings.mailbox;
     let account = cfg.account();
+    let at = Folder::new(&account, folder, uv);
     let pool = &store.pool;
     let &Fetched {
         uid,
@@ -329,7 +331,7 @@ pub(super) async fn record(
     } = message;
     let source = super::source(folder, uv, uid);
     loop {
-        let attempts = progress::begin_attempt(pool, &account, folder, uv, uid).await?;
+        let attempts = progress::begin_attempt(pool, at, uid).await?;
         if attempts > cfg.max_attempts as i32 {
             // A message that failed (or crashed the process) this often would block every
             // message after it; it stays visible in mailbox_failures instead.
@@ -337,7 +339,7 @@ pub(super) async fn record(
                 folder,
                 uid, attempts, "giving up on a message; see mailbox_failures"
             );
-            progress::record_error(pool, &account, folder, uv, uid, "", true).await?;
+            progress::record_error(pool, at, uid, "", true).await?;
             let said = format!("放弃处理邮件 {folder}:{uid}（已尝试 {} 次）", attempts - 1);
             if let Err(e) = store.service_error("mailbox", &said).await {
                 debug!(error = %e, "cannot record the given-up message as the last error");
@@ -379,13 +381,12 @@ pub(super) async fn record(
             // Not the message's fault (the database, the disk, or another instance leading
             // now): this attempt does not count against it.
             Err(e) if e.is_fenced() || e.is_transient() => {
-                let _ = progress::refund_attempt(pool, &account, folder, uv, uid).await;
+                let _ = progress::refund_attempt(pool, at, uid).await;
                 return Err(e.into());
             }
             Err(e) => {
                 warn!(folder, uid, attempts, error = %e, "could not record a message");
-                progress::record_error(pool, &account, folder, uv, uid, &e.to_string(), false)
-                    .await?;
+                progress::record_error(pool, at, uid, &e.to_string(), false).await?;
             }
         }
     }
@@ -430,6 +431,7 @@ async fn retry_given_up(
 ) -> Result<(), MailboxError> {
     let cfg = &settings.mailbox;
     let account = cfg.account();
+    let at = Folder::new(&account, folder, uv);
     let pool = &store.pool;
     let meta: HashMap<u32, (u32, Option<DateTime<Utc>>)> = uid_fetch(
         conn,
@@ -453,7 +455,7 @@ async fn retry_given_up(
         let Some(&(size, internal_date)) = meta.get(&uid) else {
             info!(folder, uid, "a message to retry is no longer in the folder");
             let gone = "邮件已不在邮箱文件夹中，无法重新收取";
-            progress::record_error(pool, &account, folder, uv, uid, gone, true).await?;
+            progress::record_error(pool, at, uid, gone, true).await?;
             continue;
         };
         let oversized = u64::from(size) > cfg.max_message_size;
@@ -472,7 +474,7 @@ async fn retry_given_up(
         });
         let Some(bytes) = bytes else {
             let gone = "邮件已不在邮箱文件夹中，无法重新收取";
-            progress::record_error(pool, &account, folder, uv, uid, gone, true).await?;
+            progress::record_error(pool, at, uid, gone, true).await?;
             continue;
         };
         info!(folder, uid, "fetching a given-up message again, as asked");
@@ -485,7 +487,7 @@ async fn retry_given_up(
             bytes,
         };
         if record(settings, store, folder, uv, &message, out).await? == Recorded::Done {
-            progress::forget(pool, &account, folder, uv, uid).await?;
+            progress::forget(pool, at, uid).await?;
             mark(cfg, conn, &[uid]).await;
         }
     }

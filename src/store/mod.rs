@@ -10,6 +10,7 @@ mod export;
 mod health;
 mod leadership;
 mod outbox;
+pub mod progress;
 mod recheck;
 mod record;
 mod text;

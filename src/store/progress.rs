@@ -4,6 +4,37 @@
 use sqlx::{PgPool, Row};
 use std::sync::Mutex;
 
+/// One folder of one account under one UIDVALIDITY: where a UID means one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Folder<'a> {
+    pub account: &'a str,
+    pub folder: &'a str,
+    pub uidvalidity: u32,
+}
+
+impl<'a> Folder<'a> {
+    pub fn new(account: &'a str, folder: &'a str, uidvalidity: u32) -> Folder<'a> {
+        Folder {
+            account,
+            folder,
+            uidvalidity,
+        }
+    }
+
+    /// Binds `$1..$3` of a statement that names the folder's rows.
+    fn bind<'q>(
+        &self,
+        q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>
+    where
+        'a: 'q,
+    {
+        q.bind(self.account)
+            .bind(self.folder)
+            .bind(i64::from(self.uidvalidity))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     pub uidvalidity: u32,
@@ -50,79 +81,52 @@ pub async fn save(
 
 /// Moves the mark past `uid` and forgets its attempts, in one transaction. Never moves it back
 /// (two instances briefly overlapping must not undo each other's progress).
-pub async fn advance(
-    pool: &PgPool,
-    account: &str,
-    folder: &str,
-    uidvalidity: u32,
-    uid: u32,
-) -> Result<(), sqlx::Error> {
-    let r = advance_now(pool, account, folder, uidvalidity, uid).await;
+pub async fn advance(pool: &PgPool, at: Folder<'_>, uid: u32) -> Result<(), sqlx::Error> {
+    let r = advance_now(pool, at, uid).await;
     if r.is_err() {
         // The message is done; the pass ends on this error and fetches it again, so its
         // attempts must not be read as failures then.
-        owe(Owed::new(account, folder, uidvalidity, uid, Settle::Forget));
+        owe(Owed::new(at, uid, Settle::Forget));
     }
     r
 }
 
-async fn advance_now(
-    pool: &PgPool,
-    account: &str,
-    folder: &str,
-    uidvalidity: u32,
-    uid: u32,
-) -> Result<(), sqlx::Error> {
+async fn advance_now(pool: &PgPool, at: Folder<'_>, uid: u32) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    advance_in(&mut tx, account, folder, uidvalidity, uid, &[uid]).await?;
+    advance_in(&mut tx, at, uid, &[uid]).await?;
     tx.commit().await
 }
 
 /// Counts one more attempt at a message before it is made; returns the count including this one.
-pub async fn begin_attempt(
-    pool: &PgPool,
-    account: &str,
-    folder: &str,
-    uidvalidity: u32,
-    uid: u32,
-) -> Result<i32, sqlx::Error> {
-    settle_owed(pool, account).await?;
-    let charged = sqlx::query(
+pub async fn begin_attempt(pool: &PgPool, at: Folder<'_>, uid: u32) -> Result<i32, sqlx::Error> {
+    settle_owed(pool, at.account).await?;
+    let charged = at.bind(sqlx::query(
         "INSERT INTO mailbox_failures (account, folder, uidvalidity, uid, attempts) VALUES ($1, $2, $3, $4, 1)
          ON CONFLICT (account, folder, uidvalidity, uid)
          DO UPDATE SET attempts = mailbox_failures.attempts + 1, last_at = now()
          RETURNING attempts",
-    )
-    .bind(account)
-    .bind(folder)
-    .bind(i64::from(uidvalidity))
+    ))
     .bind(i64::from(uid))
     .fetch_one(pool)
     .await;
     // A fault here may come after the charge was committed (its reply lost): take it back
     // before the next attempt, or that attempt reads it as the message's failure.
-    let row = charged
-        .inspect_err(|_| owe(Owed::new(account, folder, uidvalidity, uid, Settle::Refund)))?;
+    let row = charged.inspect_err(|_| owe(Owed::new(at, uid, Settle::Refund)))?;
     Ok(row.get("attempts"))
 }
 
 pub async fn record_error(
     pool: &PgPool,
-    account: &str,
-    folder: &str,
-    uidvalidity: u32,
+    at: Folder<'_>,
     uid: u32,
     error: &str,
     gave_up: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    at.bind(sqlx::query(
         "UPDATE mailbox_failures SET last_error = COALESCE($5, last_error), gave_up = gave_up OR $6,
            retry_requested_at = CASE WHEN $6 THEN NULL ELSE retry_requested_at END, last_at = now()
          WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = $4",
-    )
-    .bind(account)
-    .bind(folder)
-    .bind(i64::from(uidvalidity))
+    ))
     .bind(i64::from(uid))
     .bind((!error.is_empty()).then_some(error))
     .bind(gave_up)
@@ -135,34 +139,19 @@ pub async fn record_error(
 /// The failure is often the database's, and then so is this refund's: it is kept and made
 /// before the next attempt, else a later attempt would read the charge as the message's
 /// failure (with `max_attempts = 1`, give it up; a recorded one too).
-pub async fn refund_attempt(
-    pool: &PgPool,
-    account: &str,
-    folder: &str,
-    uidvalidity: u32,
-    uid: u32,
-) -> Result<(), sqlx::Error> {
-    let r = refund_now(pool, account, folder, uidvalidity, uid).await;
+pub async fn refund_attempt(pool: &PgPool, at: Folder<'_>, uid: u32) -> Result<(), sqlx::Error> {
+    let r = refund_now(pool, at, uid).await;
     if r.is_err() {
-        owe(Owed::new(account, folder, uidvalidity, uid, Settle::Refund));
+        owe(Owed::new(at, uid, Settle::Refund));
     }
     r
 }
 
-async fn refund_now(
-    pool: &PgPool,
-    account: &str,
-    folder: &str,
-    uidvalidity: u32,
-    uid: u32,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+async fn refund_now(pool: &PgPool, at: Folder<'_>, uid: u32) -> Result<(), sqlx::Error> {
+    at.bind(sqlx::query(
         "UPDATE mailbox_failures SET attempts = GREATEST(attempts - 1, 0)
          WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = $4",
-    )
-    .bind(account)
-    .bind(folder)
-    .bind(i64::from(uidvalidity))
+    ))
     .bind(i64::from(uid))
     .execute(pool)
     .await?;
@@ -183,20 +172,15 @@ pub async fn polled(pool: &PgPool, account: &str, folder: &str) -> Result<(), sq
 
 /// Given-up messages of this folder (and UIDVALIDITY) that `reportbox retry` asked to be
 /// fetched again, lowest UID first.
-pub async fn retries(
-    pool: &PgPool,
-    account: &str,
-    folder: &str,
-    uidvalidity: u32,
-) -> Result<Vec<u32>, sqlx::Error> {
+pub async fn retries(pool: &PgPool, at: Folder<'_>) -> Result<Vec<u32>, sqlx::Error> {
     let uids: Vec<i64> = sqlx::query_scalar(
         "SELECT uid FROM mailbox_failures
          WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND retry_requested_at IS NOT NULL
          ORDER BY uid",
     )
-    .bind(account)
-    .bind(folder)
-    .bind(i64::from(uidvalidity))
+    .bind(at.account)
+    .bind(at.folder)
+    .bind(i64::from(at.uidvalidity))
     .fetch_all(pool)
     .await?;
     Ok(uids
@@ -206,20 +190,11 @@ pub async fn retries(
 }
 
 /// A retried message is recorded now: nothing is left to show for it.
-pub async fn forget(
-    pool: &PgPool,
-    account: &str,
-    folder: &str,
-    uidvalidity: u32,
-    uid: u32,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn forget(pool: &PgPool, at: Folder<'_>, uid: u32) -> Result<(), sqlx::Error> {
+    at.bind(sqlx::query(
         "DELETE FROM mailbox_failures
          WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = $4",
-    )
-    .bind(account)
-    .bind(folder)
-    .bind(i64::from(uidvalidity))
+    ))
     .bind(i64::from(uid))
     .execute(pool)
     .await?;
@@ -230,16 +205,11 @@ pub async fn forget(
 /// change the folder is scanned again from the start, so each of them is tried again anyway.
 pub async fn forget_uidvalidity_other_than(
     pool: &PgPool,
-    account: &str,
-    folder: &str,
-    uidvalidity: u32,
+    at: Folder<'_>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    at.bind(sqlx::query(
         "DELETE FROM mailbox_failures WHERE account = $1 AND folder = $2 AND uidvalidity <> $3",
-    )
-    .bind(account)
-    .bind(folder)
-    .bind(i64::from(uidvalidity))
+    ))
     .execute(pool)
     .await?;
     Ok(())
@@ -269,30 +239,27 @@ struct Owed {
 }
 
 impl Owed {
-    fn new(account: &str, folder: &str, uidvalidity: u32, uid: u32, settle: Settle) -> Owed {
+    fn new(at: Folder<'_>, uid: u32, settle: Settle) -> Owed {
         Owed {
-            account: account.to_string(),
-            folder: folder.to_string(),
-            uidvalidity,
+            account: at.account.to_string(),
+            folder: at.folder.to_string(),
+            uidvalidity: at.uidvalidity,
             uid,
             settle,
         }
     }
 
     async fn apply(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
-        let (account, folder, uv, uid) = (&self.account, &self.folder, self.uidvalidity, self.uid);
+        let at = Folder::new(&self.account, &self.folder, self.uidvalidity);
         match self.settle {
-            Settle::Refund => refund_now(pool, account, folder, uv, uid).await,
+            Settle::Refund => refund_now(pool, at, self.uid).await,
             Settle::Forget => {
-                sqlx::query(
+                at.bind(sqlx::query(
                     "DELETE FROM mailbox_failures
                      WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = $4
                        AND NOT gave_up",
-                )
-                .bind(account)
-                .bind(folder)
-                .bind(i64::from(uv))
-                .bind(i64::from(uid))
+                ))
+                .bind(i64::from(self.uid))
                 .execute(pool)
                 .await?;
                 Ok(())
@@ -338,46 +305,29 @@ async fn settle_owed(pool: &PgPool, account: &str) -> Result<(), sqlx::Error> {
 /// of them an attempt: a crash during a batch cannot be blamed on one message. Returns false
 /// when one of them was in flight or failed before (its row is there): the batch must then go
 /// one message at a time, where each attempt is charged to its message.
-pub async fn claim_batch(
-    pool: &PgPool,
-    account: &str,
-    folder: &str,
-    uidvalidity: u32,
-    uids: &[u32],
-) -> Result<bool, sqlx::Error> {
+pub async fn claim_batch(pool: &PgPool, at: Folder<'_>, uids: &[u32]) -> Result<bool, sqlx::Error> {
     let ids: Vec<i64> = uids.iter().map(|&u| i64::from(u)).collect();
-    let claimed = sqlx::query(
-        "INSERT INTO mailbox_failures (account, folder, uidvalidity, uid, attempts)
+    let claimed = at
+        .bind(sqlx::query(
+            "INSERT INTO mailbox_failures (account, folder, uidvalidity, uid, attempts)
          SELECT $1, $2, $3, u, 0 FROM unnest($4::bigint[]) AS u
          ON CONFLICT (account, folder, uidvalidity, uid) DO NOTHING",
-    )
-    .bind(account)
-    .bind(folder)
-    .bind(i64::from(uidvalidity))
-    .bind(&ids)
-    .execute(pool)
-    .await?;
+        ))
+        .bind(&ids)
+        .execute(pool)
+        .await?;
     Ok(claimed.rows_affected() == ids.len() as u64)
 }
 
 /// Takes back [`claim_batch`] for messages not recorded, when the failure was not theirs (the
 /// database, the disk): the next pass tries them as a batch again.
-pub async fn release_batch(
-    pool: &PgPool,
-    account: &str,
-    folder: &str,
-    uidvalidity: u32,
-    uids: &[u32],
-) -> Result<(), sqlx::Error> {
+pub async fn release_batch(pool: &PgPool, at: Folder<'_>, uids: &[u32]) -> Result<(), sqlx::Error> {
     let ids: Vec<i64> = uids.iter().map(|&u| i64::from(u)).collect();
-    sqlx::query(
+    at.bind(sqlx::query(
         "DELETE FROM mailbox_failures
          WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = ANY($4)
            AND attempts = 0 AND NOT gave_up AND retry_requested_at IS NULL",
-    )
-    .bind(account)
-    .bind(folder)
-    .bind(i64::from(uidvalidity))
+    ))
     .bind(&ids)
     .execute(pool)
     .await?;
@@ -388,30 +338,22 @@ pub async fn release_batch(
 /// mark moves exactly when their rows are committed.
 pub async fn advance_in(
     conn: &mut sqlx::PgConnection,
-    account: &str,
-    folder: &str,
-    uidvalidity: u32,
+    at: Folder<'_>,
     last: u32,
     uids: &[u32],
 ) -> Result<(), sqlx::Error> {
     let ids: Vec<i64> = uids.iter().map(|&u| i64::from(u)).collect();
-    sqlx::query(
+    at.bind(sqlx::query(
         "UPDATE mailbox_progress SET last_uid = GREATEST(last_uid, $4), updated_at = now()
          WHERE account = $1 AND folder = $2 AND uidvalidity = $3",
-    )
-    .bind(account)
-    .bind(folder)
-    .bind(i64::from(uidvalidity))
+    ))
     .bind(i64::from(last))
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
+    at.bind(sqlx::query(
         "DELETE FROM mailbox_failures
          WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = ANY($4) AND NOT gave_up",
-    )
-    .bind(account)
-    .bind(folder)
-    .bind(i64::from(uidvalidity))
+    ))
     .bind(&ids)
     .execute(&mut *conn)
     .await?;
