@@ -31,6 +31,7 @@ pub mod run;
 pub mod schedule;
 pub mod service;
 pub mod shutdown;
+pub mod source;
 pub mod status;
 pub mod store;
 pub mod validate;

@@ -246,7 +246,7 @@ pub fn compute(
     // Derived from the source, not stored: the junk folders are configuration, and a message's
     // folder is already in its source.
     let in_junk = |m: &MessageRecord| {
-        crate::mailbox::source_folder(&m.source)
+        crate::source::source_folder(&m.source)
             .is_some_and(|f| campaign.junk_folders.iter().any(|j| j == f))
     };
 
