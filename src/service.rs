@@ -212,17 +212,8 @@ impl Figures for StoreFigures<'_> {
             .and_local_timezone(tz)
             .earliest()?
             .with_timezone(&chrono::Utc);
-        let today: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM messages WHERE processed_at >= $1")
-                .bind(midnight)
-                .fetch_one(&self.store.pool)
-                .await
-                .ok()?;
-        let queued: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')")
-                .fetch_one(&self.store.pool)
-                .await
-                .ok()?;
+        let today = self.store.messages_since(midnight).await.ok()?;
+        let queued = self.store.emails_queued().await.ok()?;
         // A pause is what a person must act on (a refused code) or wait out (163's limits):
         // without it the STATUS line would show a queue that just grows.
         let paused = match self.store.sender_paused_until().await.ok()? {

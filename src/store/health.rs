@@ -119,6 +119,16 @@ fn local(t: DateTime<Utc>, tz: Tz) -> DateTime<FixedOffset> {
 }
 
 impl Store {
+    /// Messages recorded since `since` (the day's count on systemd's STATUS line).
+    pub async fn messages_since(&self, since: DateTime<Utc>) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM messages WHERE processed_at >= $1")
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// The daemon started: who it is, for `status`.
     pub async fn service_started(&self, version: &str, host: &str) -> Result<(), StoreError> {
         sqlx::query(

@@ -339,6 +339,15 @@ impl Store {
         Ok(())
     }
 
+    /// Emails waiting to go out or going out now: the queue systemd's STATUS line shows.
+    pub async fn emails_queued(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// When sending may resume, if the server imposed a pause.
     pub async fn sender_paused_until(&self) -> Result<Option<(DateTime<Utc>, String)>, StoreError> {
         let r = sqlx::query("SELECT paused_until, reason FROM sender_state WHERE id = 1")
