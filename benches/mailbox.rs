@@ -9,7 +9,8 @@
 //!    message as the daemon does). The ratio is the figure.
 //! 2. Latency under IDLE: `mailbox::run` watching a fresh mailbox; M messages, one at a time,
 //!    from the end of the APPEND (and of the SMTP transaction) to the commit (messages.processed_at).
-//! 3. Arrival to acknowledgement under IDLE: `mailbox::run` and the sender (`notify::run`, woken
+//! 3. Arrival to acknowledgement under IDLE, then under polling (`--poll-interval` seconds, 60 by
+//!    default as shipped; `--poll-latency` submissions): `mailbox::run` and the sender (`notify::run`, woken
 //!    by NOTIFY) side by side; M submissions from units of a roster on the test domain, each
 //!    from the end of its SMTP transaction to the moment the loopback Postfix accepted its
 //!    acknowledgement (outbox.sent_at).
@@ -190,8 +191,37 @@ async fn main() {
         );
     }
 
-    // ---- arrival to acknowledgement under IDLE
-    let user = uniq_user("bench-ack");
+    // ---- arrival to acknowledgement, under IDLE and under polling (the server without IDLE,
+    // or `idle = "off"`): a submission waits for the next poll, half the interval on average.
+    ack_latency("IDLE", &[], m, &pool, &store, storage.path()).await;
+    let interval = arg("--poll-interval", 60);
+    let interval_s = format!("{interval}s");
+    ack_latency(
+        "polling",
+        &[
+            ("REPORTBOX_MAILBOX__IDLE", "off"),
+            ("REPORTBOX_MAILBOX__POLL_INTERVAL", interval_s.as_str()),
+        ],
+        arg("--poll-latency", 20),
+        &pool,
+        &store,
+        storage.path(),
+    )
+    .await;
+}
+
+/// Arrival to acknowledgement: `mailbox::run` and the sender (`notify::run`, woken by NOTIFY)
+/// side by side; `m` submissions one at a time, each from the end of its SMTP transaction to
+/// the moment the loopback Postfix accepted its acknowledgement (outbox.sent_at).
+async fn ack_latency(
+    label: &str,
+    mode: &[(&str, &str)],
+    m: usize,
+    pool: &sqlx::PgPool,
+    store: &Store,
+    storage: &std::path::Path,
+) {
+    let user = uniq_user(label);
     let units: Vec<(String, String)> = (0..10)
         .map(|i| {
             (
@@ -204,15 +234,16 @@ async fn main() {
         .iter()
         .map(|(id, address)| (id.as_str(), id.as_str(), "", address.as_str()))
         .collect();
-    let roster = common::write_roster(storage.path(), &rows);
+    let roster = common::write_roster(storage, &rows);
     let mut env = mailbox_env(&user, "reportbox-bench-ack", "none");
+    env.extend(mode.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     env.extend(common::smtp_env());
     env.push((
         "REPORTBOX_CAMPAIGN__ACKS_PER_SENDER_PER_HOUR".into(),
         "100000".into(),
     ));
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let ack_settings = common::settings_with(&roster, storage.path(), &pairs);
+    let ack_settings = common::settings_with(&roster, storage, &pairs);
     store.sync_units(&ack_settings.roster).await.unwrap();
     let (trigger, shutdown) = Shutdown::new();
     let daemon = mailbox::run(&ack_settings, &store, shutdown.clone());
@@ -236,7 +267,7 @@ async fn main() {
                      WHERE m.message_id = $1 AND o.state = 'sent'",
                 )
                 .bind(&id)
-                .fetch_optional(&pool)
+                .fetch_optional(pool)
                 .await
                 .unwrap()
             };
@@ -252,7 +283,7 @@ async fn main() {
     r.unwrap();
     s.unwrap();
     println!(
-        "IDLE arrival-to-acknowledgement accepted by the SMTP server, over {} submissions: median {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        "{label} arrival-to-acknowledgement accepted by the SMTP server, over {} submissions: median {:.0} ms, p99 {:.0} ms, max {:.0} ms",
         lat.len(),
         percentile(&lat, 0.5),
         percentile(&lat, 0.99),
