@@ -17,6 +17,7 @@ pub mod health;
 pub mod history;
 pub mod identify;
 pub mod intake;
+pub mod liveness;
 pub mod logging;
 pub mod mailbox;
 pub mod mbox;

@@ -1,81 +1,18 @@
 //! What systemd sees of `reportbox run`: readiness, the watchdog and a status line, over the
 //! sd_notify datagram protocol (sd_notify(3)).
 //!
-//! The loops only tell this module that they are alive ([`Heartbeat::beat`]) and that the first
-//! mailbox login has been tried ([`login_tried`]); everything systemd-specific is here, so the
-//! runtime around the loops can change without touching it.
+//! The loops only say that they are alive and that the first mailbox login has been tried
+//! ([`crate::liveness`], below them); everything systemd-specific is here, so the runtime around
+//! the loops can change without touching it.
 //!
 //! The protocol is written by hand: one `sendto` of `KEY=VALUE` lines on a unix datagram socket
 //! named by `NOTIFY_SOCKET` (a path, or `@name` in the abstract namespace). That is all of it, and
 //! it spares a dependency for a dozen lines.
 
+use crate::liveness::{wait_login_tried, MAILBOX, SENDER};
 use std::io;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
-use tokio::sync::Notify;
-
-/// A loop's promise of liveness: it beats when it makes progress, saying how long it may then be
-/// quiet on purpose (a poll interval, a backoff, an IDLE). Silence beyond that plus the
-/// watchdog's slack means the loop is stuck.
-pub struct Heartbeat {
-    name: &'static str,
-    /// Milliseconds since [`epoch`] until which silence is expected.
-    quiet_until: AtomicU64,
-}
-
-/// The mailbox loop (`mailbox::run`).
-pub static MAILBOX: Heartbeat = Heartbeat::new("mailbox");
-/// The sender and scheduler loop (`notify::run`).
-pub static SENDER: Heartbeat = Heartbeat::new("sender");
-
-static LOGIN_TRIED: AtomicBool = AtomicBool::new(false);
-static LOGIN_TRIED_NOTIFY: Notify = Notify::const_new();
-
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
-fn now_ms() -> u64 {
-    u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-impl Heartbeat {
-    const fn new(name: &'static str) -> Heartbeat {
-        Heartbeat {
-            name,
-            quiet_until: AtomicU64::new(0),
-        }
-    }
-
-    /// Progress now; the next beat may take up to `quiet` (plus the watchdog's slack).
-    pub fn beat(&self, quiet: Duration) {
-        let until = now_ms().saturating_add(u64::try_from(quiet.as_millis()).unwrap_or(u64::MAX));
-        self.quiet_until.store(until, Ordering::Relaxed);
-    }
-
-    /// How long the loop has been silent beyond what it announced, if at all.
-    fn overdue(&self) -> Duration {
-        Duration::from_millis(now_ms().saturating_sub(self.quiet_until.load(Ordering::Relaxed)))
-    }
-}
-
-/// The mailbox loop has tried its first login (or stands by for another instance): with the
-/// configuration valid and the database migrated, the service is ready.
-pub fn login_tried() {
-    if !LOGIN_TRIED.swap(true, Ordering::Relaxed) {
-        LOGIN_TRIED_NOTIFY.notify_waiters();
-    }
-}
-
-async fn wait_login_tried() {
-    let notified = LOGIN_TRIED_NOTIFY.notified();
-    if !LOGIN_TRIED.load(Ordering::Relaxed) {
-        notified.await;
-    }
-}
+use std::time::Duration;
 
 /// The socket systemd listens on, from `NOTIFY_SOCKET`.
 pub struct Notifier {
@@ -166,7 +103,7 @@ pub async fn supervise(figures: impl Figures, mut shutdown: crate::shutdown::Shu
         let stuck: Vec<&'static str> = [&MAILBOX, &SENDER]
             .into_iter()
             .filter(|h| h.overdue() > slack)
-            .map(|h| h.name)
+            .map(|h| h.name())
             .collect();
         if stuck.is_empty() {
             if watchdog.is_some() {

@@ -5,7 +5,7 @@
 //! sake, goes one message at a time instead, where attempts are charged to each message, so
 //! that only the faulty one is given up on.
 
-use super::poll::{record, tally, Fetched, PollOutcome};
+use super::record::{record, tally, Fetched, PollOutcome};
 use super::MailboxError;
 use crate::config::Settings;
 use crate::pipeline::batch::{self, Item, Prepared};

@@ -86,7 +86,7 @@ async fn pass(
             report.interrupted = true;
             break;
         }
-        crate::service::MAILBOX.beat(Duration::ZERO);
+        crate::liveness::MAILBOX.beat(Duration::ZERO);
         match client::select(conn, folder, COMMAND_TIMEOUT).await? {
             Selected::Missing(text) => {
                 if absent.0.insert(folder.clone()) {
@@ -263,10 +263,10 @@ pub async fn run(
                             said_standby = true;
                         }
                         // Standing by is this instance's job while another leads: ready and alive.
-                        crate::service::login_tried();
+                        crate::liveness::login_tried();
                         // Keep this connection and ask again on it.
                         loop {
-                            crate::service::MAILBOX.beat(LOCK_CHECK);
+                            crate::liveness::MAILBOX.beat(LOCK_CHECK);
                             tokio::select! {
                                 _ = sleep(LOCK_CHECK) => {}
                                 _ = shutdown.fired() => return Ok(()),
@@ -288,7 +288,7 @@ pub async fn run(
                 },
                 Err(e) => warn!(error = %e, "cannot connect to the database for the mailbox lock"),
             }
-            crate::service::MAILBOX.beat(cfg.backoff_initial.max(LOCK_CHECK));
+            crate::liveness::MAILBOX.beat(cfg.backoff_initial.max(LOCK_CHECK));
             tokio::select! {
                 _ = sleep(cfg.backoff_initial.max(LOCK_CHECK)) => {}
                 _ = shutdown.fired() => return Ok(()),
@@ -331,7 +331,7 @@ async fn lead(
         // 163 (and others) throttle accounts that log in often: at most one login per interval.
         if let Some(t) = last_login {
             let next = t + cfg.login_min_interval;
-            crate::service::MAILBOX.beat(next.saturating_duration_since(Instant::now()));
+            crate::liveness::MAILBOX.beat(next.saturating_duration_since(Instant::now()));
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {}
                 _ = shutdown.fired() => return Ok(Exit::Shutdown),
@@ -339,12 +339,12 @@ async fn lead(
             }
         }
         last_login = Some(Instant::now());
-        crate::service::MAILBOX.beat(Duration::ZERO);
+        crate::liveness::MAILBOX.beat(Duration::ZERO);
         let attempt = tokio::select! {
             r = client::connect(cfg) => r,
             _ = shutdown.fired() => return Ok(Exit::Shutdown),
         };
-        crate::service::login_tried();
+        crate::liveness::login_tried();
         let failure = match attempt {
             Ok(conn) => {
                 info!(
@@ -368,7 +368,7 @@ async fn lead(
         }
         let delay = backoff.take();
         warn!(error = %failure, retry_in = ?delay, "mailbox unavailable; reconnecting");
-        crate::service::MAILBOX.beat(delay);
+        crate::liveness::MAILBOX.beat(delay);
         tokio::select! {
             _ = sleep(delay) => {}
             _ = shutdown.fired() => return Ok(Exit::Shutdown),
@@ -456,7 +456,7 @@ async fn poll_wait(
     shutdown: &mut Shutdown,
     lock: &mut Leadership,
 ) -> Result<(Connected, Wake), MailboxError> {
-    crate::service::MAILBOX.beat(interval);
+    crate::liveness::MAILBOX.beat(interval);
     tokio::select! {
         _ = sleep(interval) => {}
         _ = shutdown.fired() => return Ok((conn, Wake::Exit(Exit::Shutdown))),
@@ -494,7 +494,7 @@ async fn idle(
     let wake = if arrived {
         Wake::Changed
     } else {
-        crate::service::MAILBOX.beat(idle_for);
+        crate::liveness::MAILBOX.beat(idle_for);
         let (wait, _stop) = handle.wait_with_timeout(idle_for);
         tokio::select! {
             r = wait => match r? {

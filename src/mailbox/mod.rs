@@ -15,6 +15,7 @@ pub mod client;
 pub mod daemon;
 mod error;
 pub mod poll;
+mod record;
 pub mod settings;
 pub mod utf7;
 

@@ -5,43 +5,21 @@
 
 use super::batch;
 use super::client::Connected;
+pub use super::record::PollOutcome;
+use super::record::{record, Fetched, Recorded};
 use super::{MailboxError, MailboxSettings, Shutdown};
 use crate::config::Settings;
-use crate::pipeline::{self, Incoming};
 use crate::store::progress::{self, Folder, Progress};
-use crate::store::{Saved, Store};
+use crate::store::Store;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, info, warn};
 
 /// How long one IMAP command may take before the connection is given up as dead.
 pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// What one [`poll_once`] did in one folder.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct PollOutcome {
-    /// New UIDs found by the search.
-    pub found: usize,
-    /// Recorded now (including set-aside ones and duplicates of an earlier Message-ID).
-    pub recorded: usize,
-    /// These bytes were recorded before (a rescan after a UIDVALIDITY change, a crash).
-    pub already_stored: usize,
-    /// Recorded from their headers only, with `file.too_large`.
-    pub oversized: usize,
-    /// Failed `max_attempts` times; left in `mailbox_failures` with `gave_up`.
-    pub given_up: usize,
-    /// Given up on before, fetched again because `reportbox retry` asked (whatever became of
-    /// them now: recorded, already stored, or given up on again).
-    pub retried: usize,
-    /// Expunged between the search and the fetch.
-    pub vanished: usize,
-    pub last_uid: u32,
-    /// Shutdown was asked for before every message found was handled.
-    pub interrupted: bool,
-}
 
 pub(super) async fn timed<T, E: Into<MailboxError>>(
     what: &'static str,
@@ -209,7 +187,7 @@ async fn poll_folder(
             out.interrupted = true;
             break;
         }
-        crate::service::MAILBOX.beat(Duration::ZERO);
+        crate::liveness::MAILBOX.beat(Duration::ZERO);
         let uid = uids[pos];
         let Some(&(size, internal_date)) = meta.get(&uid) else {
             // Deleted by someone (the coordinator in webmail) after the search: nothing to read.
@@ -297,125 +275,6 @@ async fn poll_folder(
 /// Messages' bytes by UID, as one `UID FETCH` returned them.
 type Bodies = HashMap<u32, Vec<u8>>;
 
-/// One message as fetched, ready for the pipeline.
-pub(super) struct Fetched {
-    pub(super) uid: u32,
-    pub(super) size: u32,
-    pub(super) internal_date: Option<DateTime<Utc>>,
-    /// Over `max_message_size`: `bytes` is its header only.
-    pub(super) oversized: bool,
-    pub(super) bytes: Vec<u8>,
-}
-
-/// Runs one fetched message through the pipeline, counting each attempt in `mailbox_failures`
-/// first, until it is recorded or has failed `max_attempts` times (then it is given up on and
-/// stays listed). `Err` only for what is not the message's fault; that attempt is refunded.
-pub(super) async fn record(
-    settings: &Settings,
-    store: &Store,
-    folder: &str,
-    uv: u32,
-    message: &Fetched,
-    out: &mut PollOutcome,
-) -> Result<Recorded, MailboxError> {
-    let cfg = &settings.mailbox;
-    let account = cfg.account();
-    let at = Folder::new(&account, folder, uv);
-    let pool = &store.pool;
-    let &Fetched {
-        uid,
-        size,
-        internal_date,
-        oversized,
-        ref bytes,
-    } = message;
-    let source = super::source(folder, uv, uid);
-    loop {
-        let attempts = progress::begin_attempt(pool, at, uid).await?;
-        if attempts > cfg.max_attempts as i32 {
-            // A message that failed (or crashed the process) this often would block every
-            // message after it; it stays visible in mailbox_failures instead.
-            error!(
-                folder,
-                uid, attempts, "giving up on a message; see mailbox_failures"
-            );
-            progress::record_error(pool, at, uid, "", true).await?;
-            let said = format!("放弃处理邮件 {folder}:{uid}（已尝试 {} 次）", attempts - 1);
-            if let Err(e) = store.service_error("mailbox", &said).await {
-                debug!(error = %e, "cannot record the given-up message as the last error");
-            }
-            crate::metrics::message_given_up();
-            out.given_up += 1;
-            return Ok(Recorded::GivenUp);
-        }
-        let result = if oversized {
-            pipeline::process_oversized(
-                settings,
-                store,
-                bytes.clone(),
-                u64::from(size),
-                source.clone(),
-                internal_date,
-            )
-            .await
-        } else {
-            pipeline::process(
-                settings,
-                store,
-                Incoming {
-                    raw: bytes.clone(),
-                    source: source.clone(),
-                    internal_date,
-                },
-            )
-            .await
-        };
-        match result {
-            Ok(outcome) => {
-                tally(out, &outcome.saved, oversized);
-                if let Saved::Recorded { id, .. } = outcome.saved {
-                    debug!(folder, uid, id, "recorded");
-                }
-                return Ok(Recorded::Done);
-            }
-            // Not the message's fault (the database, the disk, or another instance leading
-            // now): this attempt does not count against it.
-            Err(e) if e.is_fenced() || e.is_transient() => {
-                let _ = progress::refund_attempt(pool, at, uid).await;
-                return Err(e.into());
-            }
-            Err(e) => {
-                warn!(folder, uid, attempts, error = %e, "could not record a message");
-                progress::record_error(pool, at, uid, &e.to_string(), false).await?;
-            }
-        }
-    }
-}
-
-/// Counts what became of a recorded message, in the pass's outcome and the metrics.
-pub(super) fn tally(out: &mut PollOutcome, saved: &Saved, oversized: bool) {
-    match saved {
-        Saved::AlreadyStored { .. } => {
-            crate::metrics::message_processed("already_stored");
-            out.already_stored += 1;
-        }
-        Saved::Recorded { disposition, .. } => {
-            crate::metrics::message_processed(disposition);
-            out.recorded += 1;
-            if oversized {
-                out.oversized += 1;
-            }
-        }
-    }
-}
-
-/// What [`record`] did with a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Recorded {
-    Done,
-    GivenUp,
-}
-
 /// The given-up messages `reportbox retry` asked for, fetched one by one (they are few) and
 /// recorded like new ones. The folder's mark is not moved back: only these are read again.
 #[allow(clippy::too_many_arguments)]
@@ -451,7 +310,7 @@ async fn retry_given_up(
             out.interrupted = true;
             return Ok(());
         }
-        crate::service::MAILBOX.beat(Duration::ZERO);
+        crate::liveness::MAILBOX.beat(Duration::ZERO);
         let Some(&(size, internal_date)) = meta.get(&uid) else {
             info!(folder, uid, "a message to retry is no longer in the folder");
             let gone = "邮件已不在邮箱文件夹中，无法重新收取";

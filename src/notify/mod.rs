@@ -635,7 +635,7 @@ pub async fn run_with_reload(
                     wait
                 }
             };
-            crate::service::SENDER.beat(wait);
+            crate::liveness::SENDER.beat(wait);
             tokio::select! {
                 _ = shutdown.fired() => return Ok(()),
                 _ = tokio::time::sleep(wait) => {}
@@ -686,7 +686,7 @@ pub async fn run_with_reload(
                     idle
                 }
             };
-            crate::service::SENDER.beat(wait);
+            crate::liveness::SENDER.beat(wait);
             // Only an idle sender is woken early: pacing and a server's pause are kept.
             let listen = wait == idle;
             tokio::select! {
