@@ -246,8 +246,8 @@ async fn ack_latency(
     let ack_settings = common::settings_with(&roster, storage, &pairs);
     store.sync_units(&ack_settings.roster).await.unwrap();
     let (trigger, shutdown) = Shutdown::new();
-    let daemon = mailbox::run(&ack_settings, &store, shutdown.clone());
-    let sender = reportbox::notify::run(&ack_settings, &store, shutdown);
+    let daemon = mailbox::run(&ack_settings, store, shutdown.clone());
+    let sender = reportbox::notify::run(&ack_settings, store, shutdown);
     let measure = async {
         let mut lat = Vec::with_capacity(m);
         for i in 0..m {
