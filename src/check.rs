@@ -140,7 +140,7 @@ pub async fn all(settings: &Settings) -> Vec<Line> {
 
 /// Writes and removes a file where originals are kept: the service needs both.
 pub fn storage(settings: &Settings) -> Line {
-    let dir = &settings.storage_dir;
+    let dir = &settings.storage.dir;
     if let Err(e) = std::fs::create_dir_all(dir) {
         return fail(format!("存储目录 {}：无法创建：{e}", dir.display()));
     }
@@ -158,7 +158,7 @@ pub fn storage(settings: &Settings) -> Line {
 }
 
 pub async fn database(settings: &Settings) -> Line {
-    let store = match Store::connect(&settings.database.url, 1, &settings.storage_dir).await {
+    let store = match Store::connect(&settings.database.url, 1, &settings.storage.dir).await {
         Ok(s) => s,
         Err(e) => return fail(format!("数据库（database.url）：无法连接：{e}")),
     };

@@ -615,7 +615,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<Store> {
     Store::connect(
         &settings.database.url,
         settings.database.max_connections,
-        &settings.storage_dir,
+        crate::store::ObjectStore::open(&settings.storage)?,
     )
     .await
     .context("无法连接数据库（database.url）")

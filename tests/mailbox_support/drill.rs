@@ -227,6 +227,7 @@ impl Campaign {
         for h in &hashes {
             let bytes = objects
                 .get(h)
+                .await
                 .unwrap_or_else(|e| panic!("original {h} missing: {e}"));
             assert_eq!(&sha256_hex(&bytes), h, "the original {h} is intact");
         }
