@@ -9,6 +9,7 @@ mod durable;
 mod export;
 mod health;
 mod leadership;
+pub mod migrate;
 pub mod objects;
 mod outbox;
 mod recheck;

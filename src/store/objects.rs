@@ -8,7 +8,7 @@
 //! original a crash could take back.
 
 use super::s3::S3Objects;
-use super::settings::{Backend, StorageSettings};
+use super::settings::{Backend, S3Settings, StorageSettings};
 use super::{Durable, StoreError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -67,10 +67,15 @@ impl ObjectStore {
     /// The backend `[storage]` names. Builds the S3 client only (no request is made).
     pub fn open(settings: &StorageSettings) -> Result<Self, StoreError> {
         Ok(match &settings.backend {
-            Backend::Fs => ObjectStore::new(&settings.dir),
-            Backend::S3(s3) => ObjectStore {
-                backend: Objects::S3(Arc::new(S3Objects::new(s3)?)),
-            },
+            Backend::Fs { .. } => ObjectStore::new(&settings.dir),
+            Backend::S3(s3) => ObjectStore::s3(s3)?,
+        })
+    }
+
+    /// The bucket `s3` names.
+    pub fn s3(s3: &S3Settings) -> Result<Self, StoreError> {
+        Ok(ObjectStore {
+            backend: Objects::S3(Arc::new(S3Objects::new(s3)?)),
         })
     }
 

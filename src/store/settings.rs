@@ -52,7 +52,8 @@ pub struct StorageSettings {
 
 #[derive(Debug, Clone)]
 pub enum Backend {
-    Fs,
+    /// Objects under `dir`; `s3` is the bucket `storage migrate --to s3` fills, when given.
+    Fs { s3: Option<S3Settings> },
     S3(S3Settings),
 }
 
@@ -97,7 +98,7 @@ impl StorageSettings {
     pub fn fs(dir: impl Into<PathBuf>) -> StorageSettings {
         StorageSettings {
             dir: dir.into(),
-            backend: Backend::Fs,
+            backend: Backend::Fs { s3: None },
         }
     }
 
@@ -118,19 +119,29 @@ impl StorageSettings {
             }
         };
         let backend = match raw.backend.as_deref().map(str::trim).unwrap_or("fs") {
-            "fs" => Backend::Fs,
+            "fs" => Backend::Fs {
+                s3: raw.s3.and_then(|s3| s3_from_raw(s3, base, env, problems)),
+            },
             "s3" => match s3_from_raw(raw.s3.unwrap_or_default(), base, env, problems) {
                 Some(s3) => Backend::S3(s3),
-                None => Backend::Fs,
+                None => Backend::Fs { s3: None },
             },
             other => {
                 problems.push(format!(
                     "storage.backend: \"{other}\" is neither \"fs\" nor \"s3\""
                 ));
-                Backend::Fs
+                Backend::Fs { s3: None }
             }
         };
         StorageSettings { dir, backend }
+    }
+
+    /// The bucket configured under `[storage.s3]`, whichever backend is in use.
+    pub fn s3(&self) -> Option<&S3Settings> {
+        match &self.backend {
+            Backend::Fs { s3 } => s3.as_ref(),
+            Backend::S3(s3) => Some(s3),
+        }
     }
 }
 
@@ -143,7 +154,7 @@ fn s3_from_raw(
     let start = problems.len();
     let bucket = raw.bucket.filter(|b| !b.trim().is_empty());
     if bucket.is_none() {
-        problems.push("storage.s3.bucket: required with storage.backend = \"s3\"".into());
+        problems.push("storage.s3.bucket: required".into());
     }
     let endpoint = raw.endpoint.filter(|e| !e.trim().is_empty());
     if let Some(e) = &endpoint {

@@ -4,6 +4,7 @@
 
 pub mod bin;
 pub mod relay;
+pub mod s3;
 
 use base64::Engine;
 use reportbox::config::Settings;
