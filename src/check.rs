@@ -132,6 +132,9 @@ pub fn offline(settings: &Settings) -> Vec<Line> {
 pub async fn all(settings: &Settings) -> Vec<Line> {
     let mut lines = offline(settings);
     lines.push(storage(settings));
+    if let Some(line) = bucket(settings).await {
+        lines.push(line);
+    }
     lines.push(database(settings).await);
     lines.extend(imap(settings).await);
     lines.push(smtp(settings).await);
@@ -155,6 +158,31 @@ pub fn storage(settings: &Settings) -> Line {
         ));
     }
     pass(format!("存储目录 {}：可写", dir.display()))
+}
+
+/// With `storage.backend = "s3"`: stores a small probe object and reads it back. Being named by
+/// its hash it is written once and harmless to keep, so nothing is deleted (the service's key
+/// may rightly lack that right).
+pub async fn bucket(settings: &Settings) -> Option<Line> {
+    use crate::store::settings::Backend;
+    let Backend::S3(_) = &settings.storage.backend else {
+        return None;
+    };
+    let objects = match crate::store::ObjectStore::open(&settings.storage) {
+        Ok(o) => o,
+        Err(e) => return Some(fail(format!("存储桶（storage.s3）：配置无效：{e}"))),
+    };
+    let probe = b"reportbox check: this object may stay\n";
+    let sha = crate::store::sha256_hex(probe);
+    let result = match objects.put(&sha, probe).await {
+        Ok(()) => objects.get(&sha).await,
+        Err(e) => Err(e),
+    };
+    Some(match result {
+        Ok(bytes) if bytes == probe => pass(format!("存储桶 {}：可写可读", objects.describe())),
+        Ok(_) => fail(format!("存储桶 {}：读回的内容与写入的不同", objects.describe())),
+        Err(e) => fail(format!("存储桶 {}：{e}", objects.describe())),
+    })
 }
 
 pub async fn database(settings: &Settings) -> Line {

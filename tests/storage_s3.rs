@@ -12,6 +12,7 @@ use mailbox_support::drill::Campaign;
 use mailbox_support::{uniq_user, url_of, wait_delivered, DEADLINE};
 use reportbox::store::settings::Backend;
 use reportbox::store::{sha256_hex, ObjectStore, StoreError};
+use mail_parser::MimeHeaders;
 use sqlx::PgPool;
 
 #[tokio::test]

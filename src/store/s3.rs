@@ -24,6 +24,7 @@ pub struct S3Objects {
 
 impl S3Objects {
     pub fn new(s: &S3Settings) -> Result<Self, StoreError> {
+        crate::net::install_tls_provider();
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(&s.bucket)
             .with_region(&s.region)

@@ -21,6 +21,7 @@ fn var(name: &str) -> String {
 impl Bucket {
     /// Creates a fresh bucket named after `tag` (S3 names: lower case, digits, hyphens).
     pub async fn create(tag: &str) -> Bucket {
+        reportbox::net::install_tls_provider();
         let unique: String = format!("rb-{tag}-{}", super::uniq())
             .to_lowercase()
             .chars()
