@@ -180,7 +180,10 @@ pub async fn bucket(settings: &Settings) -> Option<Line> {
     };
     Some(match result {
         Ok(bytes) if bytes == probe => pass(format!("存储桶 {}：可写可读", objects.describe())),
-        Ok(_) => fail(format!("存储桶 {}：读回的内容与写入的不同", objects.describe())),
+        Ok(_) => fail(format!(
+            "存储桶 {}：读回的内容与写入的不同",
+            objects.describe()
+        )),
         Err(e) => fail(format!("存储桶 {}：{e}", objects.describe())),
     })
 }

@@ -230,7 +230,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::Storage {
-            action: StorageCommand::Migrate { to: StorageTarget::S3 },
+            action: StorageCommand::Migrate {
+                to: StorageTarget::S3,
+            },
         } => return migrate_storage(&settings).await,
         Command::Check { offline } => {
             let lines = if offline {

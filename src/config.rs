@@ -432,9 +432,11 @@ impl Settings {
             .build()?
             .try_deserialize()?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::from_raw(with_credentials(raw, credentials.as_deref()), base, &|k: &str| {
-            aws.get(k).cloned()
-        })
+        Self::from_raw(
+            with_credentials(raw, credentials.as_deref()),
+            base,
+            &|k: &str| aws.get(k).cloned(),
+        )
     }
 
     /// Loads `path` with the process environment.

@@ -10,12 +10,12 @@
 
 mod mailbox_support;
 
+use mail_parser::MimeHeaders;
 use mailbox_support::common::s3::Bucket;
 use mailbox_support::common::{self, bin};
 use mailbox_support::drill::{assert_nothing_given_up, knob, Campaign};
 use mailbox_support::{uniq_user, url_of, wait_delivered, Daemon, DEADLINE};
 use reportbox::store::sha256_hex;
-use mail_parser::MimeHeaders;
 use sqlx::PgPool;
 use std::time::Duration;
 
@@ -48,7 +48,10 @@ async fn the_standby_on_another_machine_takes_over_from_a_killed_leader_with_the
     let url = url_of(&pool);
     let coordinator = uniq_user("failover-coordinator");
     let mut env = bucket.env();
-    env.push(("REPORTBOX_CAMPAIGN__COORDINATORS".into(), coordinator.clone()));
+    env.push((
+        "REPORTBOX_CAMPAIGN__COORDINATORS".into(),
+        coordinator.clone(),
+    ));
     let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let host_a = campaign.dir.path().join("host-a");
     let host_b = campaign.dir.path().join("host-b");

@@ -6,13 +6,13 @@
 
 mod mailbox_support;
 
+use mail_parser::MimeHeaders;
 use mailbox_support::common::s3::Bucket;
 use mailbox_support::common::{self, bin};
 use mailbox_support::drill::Campaign;
 use mailbox_support::{uniq_user, url_of, wait_delivered, DEADLINE};
 use reportbox::store::settings::Backend;
 use reportbox::store::{sha256_hex, ObjectStore, StoreError};
-use mail_parser::MimeHeaders;
 use sqlx::PgPool;
 
 #[tokio::test]
@@ -30,7 +30,10 @@ async fn objects_are_put_once_read_back_and_a_missing_one_is_named() {
     assert_eq!(objects.get(&sa).await.unwrap(), a);
     assert_eq!(objects.get(&sb).await.unwrap(), b, "3 MiB come back whole");
 
-    let again = objects.put_all(&[(sa.as_str(), a), (sb.as_str(), &b)]).await.unwrap();
+    let again = objects
+        .put_all(&[(sa.as_str(), a), (sb.as_str(), &b)])
+        .await
+        .unwrap();
     assert_eq!(again.files, 0, "what the bucket holds is not written again");
     assert!(objects.exists(&sa).await.unwrap());
 
@@ -71,9 +74,7 @@ async fn a_server_that_does_not_answer_is_a_storage_error_worth_retrying() {
 }
 
 #[sqlx::test(migrations = "./migrations")]
-async fn a_drain_with_the_s3_backend_keeps_originals_in_the_bucket_and_mails_from_it(
-    pool: PgPool,
-) {
+async fn a_drain_with_the_s3_backend_keeps_originals_in_the_bucket_and_mails_from_it(pool: PgPool) {
     let bucket = Bucket::create("drain").await;
     let mut campaign = Campaign::new("s3drain", 3);
     campaign.deliver(6).await;
@@ -81,7 +82,10 @@ async fn a_drain_with_the_s3_backend_keeps_originals_in_the_bucket_and_mails_fro
     let url = url_of(&pool);
     let local = campaign.dir.path().join("this-machine");
     let mut env = bucket.env();
-    env.push(("REPORTBOX_CAMPAIGN__COORDINATORS".into(), coordinator.clone()));
+    env.push((
+        "REPORTBOX_CAMPAIGN__COORDINATORS".into(),
+        coordinator.clone(),
+    ));
     let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
 
     let mut once = campaign.spawn_in("once", &url, "once", &local, &extra);
@@ -151,8 +155,9 @@ async fn storage_migrate_copies_every_original_once_and_checks_it() {
     let out = migrate().await;
     assert_eq!(out.code, 0, "{out}");
     assert!(
-        out.stdout
-            .contains("共 5 个原件：本次上传并校验 4 个，存储桶中已有 1 个，本地损坏 0 个，校验失败 0 个"),
+        out.stdout.contains(
+            "共 5 个原件：本次上传并校验 4 个，存储桶中已有 1 个，本地损坏 0 个，校验失败 0 个"
+        ),
         "{out}"
     );
     for o in &originals {
@@ -165,7 +170,12 @@ async fn storage_migrate_copies_every_original_once_and_checks_it() {
 
     let again = migrate().await;
     assert_eq!(again.code, 0, "{again}");
-    assert!(again.stdout.contains("本次上传并校验 0 个，存储桶中已有 5 个"), "{again}");
+    assert!(
+        again
+            .stdout
+            .contains("本次上传并校验 0 个，存储桶中已有 5 个"),
+        "{again}"
+    );
 }
 
 fn bucket_secret() -> String {

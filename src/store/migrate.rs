@@ -82,6 +82,10 @@ mod tests {
         assert_eq!(done.damaged, vec![bad.clone()]);
         assert!(!to.exists(&bad).await.unwrap());
         let again = copy_objects(&from, &to, |_, _| {}).await.unwrap();
-        assert_eq!((again.copied, again.present), (0, 1), "a re-run sends nothing twice");
+        assert_eq!(
+            (again.copied, again.present),
+            (0, 1),
+            "a re-run sends nothing twice"
+        );
     }
 }

@@ -20,14 +20,14 @@ mod text;
 
 pub use desk::{Handled, NoteRow, ReviewOutcome, ReviewRequest, Reviewed};
 pub use durable::Durable;
-pub use objects::ObjectStore;
-pub use settings::StorageSettings;
 pub use export::CurrentFile;
 pub use health::{
     Backlog, Daemon, FailedEmail, Failures, FolderPoll, GivenUp, LastError, Retried, RetryOnly,
     ServiceHealth,
 };
+pub use objects::ObjectStore;
 pub use recheck::{FileChange, RecheckTarget, Rechecked};
+pub use settings::StorageSettings;
 
 pub use leadership::{Fence, Leadership};
 pub use record::Recording;

@@ -53,7 +53,9 @@ pub struct StorageSettings {
 #[derive(Debug, Clone)]
 pub enum Backend {
     /// Objects under `dir`; `s3` is the bucket `storage migrate --to s3` fills, when given.
-    Fs { s3: Option<S3Settings> },
+    Fs {
+        s3: Option<S3Settings>,
+    },
     S3(S3Settings),
 }
 
@@ -82,7 +84,10 @@ impl fmt::Debug for S3Settings {
             .field("bucket", &self.bucket)
             .field("region", &self.region)
             .field("path_style", &self.path_style)
-            .field("credentials", &self.credentials.as_ref().map(|_| "<redacted>"))
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -189,7 +194,13 @@ fn s3_from_raw(
                 }
             }
         })
-        .or_else(|| credentials(env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), problems));
+        .or_else(|| {
+            credentials(
+                env("AWS_ACCESS_KEY_ID"),
+                env("AWS_SECRET_ACCESS_KEY"),
+                problems,
+            )
+        });
     if problems.len() > start {
         return None;
     }
@@ -289,7 +300,10 @@ mod tests {
         assert_eq!(s3.credentials.as_ref().unwrap().access_key_id, "AKIDFILE");
         assert!(s3.path_style);
         let shown = format!("{s:?}");
-        assert!(!shown.contains("s3cr3t") && !shown.contains("AKIDFILE"), "{shown}");
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("AKIDFILE"),
+            "{shown}"
+        );
     }
 
     #[test]

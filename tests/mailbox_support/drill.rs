@@ -238,7 +238,11 @@ impl Campaign {
     }
 
     /// [`Campaign::assert_originals`] against `objects` (a bucket, say).
-    pub async fn assert_originals_in(&self, pool: &PgPool, objects: &reportbox::store::ObjectStore) {
+    pub async fn assert_originals_in(
+        &self,
+        pool: &PgPool,
+        objects: &reportbox::store::ObjectStore,
+    ) {
         let hashes: Vec<String> = sqlx::query_scalar(
             "SELECT raw_sha256 FROM messages
              UNION SELECT sha256 FROM files WHERE sha256 IS NOT NULL",
