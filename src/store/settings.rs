@@ -330,4 +330,41 @@ mod tests {
         assert!(all.contains("go together"), "{all}");
         assert!(!all.contains("only-the-id"), "{all}");
     }
+
+    #[test]
+    fn the_environment_chooses_s3_and_carries_its_keys() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/reportbox.toml");
+        let env = [
+            ("REPORTBOX_STORAGE__BACKEND", "s3"),
+            ("REPORTBOX_STORAGE__S3__ENDPOINT", "http://127.0.0.1:9000"),
+            ("REPORTBOX_STORAGE__S3__BUCKET", "originals"),
+            ("REPORTBOX_STORAGE__S3__ACCESS_KEY_ID", "AKIDENV"),
+            ("REPORTBOX_STORAGE__S3__SECRET_ACCESS_KEY", "s3cr3t-env"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let s = crate::config::Settings::load(&path, env).unwrap();
+        let Backend::S3(s3) = &s.storage.backend else {
+            panic!("s3 expected: {:?}", s.storage)
+        };
+        assert_eq!(s3.bucket, "originals");
+        assert!(s3.path_style, "an endpoint of our own is reached by path");
+        assert_eq!(
+            s3.credentials.as_ref().unwrap().secret_access_key,
+            "s3cr3t-env"
+        );
+        assert!(!format!("{s:?}").contains("s3cr3t-env"));
+
+        let aws = [
+            ("REPORTBOX_STORAGE__S3__BUCKET", "originals"),
+            ("AWS_ACCESS_KEY_ID", "AKIDAWS"),
+            ("AWS_SECRET_ACCESS_KEY", "from-aws-env"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let s = crate::config::Settings::load(&path, aws).unwrap();
+        let Backend::Fs { s3: Some(s3) } = &s.storage.backend else {
+            panic!("fs, with the bucket for migrate: {:?}", s.storage)
+        };
+        assert_eq!(s3.credentials.as_ref().unwrap().access_key_id, "AKIDAWS");
+        assert!(!s3.path_style, "AWS itself: virtual-hosted");
+    }
 }
