@@ -122,6 +122,48 @@ async fn a_drain_with_the_s3_backend_keeps_originals_in_the_bucket_and_mails_fro
         "the attachment mailed is the object in the bucket"
     );
     assert!(!local.join("objects").exists());
+
+    // export copies each unit's current files out of the bucket; a second run rewrites nothing.
+    let out_dir = campaign.dir.path().join("export");
+    let export = || {
+        let mut cmd = bin::command(&["export", "--out", out_dir.to_str().unwrap()]);
+        cmd.env("REPORTBOX_DATABASE__URL", &url)
+            .env("REPORTBOX_STORAGE__DIR", &local)
+            .env("REPORTBOX_CAMPAIGN__ROSTER", campaign.roster())
+            .envs(env.iter().cloned());
+        bin::output(cmd, DEADLINE)
+    };
+    let first = export().await;
+    assert_eq!(first.code, 0, "{first}");
+    let reports = exported_reports(&out_dir);
+    assert_eq!(reports.len(), 3, "one 总结报告 per unit: {reports:?}");
+    for path in &reports {
+        let bytes = std::fs::read(path).unwrap();
+        assert!(bucket.objects().exists(&sha256_hex(&bytes)).await.unwrap());
+    }
+    let stamps: Vec<_> = reports
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+        .collect();
+    let second = export().await;
+    assert_eq!(second.code, 0, "{second}");
+    let again: Vec<_> = reports
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+        .collect();
+    assert_eq!(stamps, again, "what is right is left alone");
+}
+
+fn exported_reports(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for unit in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = unit.path().join("总结报告.txt");
+        if path.is_file() {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
 }
 
 /// `storage migrate --to s3` as ops would run it before switching the backend: an earlier run
