@@ -32,6 +32,15 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
+    /// The object store (bucket or disk) failed, for a while: not the message's fault, and not
+    /// the mailbox's either.
+    pub fn is_storage(&self) -> bool {
+        matches!(
+            self,
+            PipelineError::Store(e @ (StoreError::S3 { .. } | StoreError::Io { .. })) if e.is_transient()
+        )
+    }
+
     pub fn is_transient(&self) -> bool {
         match self {
             PipelineError::Store(e) => e.is_transient(),

@@ -13,23 +13,11 @@ mod mailbox_support;
 use mail_parser::MimeHeaders;
 use mailbox_support::common::s3::Bucket;
 use mailbox_support::common::{self, bin};
-use mailbox_support::drill::{assert_nothing_given_up, knob, Campaign};
-use mailbox_support::{uniq_user, url_of, wait_delivered, Daemon, DEADLINE};
+use mailbox_support::drill::{assert_nothing_given_up, knob, wait_log, Campaign};
+use mailbox_support::{uniq_user, url_of, wait_delivered, DEADLINE};
 use reportbox::store::sha256_hex;
 use sqlx::PgPool;
 use std::time::Duration;
-
-async fn wait_log(daemon: &Daemon, what: &str) {
-    let end = tokio::time::Instant::now() + DEADLINE;
-    while !daemon.log_text().contains(what) {
-        assert!(
-            tokio::time::Instant::now() < end,
-            "never logged {what:?}:\n{}",
-            daemon.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 async fn recorded(pool: &PgPool) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM messages")

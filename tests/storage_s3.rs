@@ -7,9 +7,10 @@
 mod mailbox_support;
 
 use mail_parser::MimeHeaders;
+use mailbox_support::common::relay::Relay;
 use mailbox_support::common::s3::Bucket;
 use mailbox_support::common::{self, bin};
-use mailbox_support::drill::Campaign;
+use mailbox_support::drill::{assert_nothing_given_up, wait_log, Campaign};
 use mailbox_support::{uniq_user, url_of, wait_delivered, DEADLINE};
 use reportbox::store::settings::Backend;
 use reportbox::store::{sha256_hex, ObjectStore, StoreError};
@@ -222,4 +223,63 @@ async fn storage_migrate_copies_every_original_once_and_checks_it() {
 
 fn bucket_secret() -> String {
     std::env::var("TESTENV_S3_SECRET_KEY").unwrap()
+}
+
+/// The bucket goes away while mail waits: nothing is recorded without its originals, the IMAP
+/// session is kept (one login in all, never "mailbox unavailable"), no message is charged an
+/// attempt, and once the bucket is back everything is recorded and acknowledged once.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_bucket_outage_keeps_the_mailbox_session_and_loses_nothing(pool: PgPool) {
+    let bucket = Bucket::create("outage").await;
+    let upstream = bucket.endpoint.trim_start_matches("http://").to_string();
+    let relay = Relay::start_to(upstream).await;
+    let mut env = bucket.env();
+    for (k, v) in &mut env {
+        if k == "REPORTBOX_STORAGE__S3__ENDPOINT" {
+            *v = format!("http://127.0.0.1:{}", relay.port);
+        }
+    }
+    env.push(("REPORTBOX_MAILBOX__BACKOFF_INITIAL".into(), "200ms".into()));
+    env.push(("REPORTBOX_MAILBOX__BACKOFF_MAX".into(), "1s".into()));
+    let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut campaign = Campaign::new("s3outage", 2);
+    let url = url_of(&pool);
+    let local = campaign.dir.path().join("this-machine");
+
+    relay.cut();
+    campaign.deliver(4).await;
+    let mut run = campaign.spawn_in("run", &url, "run", &local, &extra);
+    wait_log(&run, "object store unavailable").await;
+    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 0, "nothing is committed without its originals");
+    assert_nothing_given_up(&pool).await;
+
+    relay.restore();
+    campaign.wait_drained(&pool).await;
+    wait_log(&run, "watching the mailbox").await;
+    run.signal("-TERM");
+    assert!(
+        run.wait_exit(DEADLINE).await.success(),
+        "{}",
+        run.log_text()
+    );
+
+    campaign.assert_recorded_once(&pool).await;
+    campaign.assert_originals_in(&pool, &bucket.objects()).await;
+    campaign.assert_acks_queued_once_and_sent(&pool).await;
+    let attempts: Vec<i32> = sqlx::query_scalar("SELECT attempts FROM mailbox_failures")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert!(attempts.iter().all(|a| *a == 0), "charged: {attempts:?}");
+    let log = run.log_text();
+    assert_eq!(
+        log.matches("mailbox open").count(),
+        1,
+        "one session:\n{log}"
+    );
+    assert!(!log.contains("mailbox unavailable"), "{log}");
 }

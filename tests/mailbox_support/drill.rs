@@ -379,3 +379,16 @@ pub async fn wait_progress(pool: &PgPool, daemon: &mut Daemon, target: i64) -> b
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// Waits (bounded) until `daemon` has logged `what`.
+pub async fn wait_log(daemon: &Daemon, what: &str) {
+    let end = tokio::time::Instant::now() + DEADLINE;
+    while !daemon.log_text().contains(what) {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "never logged {what:?}:\n{}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
