@@ -65,7 +65,7 @@ async fn main() {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let settings = common::settings_with(&roster, &dir.path().join("objects"), &pairs);
-    let store = Store::from_pool(pool, &dir.path().join("objects"));
+    let store = Store::from_pool(pool, dir.path().join("objects"));
     store.migrate().await.unwrap();
     store.sync_units(&settings.roster).await.unwrap();
     let mailer = Mailer::new(&settings).unwrap();

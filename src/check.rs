@@ -132,6 +132,9 @@ pub fn offline(settings: &Settings) -> Vec<Line> {
 pub async fn all(settings: &Settings) -> Vec<Line> {
     let mut lines = offline(settings);
     lines.push(storage(settings));
+    if let Some(line) = bucket(settings).await {
+        lines.push(line);
+    }
     lines.push(database(settings).await);
     lines.extend(imap(settings).await);
     lines.push(smtp(settings).await);
@@ -140,7 +143,7 @@ pub async fn all(settings: &Settings) -> Vec<Line> {
 
 /// Writes and removes a file where originals are kept: the service needs both.
 pub fn storage(settings: &Settings) -> Line {
-    let dir = &settings.storage_dir;
+    let dir = &settings.storage.dir;
     if let Err(e) = std::fs::create_dir_all(dir) {
         return fail(format!("存储目录 {}：无法创建：{e}", dir.display()));
     }
@@ -157,8 +160,36 @@ pub fn storage(settings: &Settings) -> Line {
     pass(format!("存储目录 {}：可写", dir.display()))
 }
 
+/// With `storage.backend = "s3"`: stores a small probe object and reads it back. Being named by
+/// its hash it is written once and harmless to keep, so nothing is deleted (the service's key
+/// may rightly lack that right).
+pub async fn bucket(settings: &Settings) -> Option<Line> {
+    use crate::store::settings::Backend;
+    let Backend::S3(_) = &settings.storage.backend else {
+        return None;
+    };
+    let objects = match crate::store::ObjectStore::open(&settings.storage) {
+        Ok(o) => o,
+        Err(e) => return Some(fail(format!("存储桶（storage.s3）：配置无效：{e}"))),
+    };
+    let probe = b"reportbox check: this object may stay\n";
+    let sha = crate::store::sha256_hex(probe);
+    let result = match objects.put(&sha, probe).await {
+        Ok(()) => objects.get(&sha).await,
+        Err(e) => Err(e),
+    };
+    Some(match result {
+        Ok(bytes) if bytes == probe => pass(format!("存储桶 {}：可写可读", objects.describe())),
+        Ok(_) => fail(format!(
+            "存储桶 {}：读回的内容与写入的不同",
+            objects.describe()
+        )),
+        Err(e) => fail(format!("存储桶 {}：{e}", objects.describe())),
+    })
+}
+
 pub async fn database(settings: &Settings) -> Line {
-    let store = match Store::connect(&settings.database.url, 1, &settings.storage_dir).await {
+    let store = match Store::connect(&settings.database.url, 1, &settings.storage.dir).await {
         Ok(s) => s,
         Err(e) => return fail(format!("数据库（database.url）：无法连接：{e}")),
     };

@@ -151,10 +151,31 @@ pub enum Command {
         #[arg(long)]
         unit: Option<String>,
     },
+    /// The originals' storage: `storage migrate --to s3` copies every original of storage.dir
+    /// into the bucket of [storage.s3], checking each one's sha256 after upload.
+    Storage {
+        #[command(subcommand)]
+        action: StorageCommand,
+    },
     /// Watch the mailbox ([mailbox] in the configuration) until SIGTERM or SIGINT.
     Run,
     /// One pass over the mailbox, then exit.
     Once,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Copy the originals of storage.dir into the bucket (those already there are skipped);
+    /// safe to interrupt and to run again. Then set storage.backend = "s3".
+    Migrate {
+        #[arg(long, value_enum)]
+        to: StorageTarget,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StorageTarget {
+    S3,
 }
 
 /// An instant for the scheduler, instead of the system clock.
@@ -208,6 +229,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", units_table(&settings.roster));
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Storage {
+            action: StorageCommand::Migrate {
+                to: StorageTarget::S3,
+            },
+        } => return migrate_storage(&settings).await,
         Command::Check { offline } => {
             let lines = if offline {
                 let mut l = crate::check::offline(&settings);
@@ -242,7 +268,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let campaign = settings.campaign_view();
     match cli.command {
-        Command::CheckConfig | Command::Check { .. } | Command::Units => {
+        Command::CheckConfig | Command::Check { .. } | Command::Units | Command::Storage { .. } => {
             unreachable!("handled above")
         }
         Command::Migrate => {
@@ -611,11 +637,48 @@ async fn remind(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `storage migrate --to s3`: needs no database, only the directory and the bucket.
+async fn migrate_storage(settings: &Settings) -> anyhow::Result<ExitCode> {
+    use crate::store::ObjectStore;
+    let Some(s3) = settings.storage.s3() else {
+        bail!("[storage.s3] 未配置（endpoint、bucket、region、凭据），无处可迁移");
+    };
+    let from = ObjectStore::new(&settings.storage.dir);
+    let to = ObjectStore::s3(s3)?;
+    println!("从 {} 迁移到 {}", from.describe(), to.describe());
+    let done = crate::store::migrate::copy_objects(&from, &to, |i, n| {
+        if i % 500 == 0 && i < n {
+            println!("已处理 {i}/{n} 个原件");
+        }
+    })
+    .await
+    .context("迁移中断（已完成的不受影响，再次运行即可继续）")?;
+    for sha in &done.damaged {
+        println!("本地原件已损坏（内容与哈希不符），未上传：{sha}");
+    }
+    for sha in &done.mismatched {
+        println!("上传后读回的内容与哈希不符：{sha}（请再次运行）");
+    }
+    println!(
+        "共 {} 个原件：本次上传并校验 {} 个，存储桶中已有 {} 个，本地损坏 {} 个，校验失败 {} 个",
+        done.found,
+        done.copied,
+        done.present,
+        done.damaged.len(),
+        done.mismatched.len()
+    );
+    Ok(if done.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 async fn connect(settings: &Settings) -> anyhow::Result<Store> {
     Store::connect(
         &settings.database.url,
         settings.database.max_connections,
-        &settings.storage_dir,
+        crate::store::ObjectStore::open(&settings.storage)?,
     )
     .await
     .context("无法连接数据库（database.url）")

@@ -43,7 +43,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct RawSettings {
     database: RawDatabase,
-    storage: RawStorage,
+    storage: crate::store::settings::RawStorage,
     campaign: RawCampaign,
     #[serde(default)]
     limits: IntakeLimits,
@@ -137,12 +137,6 @@ struct RawDatabase {
 
 fn default_max_connections() -> u32 {
     5
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStorage {
-    dir: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -379,7 +373,7 @@ impl Campaign {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database: DatabaseSettings,
-    pub storage_dir: PathBuf,
+    pub storage: crate::store::StorageSettings,
     pub campaign: Campaign,
     pub limits: IntakeLimits,
     pub table: TableTemplate,
@@ -401,11 +395,15 @@ impl Settings {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, ConfigError> {
         let mut credentials = None;
+        let mut aws = std::collections::HashMap::new();
         let env_map: ::config::Map<String, String> = env
             .into_iter()
             .inspect(|(k, v)| {
                 if k == "CREDENTIALS_DIRECTORY" && !v.is_empty() {
                     credentials = Some(PathBuf::from(v));
+                }
+                if k == "AWS_ACCESS_KEY_ID" || k == "AWS_SECRET_ACCESS_KEY" {
+                    aws.insert(k.clone(), v.clone());
                 }
             })
             .filter(|(k, _)| {
@@ -434,7 +432,11 @@ impl Settings {
             .build()?
             .try_deserialize()?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::from_raw(with_credentials(raw, credentials.as_deref()), base)
+        Self::from_raw(
+            with_credentials(raw, credentials.as_deref()),
+            base,
+            &|k: &str| aws.get(k).cloned(),
+        )
     }
 
     /// Loads `path` with the process environment.
@@ -442,7 +444,11 @@ impl Settings {
         Self::load(path, std::env::vars())
     }
 
-    fn from_raw(raw: RawSettings, base: &Path) -> Result<Settings, ConfigError> {
+    fn from_raw(
+        raw: RawSettings,
+        base: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
         let mut problems = Vec::new();
         let mut need = |key: &str, value: Option<String>| -> String {
             match value.filter(|v| !v.trim().is_empty()) {
@@ -454,7 +460,6 @@ impl Settings {
             }
         };
         let url = need("database.url", raw.database.url);
-        let storage = need("storage.dir", raw.storage.dir);
         let name = need("campaign.name", raw.campaign.name);
         let deadline_text = need("campaign.deadline", raw.campaign.deadline);
         let roster_text = need("campaign.roster", raw.campaign.roster);
@@ -585,13 +590,15 @@ impl Settings {
             }
         };
 
+        let storage =
+            crate::store::StorageSettings::from_raw(raw.storage, base, env, &mut problems);
         match (deadline, tz, roster, opens, problems.is_empty()) {
             (Some(deadline), Some(tz), Some(roster), Some(opens), true) => Ok(Settings {
                 database: DatabaseSettings {
                     url,
                     max_connections: raw.database.max_connections,
                 },
-                storage_dir: base.join(storage),
+                storage,
                 campaign: Campaign {
                     name,
                     year: raw.campaign.year.unwrap_or_else(|| deadline.year()),

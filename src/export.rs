@@ -325,7 +325,7 @@ pub async fn export(
     let csv = status_csv(&settings.campaign.items, &status)?;
     let current = store.current_files().await?;
     let planned = plan(&settings.campaign.items, &status, &current, xlsx, csv);
-    write(dir, &planned, &store.objects)
+    write(dir, &planned, &store.objects).await
 }
 
 /// 汇总表.xlsx for `status`: the workbook the daily email carries.
@@ -357,7 +357,7 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
 
 /// Puts `planned` under `dir`, then removes what the previous export listed and this one does
 /// not, then lists this one.
-pub fn write(
+pub async fn write(
     dir: &Path,
     planned: &[Planned],
     objects: &ObjectStore,
@@ -375,16 +375,22 @@ pub fn write(
             real_dir(&parent)?;
             remove_partial(&parent);
         }
-        if holds(&target, &p.content, objects) {
+        if holds(&target, &p.content, objects).await {
             done.unchanged += 1;
         } else {
             match &p.content {
                 Content::Bytes(b) => put(&target, &parent, &mut &b[..])?,
-                Content::Object(sha) => {
-                    let from = objects.path_of(sha);
-                    let mut src = std::fs::File::open(&from).map_err(io(&from))?;
-                    put(&target, &parent, &mut src)?;
-                }
+                Content::Object(sha) => match objects.local_path(sha) {
+                    Some(from) => {
+                        let mut src = std::fs::File::open(&from).map_err(io(&from))?;
+                        put(&target, &parent, &mut src)?;
+                    }
+                    // In a bucket: one file in memory at a time, as intake held it.
+                    None => {
+                        let bytes = objects.get(sha).await?;
+                        put(&target, &parent, &mut &bytes[..])?;
+                    }
+                },
             }
             done.written += 1;
         }
@@ -463,17 +469,24 @@ fn real_dir(path: &Path) -> Result<(), ExportError> {
 }
 
 /// `path` is a regular file (not a link) holding exactly `content`: compared byte for byte,
-/// which costs a read and no hashing, so a re-run over large videos stays quick.
-fn holds(path: &Path, content: &Content, objects: &ObjectStore) -> bool {
+/// which costs a read and no hashing, so a re-run over large videos stays quick. An object in
+/// a bucket is not fetched to compare: the file's own sha256 is its name there.
+async fn holds(path: &Path, content: &Content, objects: &ObjectStore) -> bool {
     use std::io::Read;
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return false;
     };
     let mut want: Box<dyn Read> = match content {
         Content::Bytes(b) if meta.len() == b.len() as u64 => Box::new(&b[..]),
-        Content::Object(sha) => match std::fs::File::open(objects.path_of(sha)) {
-            Ok(f) if f.metadata().is_ok_and(|m| m.len() == meta.len()) => Box::new(f),
-            _ => return false,
+        Content::Object(sha) => match objects.local_path(sha) {
+            Some(local) => match std::fs::File::open(local) {
+                Ok(f) if f.metadata().is_ok_and(|m| m.len() == meta.len()) => Box::new(f),
+                _ => return false,
+            },
+            None => {
+                return meta.is_file()
+                    && std::fs::read(path).is_ok_and(|have| sha256_hex(&have) == *sha)
+            }
         },
         Content::Bytes(_) => return false,
     };
@@ -581,13 +594,13 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_rerun_keeps_what_is_right_removes_what_it_wrote_and_nothing_else() {
+    #[tokio::test]
+    async fn a_rerun_keeps_what_is_right_removes_what_it_wrote_and_nothing_else() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("out");
         let objects = ObjectStore::new(tmp.path().join("objects"));
         let first = [bytes("状态.csv", "a"), bytes("u 单位/统计表.xlsx", "t")];
-        let done = write(&dir, &first, &objects).unwrap();
+        let done = write(&dir, &first, &objects).await.unwrap();
         assert_eq!((done.written, done.unchanged, done.units), (2, 0, 1));
         // What a killed run left, a file of the coordinator's, and a manifest edited to point
         // outside: only the first goes.
@@ -599,13 +612,13 @@ mod tests {
         std::fs::write(dir.join(MANIFEST), manifest).unwrap();
 
         let second = [bytes("状态.csv", "b")];
-        let done = write(&dir, &second, &objects).unwrap();
+        let done = write(&dir, &second, &objects).await.unwrap();
         assert_eq!((done.written, done.unchanged, done.removed), (1, 0, 1));
         assert_eq!(std::fs::read_to_string(dir.join("状态.csv")).unwrap(), "b");
         assert!(!dir.join("u 单位/统计表.xlsx").exists());
         assert!(dir.join("u 单位/备注.txt").exists());
         assert!(tmp.path().join("outside.txt").exists());
-        let done = write(&dir, &second, &objects).unwrap();
+        let done = write(&dir, &second, &objects).await.unwrap();
         assert_eq!((done.written, done.unchanged, done.removed), (0, 1, 0));
         let left: Vec<String> = std::fs::read_dir(dir.join("u 单位"))
             .unwrap()

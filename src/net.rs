@@ -21,3 +21,13 @@ impl TlsMode {
         }
     }
 }
+
+/// Makes ring the process's rustls provider, once. The S3 client's HTTP stack (reqwest built
+/// without a provider of its own, so that aws-lc-sys and its C build stay out) takes the
+/// process default; the mail clients name ring themselves. Harmless when already installed.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    });
+}

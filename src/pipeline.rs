@@ -32,6 +32,15 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
+    /// The object store (bucket or disk) failed, for a while: not the message's fault, and not
+    /// the mailbox's either.
+    pub fn is_storage(&self) -> bool {
+        matches!(
+            self,
+            PipelineError::Store(e @ (StoreError::S3 { .. } | StoreError::Io { .. })) if e.is_transient()
+        )
+    }
+
     pub fn is_transient(&self) -> bool {
         match self {
             PipelineError::Store(e) => e.is_transient(),
@@ -87,18 +96,16 @@ pub async fn process(
             ack_due: false,
         });
     }
-    // The original is on disk before anything refers to it.
-    let parsed = blocking(|| {
-        store.objects.put(&raw_sha256, &incoming.raw)?;
-        Ok::<_, PipelineError>(intake::parse(&incoming.raw, &settings.limits))
-    })?;
+    // The original is stored before anything refers to it.
+    store.objects.put(&raw_sha256, &incoming.raw).await?;
+    let parsed = blocking(|| intake::parse(&incoming.raw, &settings.limits));
     let known = known(store, &parsed).await?;
     let size = incoming.raw.len();
-    let message = blocking(|| {
+    let (message, blobs) = blocking(|| {
         let body_sha256 = sha256_hex(body_of(&incoming.raw));
         // The parse holds what is needed; the raw bytes can go before the files are unpacked.
         drop(incoming.raw);
-        let (message, blobs) = decide(
+        decide(
             settings,
             parsed,
             &known,
@@ -109,12 +116,10 @@ pub async fn process(
                 source: incoming.source,
                 internal_date: incoming.internal_date,
             },
-        );
-        for (sha, bytes) in &blobs {
-            store.objects.put(sha, bytes)?;
-        }
-        Ok::<_, PipelineError>(message)
-    })?;
+        )
+    });
+    store.objects.put_all(&borrowed(&blobs)).await?;
+    drop(blobs);
     save(settings, store, &message).await
 }
 
@@ -122,6 +127,14 @@ pub async fn process(
 /// stall the IMAP session's keep-alives or the sender: on a multi-threaded runtime (the daemon)
 /// the worker becomes a blocking thread for the duration. On a single-threaded runtime (tests,
 /// one-shot commands) there is nothing else to keep going, and it runs inline.
+/// `(sha256, bytes)` pairs as [`crate::store::ObjectStore::put_all`] takes them.
+pub(crate) fn borrowed(blobs: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
+    blobs
+        .iter()
+        .map(|(s, b)| (s.as_str(), b.as_slice()))
+        .collect()
+}
+
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
@@ -156,7 +169,7 @@ pub async fn assign(
     if settings.roster.get(unit_id).is_none() {
         return Err(StoreError::NoSuchUnit(unit_id.to_string()).into());
     }
-    let raw = store.objects.get(&raw_sha256)?;
+    let raw = store.objects.get(&raw_sha256).await?;
     let parsed = intake::parse(&raw, &settings.limits);
     let mut known = known(store, &parsed).await?;
     known.assigned = Some(unit_id.to_string());
@@ -173,9 +186,7 @@ pub async fn assign(
         },
     );
     drop(raw);
-    for (sha, bytes) in &blobs {
-        store.objects.put(sha, bytes)?;
-    }
+    store.objects.put_all(&borrowed(&blobs)).await?;
     store
         .count_set_aside(id, &message, &campaign, |after| {
             crate::notify::compose_ack(settings, after)
@@ -248,7 +259,7 @@ pub async fn process_oversized(
             ack_due: false,
         });
     }
-    store.objects.put(&raw_sha256, &header)?;
+    store.objects.put(&raw_sha256, &header).await?;
     let parsed = intake::parse(&header, &settings.limits);
     let known = known(store, &parsed).await?;
     let (mut message, _) = decide(

@@ -92,9 +92,9 @@ pub async fn recheck(
     let campaign = settings.campaign_view();
     let mut report = RecheckReport::default();
     for target in store.recheck_targets(unit).await? {
-        let raw = match store.objects.get(&target.raw_sha256) {
+        let raw = match store.objects.get(&target.raw_sha256).await {
             Ok(raw) => raw,
-            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Err(StoreError::NoSuchObject(_)) => {
                 report.missing_originals.push(target.id);
                 continue;
             }
@@ -143,8 +143,9 @@ async fn decide_files(
     );
     // A member an archive limit kept out before may come out now: its bytes are kept like
     // intake keeps them (writing an object already there is a no-op).
-    for (sha, bytes) in &blobs {
-        store.objects.put(sha, bytes)?;
-    }
+    store
+        .objects
+        .put_all(&crate::pipeline::borrowed(&blobs))
+        .await?;
     Ok(message.files)
 }

@@ -61,7 +61,7 @@ async fn pg_dump_and_the_storage_directory_restore_everything(pool: PgPool) {
         .arg("--format=custom")
         .arg(format!("--file={}", dump.display()))
         .arg(format!("--dbname={}", url_with_database(&source))));
-    let storage = env.settings.storage_dir.clone();
+    let storage = env.settings.storage.dir.clone();
     run(Command::new("tar")
         .arg("-C")
         .arg(storage.parent().unwrap())

@@ -542,7 +542,11 @@ async fn workbook(env: &Env) -> Vec<u8> {
     )
     .await
     .unwrap();
-    env.store.objects.get(&email.attachments[0].sha256).unwrap()
+    env.store
+        .objects
+        .get(&email.attachments[0].sha256)
+        .await
+        .unwrap()
 }
 
 #[sqlx::test(migrations = "./migrations")]

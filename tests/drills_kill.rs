@@ -82,7 +82,8 @@ async fn temporary_files_left_by_a_killed_write_are_removed_at_start(pool: PgPoo
     let campaign = Campaign::new("tmpfiles", 1);
     let objects = reportbox::store::ObjectStore::new(campaign.storage());
     let sha = reportbox::store::sha256_hex(b"an original");
-    let kept = objects.put(&sha, b"an original").unwrap();
+    objects.put(&sha, b"an original").await.unwrap();
+    let kept = objects.local_path(&sha).unwrap();
     let dir = kept.parent().unwrap();
     let stale = dir.join(".tmpK1LLED");
     let fresh = dir.join(".tmpWR1TING");
@@ -108,7 +109,7 @@ async fn temporary_files_left_by_a_killed_write_are_removed_at_start(pool: PgPoo
     }
     assert!(!stale.exists(), "the stale temporary file is removed");
     assert!(fresh.exists(), "a recent one may be a write in flight");
-    assert_eq!(objects.get(&sha).unwrap(), b"an original");
+    assert_eq!(objects.get(&sha).await.unwrap(), b"an original");
     assert!(
         daemon
             .log_text()

@@ -96,7 +96,7 @@ async fn every_original_is_kept_content_addressed(pool: PgPool) {
     .unwrap();
     assert!(rows.len() > 8);
     for (sha,) in rows {
-        let bytes = env.store.objects.get(&sha).unwrap();
+        let bytes = env.store.objects.get(&sha).await.unwrap();
         assert_eq!(reportbox::store::sha256_hex(&bytes), sha);
     }
 }

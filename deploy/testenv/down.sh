@@ -88,6 +88,10 @@ if pid=$(find_pid postgres "$PG_BIN/postgres" "$PGDATA/postmaster.pid" "$PIDS/po
   # SIGINT = PostgreSQL "fast" shutdown: abort open transactions, checkpoint, exit
   request_stop postgres "$pid" postgres "$PG_BIN/postgres" -- kill -INT "$pid"
 fi
+S3_EXE=$(readlink -f /usr/bin/python3 2>/dev/null || true)
+if [[ -n $S3_EXE ]] && pid=$(find_pid moto_server "$S3_EXE" "$PIDS/s3.pid"); then
+  request_stop s3 "$pid" moto_server "$S3_EXE" -- kill -TERM "$pid"
+fi
 for i in "${!NAMES[@]}"; do
   if ! wait_gone "${PIDL[i]}" "${COMMS[i]}" "${EXES[i]}" 30; then
     log "${NAMES[i]} (pid ${PIDL[i]}) did not stop in 30 s; sending SIGKILL"

@@ -31,7 +31,7 @@ die() { printf '[testenv] ERROR: %s\n' "$*" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "must run as root (it installs packages and runs daemons as other users)"
 
 # ---------------------------------------------------------------- constants
-PG_PORT=55432 IMAP_PORT=10143 IMAPS_PORT=10993 LMTP_PORT=10024 SMTP_PORT=10025 SMTPS_PORT=10465
+PG_PORT=55432 S3_PORT=10900 IMAP_PORT=10143 IMAPS_PORT=10993 LMTP_PORT=10024 SMTP_PORT=10025 SMTPS_PORT=10465
 MAIL_DOMAIN=example.test MAIL_PASSWORD=secret MAIL_USER=rbtestmail
 PG_BIN=/usr/lib/postgresql/15/bin
 PF_MASTER_EXE=/usr/lib/postfix/sbin/master
@@ -129,6 +129,8 @@ PKGS=(postgresql-15 openssl systemd)
 ((ONLY_PG)) || PKGS+=(libreoffice-calc-nogui poppler-utils fonts-wqy-microhei)
 # tests/desk.rs renders the daily email's HTML to a PNG with headless Chromium.
 ((ONLY_PG)) || PKGS+=(chromium)
+# tests/storage_s3.rs and tests/failover_s3.rs: an S3 server (moto, from PyPI) in a venv.
+((ONLY_PG)) || PKGS+=(python3-venv)
 MISSING=()
 for p in "${PKGS[@]}"; do
   [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true) == "install ok installed" ]] || MISSING+=("$p")
@@ -541,6 +543,36 @@ EOF
   log "postfix ready"
 fi
 
+# ---------------------------------------------------------------- S3 (moto server)
+# A real S3 HTTP server on loopback for the S3 object store's tests. No Debian package ships
+# one, so moto's server is installed once from PyPI into a venv under the state dir (about
+# 3 minutes and 300 MB the first time, nothing after) and pinned. It keeps objects in memory:
+# a restart empties every bucket, which the tests never rely on across runs.
+MOTO_VERSION=5.2.5
+S3_DIR=$STATE_DIR/s3 S3_VENV=$STATE_DIR/s3/venv S3_LOG=$STATE_DIR/s3/moto.log
+S3_ACCESS_KEY=reportbox-test S3_SECRET_KEY=reportbox-test-secret
+if ((!ONLY_PG)); then
+  mkdir -p "$S3_DIR"
+  if [[ $(cat "$S3_DIR/installed" 2>/dev/null) != "moto $MOTO_VERSION" ]]; then
+    log "installing moto $MOTO_VERSION (S3 server) into $S3_VENV (log: $S3_DIR/pip.log)"
+    rm -rf "$S3_VENV"
+    /usr/bin/python3 -m venv "$S3_VENV" </dev/null >"$S3_DIR/pip.log" 2>&1 9>&- || die "python3 -m venv failed"
+    "$S3_VENV/bin/pip" install -q "moto[s3,server]==$MOTO_VERSION" </dev/null >>"$S3_DIR/pip.log" 2>&1 9>&- ||
+      { tail -n 20 "$S3_DIR/pip.log" >&2; die "pip install moto failed"; }
+    echo "moto $MOTO_VERSION" >"$S3_DIR/installed"
+  fi
+  S3PID=$(read_pid "$PIDS/s3.pid")
+  if alive "$S3PID" moto_server && listening "$S3_PORT"; then
+    log "s3 (moto) already running (pid $S3PID)"
+  else
+    log "starting s3 (moto) on $S3_PORT"
+    setsid "$S3_VENV/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" </dev/null >>"$S3_LOG" 2>&1 9>&- &
+    echo $! >"$PIDS/s3.pid"
+    wait_listening "$S3_PORT" s3 30 || { tail -n 20 "$S3_LOG" >&2; die "moto is not listening on $S3_PORT"; }
+  fi
+  log "s3 ready"
+fi
+
 # ---------------------------------------------------------------- exports
 write_if_changed "$STATE_DIR/env.sh" <<EOF || true
 $(
@@ -563,7 +595,10 @@ $(
     "TESTENV_DOVECOT_LOG=$DC_LOG" \
     "TESTENV_DOVECOT_CONF=$DC_CONF" \
     "TESTENV_POSTFIX_LOG=$PF_LOG" \
-    "TESTENV_POSTFIX_CONF_DIR=$PF_ETC"; do
+    "TESTENV_POSTFIX_CONF_DIR=$PF_ETC" \
+    "TESTENV_S3_ENDPOINT=http://127.0.0.1:$S3_PORT" \
+    "TESTENV_S3_ACCESS_KEY=$S3_ACCESS_KEY" \
+    "TESTENV_S3_SECRET_KEY=$S3_SECRET_KEY"; do
     printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}"
   done
 )

@@ -410,7 +410,26 @@ async fn serve(
         IDLE_RENEW
     };
     loop {
-        let report = pass(settings, store, &mut conn, shutdown, absent).await?;
+        let report = match pass(settings, store, &mut conn, shutdown, absent).await {
+            Ok(report) => report,
+            // The bucket (or disk) failed, not the mailbox: the batch was not committed and will
+            // be fetched again, on this same session, once the backoff has passed.
+            Err(MailboxError::Pipeline(e)) if e.is_storage() => {
+                let delay = backoff.take();
+                warn!(error = %e, retry_in = ?delay, "object store unavailable; keeping the mailbox session");
+                if let Err(e) = store.service_error("mailbox", &e.to_string()).await {
+                    debug!(error = %e, "cannot record the storage error");
+                }
+                let (c, wake) = poll_wait(conn, delay, shutdown, lock).await?;
+                conn = c;
+                if let Wake::Exit(exit) = wake {
+                    logout(conn).await;
+                    return Ok(exit);
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         backoff.reset();
         for (folder, out) in &report.folders {
             log_found(folder, out);

@@ -151,10 +151,17 @@ pub async fn send_due(
             tokio::time::sleep(pace).await;
         }
         first = false;
-        let files = match attachments(store, &claimed.row) {
+        let files = match attachments(store, &claimed.row).await {
             Ok(f) => f,
+            // The bucket does not answer: not this email's fault, and the next would fail the
+            // same way. It stays due, uncharged, for the next pass.
+            Err((error, true)) => {
+                tracing::warn!(id = claimed.row.id, error = %error, "email held: the object store cannot be read");
+                store.complete(claimed, &Delivery::Held { error }).await?;
+                break;
+            }
             // One email whose file is gone must not stop every email queued after it.
-            Err(error) => {
+            Err((error, false)) => {
                 tracing::error!(id = claimed.row.id, error = %error, "email not sent: an attachment cannot be read");
                 report.failed += 1;
                 store.complete(claimed, &Delivery::Failed { error }).await?;
@@ -241,22 +248,22 @@ pub async fn send_due(
     Ok(report)
 }
 
-/// The files of an email, read from the object store; why not, in Chinese, for the row.
-fn attachments(
+/// The files of an email, read from the object store; why not, in Chinese, for the row, and
+/// whether the store itself is in trouble (worth trying again) rather than the file missing.
+async fn attachments(
     store: &Store,
     row: &crate::store::OutboxRow,
-) -> Result<Vec<(String, String, Vec<u8>)>, String> {
-    row.email
-        .attachments
-        .iter()
-        .map(|a| {
-            store
-                .objects
-                .get(&a.sha256)
-                .map(|bytes| (a.name.clone(), a.content_type.clone(), bytes))
-                .map_err(|e| format!("附件“{}”无法读取：{e}", a.name))
-        })
-        .collect()
+) -> Result<Vec<(String, String, Vec<u8>)>, (String, bool)> {
+    let mut files = Vec::with_capacity(row.email.attachments.len());
+    for a in &row.email.attachments {
+        let bytes = store
+            .objects
+            .get(&a.sha256)
+            .await
+            .map_err(|e| (format!("附件“{}”无法读取：{e}", a.name), e.is_transient()))?;
+        files.push((a.name.clone(), a.content_type.clone(), bytes));
+    }
+    Ok(files)
 }
 
 /// Who a reminder round goes to, and who must be phoned instead.
@@ -293,7 +300,7 @@ async fn template_attachment(
     let bytes =
         std::fs::read(path).map_err(|e| NotifyError::Template(path.display().to_string(), e))?;
     let sha = crate::store::sha256_hex(&bytes);
-    store.objects.put(&sha, &bytes)?;
+    store.objects.put(&sha, &bytes).await?;
     let label = settings
         .campaign
         .items
@@ -399,7 +406,7 @@ pub async fn compose_report(
     let values = store.table_values(&table_item).await?;
     let bytes = summary::workbook(settings, &status, &values)?;
     let sha = crate::store::sha256_hex(&bytes);
-    store.objects.put(&sha, &bytes)?;
+    store.objects.put(&sha, &bytes).await?;
     let xlsx = OutboxAttachment {
         name: "汇总表.xlsx".into(),
         content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".into(),

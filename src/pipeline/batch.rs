@@ -90,14 +90,12 @@ pub async fn prepare(
         work.push((parsed, known, meta));
     }
     let decided = blocking(|| par_map(work, |(p, k, m)| decide(settings, p, &k, m)));
-    blocking(|| {
-        let mut originals: Vec<(&str, &[u8])> = Vec::new();
-        for (&i, (message, blobs)) in fresh.iter().zip(&decided) {
-            originals.push((message.raw_sha256.as_str(), items[i].raw));
-            originals.extend(blobs.iter().map(|(s, b)| (s.as_str(), b.as_slice())));
-        }
-        store.objects.put_all(&originals)
-    })?;
+    let mut originals: Vec<(&str, &[u8])> = Vec::new();
+    for (&i, (message, blobs)) in fresh.iter().zip(&decided) {
+        originals.push((message.raw_sha256.as_str(), items[i].raw));
+        originals.extend(blobs.iter().map(|(s, b)| (s.as_str(), b.as_slice())));
+    }
+    store.objects.put_all(&originals).await?;
     let mut decided = decided.into_iter();
     Ok(hashes
         .iter()

@@ -2,9 +2,9 @@
 //! fsynced by several threads at once, then each directory that gained an entry is fsynced once,
 //! so that a committed row never names an original a power loss could take back.
 
-use super::{ObjectStore, StoreError};
+use super::objects::{write_synced, FsObjects};
+use super::StoreError;
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -12,21 +12,21 @@ use std::sync::Mutex;
 /// fsync waits on the disk, not the CPU: more writers than cores keep the device's queue full.
 const IO_THREADS: usize = 16;
 
-/// What [`ObjectStore::put_all`] did.
+/// What [`super::ObjectStore::put_all`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Durable {
-    /// Files written (and fsynced) now; objects already there are not written again.
+    /// Objects written now (fsynced, or PUT); objects already there are not written again.
     pub files: usize,
-    /// Directories fsynced once each after the renames.
+    /// Directories fsynced once each after the renames (none for S3).
     pub dirs: usize,
 }
 
-impl ObjectStore {
+impl FsObjects {
     /// Writes every `(sha256, bytes)` not already stored and makes them durable before
     /// returning: each file is fsynced before its rename (a crash never leaves a short object
     /// under its final name), then every directory that gained an entry (a file, or a directory
     /// created now) is fsynced once.
-    pub fn put_all(&self, items: &[(&str, &[u8])]) -> Result<Durable, StoreError> {
+    pub(super) fn put_all(&self, items: &[(&str, &[u8])]) -> Result<Durable, StoreError> {
         let mut seen = BTreeSet::new();
         let mut todo: Vec<(PathBuf, &[u8])> = Vec::new();
         let mut dirs = BTreeSet::new();
@@ -65,19 +65,6 @@ impl ObjectStore {
             dirs: dirs.len(),
         })
     }
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or(path);
-    let io = |source| StoreError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
@@ -125,8 +112,10 @@ fn each_at_once<T: Sync>(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_batch_is_stored_once_each_and_readable() {
+    use crate::store::ObjectStore;
+
+    #[tokio::test]
+    async fn a_batch_is_stored_once_each_and_readable() {
         let dir = tempfile::tempdir().unwrap();
         let store = ObjectStore::new(dir.path());
         let a = b"first original".as_slice();
@@ -134,12 +123,13 @@ mod tests {
         let (sa, sb) = (super::super::sha256_hex(a), super::super::sha256_hex(b));
         let done = store
             .put_all(&[(sa.as_str(), a), (sb.as_str(), b), (sa.as_str(), a)])
+            .await
             .unwrap();
         assert_eq!(done.files, 2, "the repeated object is written once");
         assert!(done.dirs >= 2, "each new directory is made durable");
-        assert_eq!(store.get(&sa).unwrap(), a);
-        assert_eq!(store.get(&sb).unwrap(), b);
-        let again = store.put_all(&[(sa.as_str(), a)]).unwrap();
+        assert_eq!(store.get(&sa).await.unwrap(), a);
+        assert_eq!(store.get(&sb).await.unwrap(), b);
+        let again = store.put_all(&[(sa.as_str(), a)]).await.unwrap();
         assert_eq!(
             again,
             Durable::default(),

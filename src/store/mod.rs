@@ -9,10 +9,14 @@ mod durable;
 mod export;
 mod health;
 mod leadership;
+pub mod migrate;
+pub mod objects;
 mod outbox;
 pub mod progress;
 mod recheck;
 mod record;
+mod s3;
+pub mod settings;
 mod text;
 
 pub use desk::{Handled, NoteRow, ReviewOutcome, ReviewRequest, Reviewed};
@@ -22,7 +26,9 @@ pub use health::{
     Backlog, Daemon, FailedEmail, Failures, FolderPoll, GivenUp, LastError, Retried, RetryOnly,
     ServiceHealth,
 };
+pub use objects::ObjectStore;
 pub use recheck::{FileChange, RecheckTarget, Rechecked};
+pub use settings::StorageSettings;
 
 pub use leadership::{Fence, Leadership};
 pub use record::Recording;
@@ -40,8 +46,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -67,6 +72,18 @@ pub enum StoreError {
     NoSuchNote(i64),
     #[error("stored JSON is malformed: {0}")]
     Json(#[from] serde_json::Error),
+    /// An original a row names is not in the object store (never stored, or the wrong
+    /// bucket or directory): a person must look, retrying will not bring it.
+    #[error("原件 {0} 不在存储中（storage 配置的目录或存储桶是否正确？）")]
+    NoSuchObject(String),
+    /// The S3 server refused or did not answer: the bucket, not the message, is in trouble.
+    #[error("S3 {op} {key}: {source}")]
+    S3 {
+        op: &'static str,
+        key: String,
+        #[source]
+        source: object_store::Error,
+    },
     /// Another instance took the lock since this one did: this one must stop writing.
     #[error("another instance has taken over ({key}, epoch {epoch})")]
     Fenced { key: String, epoch: i64 },
@@ -106,6 +123,9 @@ impl StoreError {
         match self {
             StoreError::Db(e) => db_error_is_transient(e),
             StoreError::Io { .. } => true,
+            // A refused configuration stays refused; anything else is the server or the way
+            // to it.
+            StoreError::S3 { op, .. } => *op != "configure",
             _ => false,
         }
     }
@@ -135,82 +155,6 @@ fn sqlstate_is_transient(code: &str) -> bool {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-/// Originals on disk, named by the sha256 of their content: a name a unit chose never becomes a
-/// path, and writing the same bytes twice is a no-op.
-#[derive(Debug, Clone)]
-pub struct ObjectStore {
-    root: PathBuf,
-}
-
-impl ObjectStore {
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        ObjectStore { root: root.into() }
-    }
-
-    pub fn path_of(&self, sha256: &str) -> PathBuf {
-        let (a, rest) = sha256.split_at(2.min(sha256.len()));
-        let (b, _) = rest.split_at(2.min(rest.len()));
-        self.root.join("objects").join(a).join(b).join(sha256)
-    }
-
-    /// Writes `bytes` (whose sha256 is `sha256`) unless already there; atomic by rename.
-    pub fn put(&self, sha256: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
-        let path = self.path_of(sha256);
-        if path.exists() {
-            return Ok(path);
-        }
-        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        let io = |source| StoreError::Io {
-            path: dir.clone(),
-            source,
-        };
-        std::fs::create_dir_all(&dir).map_err(io)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
-        tmp.write_all(bytes).map_err(io)?;
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(&path).map_err(|e| io(e.error))?;
-        Ok(path)
-    }
-
-    /// Removes the temporary files a crash left behind mid-write (`.tmp*` beside the objects),
-    /// older than `min_age` so that a write in flight in another process is never touched.
-    /// Returns how many were removed; an unreadable directory is skipped.
-    pub fn remove_stale_temp_files(&self, min_age: std::time::Duration) -> usize {
-        let mut removed = 0;
-        let mut dirs = vec![self.root.join("objects")];
-        while let Some(dir) = dirs.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                let Ok(meta) = entry.metadata() else {
-                    continue;
-                };
-                if meta.is_dir() {
-                    dirs.push(path);
-                    continue;
-                }
-                let stale = meta
-                    .modified()
-                    .ok()
-                    .and_then(|m| m.elapsed().ok())
-                    .is_some_and(|age| age >= min_age);
-                let temp = entry.file_name().to_string_lossy().starts_with(".tmp");
-                if temp && stale && std::fs::remove_file(&path).is_ok() {
-                    removed += 1;
-                }
-            }
-        }
-        removed
-    }
-
-    pub fn get(&self, sha256: &str) -> Result<Vec<u8>, StoreError> {
-        let path = self.path_of(sha256);
-        std::fs::read(&path).map_err(|source| StoreError::Io { path, source })
-    }
 }
 
 /// A message ready to be recorded: everything decided, nothing written yet.
@@ -303,7 +247,7 @@ impl Store {
     pub async fn connect(
         url: &str,
         max_connections: u32,
-        storage_dir: &Path,
+        objects: impl Into<ObjectStore>,
     ) -> Result<Store, StoreError> {
         // The pool retries a refused connection until its acquire timeout and then reports only
         // "pool timed out": one direct attempt first, so a stopped server or a wrong URL fails
@@ -329,13 +273,15 @@ impl Store {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
-        Ok(Store::from_pool(pool, storage_dir))
+        Ok(Store::from_pool(pool, objects))
     }
 
-    pub fn from_pool(pool: PgPool, storage_dir: &Path) -> Store {
+    /// A store over `pool`; `objects` is a local directory (`&Path`) or an opened
+    /// [`ObjectStore`].
+    pub fn from_pool(pool: PgPool, objects: impl Into<ObjectStore>) -> Store {
         Store {
             pool,
-            objects: ObjectStore::new(storage_dir),
+            objects: objects.into(),
             fence: None,
         }
     }
@@ -1188,29 +1134,5 @@ mod tests {
         for c in ["23505", "22P02", "42P01", "22021"] {
             assert!(!sqlstate_is_transient(c), "{c}");
         }
-    }
-
-    #[test]
-    fn stale_temp_files_are_removed_fresh_ones_and_objects_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ObjectStore::new(dir.path());
-        let kept = store.put(&sha256_hex(b"abc"), b"abc").unwrap();
-        let sub = kept.parent().unwrap();
-        let old = sub.join(".tmpOLD123");
-        let fresh = sub.join(".tmpNEW456");
-        std::fs::write(&old, b"half").unwrap();
-        std::fs::write(&fresh, b"half").unwrap();
-        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-        std::fs::File::options()
-            .write(true)
-            .open(&old)
-            .unwrap()
-            .set_modified(hour_ago)
-            .unwrap();
-        let removed = store.remove_stale_temp_files(std::time::Duration::from_secs(600));
-        assert_eq!(removed, 1);
-        assert!(!old.exists());
-        assert!(fresh.exists());
-        assert_eq!(store.get(&sha256_hex(b"abc")).unwrap(), b"abc");
     }
 }

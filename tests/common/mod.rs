@@ -4,6 +4,7 @@
 
 pub mod bin;
 pub mod relay;
+pub mod s3;
 
 use base64::Engine;
 use reportbox::config::Settings;
@@ -386,7 +387,7 @@ pub async fn env_with_roster(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let settings = settings_with(&roster, &storage.path().join("objects"), &pairs);
-    let store = Store::from_pool(pool, &storage.path().join("objects"));
+    let store = Store::from_pool(pool, storage.path().join("objects"));
     store.sync_units(&settings.roster).await.unwrap();
     Env {
         settings,

@@ -23,11 +23,16 @@ pub struct Relay {
 
 impl Relay {
     pub async fn start() -> Relay {
-        let upstream = format!(
+        Relay::start_to(format!(
             "{}:{}",
             testenv("TESTENV_PG_HOST"),
             testenv("TESTENV_PG_PORT")
-        );
+        ))
+        .await
+    }
+
+    /// A relay to another server of the stack (`127.0.0.1:10900`, the S3 server).
+    pub async fn start_to(upstream: String) -> Relay {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (state, watch) = watch::channel(State {

@@ -107,6 +107,10 @@ impl Campaign {
         wait_delivered(&self.mailbox, "INBOX", self.submissions.len() as u32).await;
     }
 
+    pub fn roster(&self) -> &std::path::Path {
+        &self.roster
+    }
+
     pub fn storage(&self) -> PathBuf {
         self.dir.path().join("storage")
     }
@@ -115,6 +119,19 @@ impl Campaign {
     /// grace of 0 makes an email a kill interrupted mid-transmission go out again at once, so the
     /// drill sees the duplicates at-least-once allows instead of waiting 5 minutes for them.
     pub fn spawn(&self, db_url: &str, name: &str, extra: &[(&str, &str)]) -> Daemon {
+        self.spawn_in("run", db_url, name, &self.storage(), extra)
+    }
+
+    /// `reportbox <command>` as [`Campaign::spawn`] runs it, with `storage` as this process's
+    /// `storage.dir` (another machine's local directory, say).
+    pub fn spawn_in(
+        &self,
+        command: &str,
+        db_url: &str,
+        name: &str,
+        storage: &std::path::Path,
+        extra: &[(&str, &str)],
+    ) -> Daemon {
         let mut env = mailbox_env(&self.mailbox, "rb-drill", "none");
         for (k, v) in [
             (
@@ -133,9 +150,9 @@ impl Campaign {
         }
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         Daemon::spawn(
-            "run",
+            command,
             db_url,
-            &self.storage(),
+            storage,
             &env,
             self.dir.path().join(format!("{name}.log")),
         )
@@ -216,7 +233,16 @@ impl Campaign {
     /// Every original is in the storage directory with the bytes its hash names: each raw
     /// message, each file, and each submission's attachment by the hash of what was sent.
     pub async fn assert_originals(&self, pool: &PgPool) {
-        let objects = reportbox::store::ObjectStore::new(self.storage());
+        self.assert_originals_in(pool, &reportbox::store::ObjectStore::new(self.storage()))
+            .await;
+    }
+
+    /// [`Campaign::assert_originals`] against `objects` (a bucket, say).
+    pub async fn assert_originals_in(
+        &self,
+        pool: &PgPool,
+        objects: &reportbox::store::ObjectStore,
+    ) {
         let hashes: Vec<String> = sqlx::query_scalar(
             "SELECT raw_sha256 FROM messages
              UNION SELECT sha256 FROM files WHERE sha256 IS NOT NULL",
@@ -227,6 +253,7 @@ impl Campaign {
         for h in &hashes {
             let bytes = objects
                 .get(h)
+                .await
                 .unwrap_or_else(|e| panic!("original {h} missing: {e}"));
             assert_eq!(&sha256_hex(&bytes), h, "the original {h} is intact");
         }
@@ -350,5 +377,18 @@ pub async fn wait_progress(pool: &PgPool, daemon: &mut Daemon, target: i64) -> b
             daemon.log_text()
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Waits (bounded) until `daemon` has logged `what`.
+pub async fn wait_log(daemon: &Daemon, what: &str) {
+    let end = tokio::time::Instant::now() + DEADLINE;
+    while !daemon.log_text().contains(what) {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "never logged {what:?}:\n{}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
