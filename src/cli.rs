@@ -558,7 +558,7 @@ async fn remind(
 ) -> anyhow::Result<ExitCode> {
     let now = clock.now();
     let status = store.status(&settings.campaign_view(), now).await?;
-    let due = schedule::latest_reminder_round(settings, now);
+    let due = schedule::latest_reminder_round(&settings.campaign, &settings.schedule, now);
     let key = match (&due, dry_run) {
         (Some(r), _) => r.key.clone(),
         (None, true) => "dry-run".to_string(),
@@ -576,7 +576,7 @@ async fn remind(
         ),
         None => println!("当前没有到期的提醒轮次"),
     }
-    if let Some(next) = schedule::next_reminder_round(settings, now) {
+    if let Some(next) = schedule::next_reminder_round(&settings.campaign, &settings.schedule, now) {
         println!(
             "下一轮提醒：{}",
             notify::compose::time_zh(&next.due_at, settings)

@@ -2,13 +2,15 @@
 //! environment variables) into raw serde structs, then a conversion into typed settings that
 //! reports every problem at once, each with its key, before anything starts.
 
+use crate::campaign::{Campaign, ItemDef, ReminderRound, ValidatorKind};
 use crate::identify::{Roster, RosterError};
-use crate::intake::{kind_from_name, FileKind, IntakeLimits};
+use crate::intake::{kind_from_name, IntakeLimits};
 pub use crate::net::TlsMode;
+use crate::schedule::ScheduleSettings;
 use crate::validate::report::ReportRules;
 use crate::validate::table::{TableLimits, TableTemplate};
 use crate::validate::video::VideoRules;
-use chrono::{DateTime, Datelike, FixedOffset};
+use chrono::{DateTime, Datelike};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use std::fmt;
@@ -250,34 +252,6 @@ fn yes() -> bool {
     true
 }
 
-/// Which content check an item gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValidatorKind {
-    Table,
-    Report,
-    Video,
-    None,
-}
-
-/// One item the campaign asks for (contract §3 as data).
-#[derive(Debug, Clone)]
-pub struct ItemDef {
-    pub key: String,
-    pub label: String,
-    pub code: String,
-    pub required: bool,
-    pub validator: ValidatorKind,
-    /// The file kinds (by content) this item accepts, from its extensions.
-    pub kinds: Vec<FileKind>,
-    pub extensions: Vec<String>,
-    /// A document whose name contains one of these is a scan of this item (`table_scan`).
-    pub scan_name_contains: Vec<String>,
-    /// Among several candidates, prefer a name containing one of these.
-    pub prefer_name_contains: Vec<String>,
-    /// The file's name in `export` (统计表 → 统计表.xlsx), without extension.
-    pub export_name: String,
-}
-
 #[derive(Clone)]
 pub struct DatabaseSettings {
     pub url: String,
@@ -330,52 +304,6 @@ impl fmt::Debug for SmtpSettings {
     }
 }
 
-/// A reminder round: `days` after the deadline's date (negative: before), at a local time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReminderRound {
-    pub days: i64,
-    pub at: chrono::NaiveTime,
-}
-
-#[derive(Debug, Clone)]
-pub struct ScheduleSettings {
-    pub reminders: Vec<ReminderRound>,
-    pub daily_report_at: chrono::NaiveTime,
-    pub report_days_after_deadline: i64,
-}
-
-#[derive(Debug, Clone)]
-pub struct Campaign {
-    pub name: String,
-    pub deadline: DateTime<FixedOffset>,
-    pub year: i32,
-    pub tz: Tz,
-    pub mailbox: String,
-    /// The campaign's own addresses (its mailbox first), lowercased: mail from them is set aside.
-    pub own_addresses: Vec<String>,
-    pub roster_path: PathBuf,
-    pub strip_prefixes: Vec<String>,
-    pub acks_per_sender_per_hour: u32,
-    pub items: Vec<ItemDef>,
-    pub coordinators: Vec<String>,
-    pub opens: DateTime<FixedOffset>,
-    pub contact: String,
-    pub template_file: Option<PathBuf>,
-    /// Contract §8 (d): a message naming none of these, from nobody known, is `unrelated`.
-    pub keywords: Vec<String>,
-}
-
-impl Campaign {
-    pub fn item(&self, key: &str) -> Option<&ItemDef> {
-        self.items.iter().find(|i| i.key == key)
-    }
-
-    /// The item a file of this content kind counts as, if any.
-    pub fn item_for_kind(&self, kind: FileKind) -> Option<&ItemDef> {
-        self.items.iter().find(|i| i.kinds.contains(&kind))
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database: DatabaseSettings,
@@ -395,6 +323,17 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// What the validators need of the campaign.
+    pub fn validate_rules(&self) -> crate::validate::Rules<'_> {
+        crate::validate::Rules {
+            table: &self.table,
+            table_limits: &self.table_limits,
+            report: &self.report,
+            video: &self.video,
+            year: self.campaign.year,
+        }
+    }
+
     /// Loads `path`, layered with `REPORTBOX_…` variables from `env`.
     pub fn load(
         path: &Path,

@@ -8,6 +8,7 @@
 //! [`cli`] is the command line (reading mbox files through [`mbox`]), [`check`] its ops
 //! preflight, [`service`] what systemd sees.
 
+pub mod campaign;
 pub mod check;
 pub mod classify;
 pub mod cli;

@@ -529,7 +529,7 @@ pub fn decide(
             if f.role == FileRole::Archive || !f.problems.is_empty() {
                 None
             } else {
-                validate::read_table(settings, &f.name, f.kind, &f.bytes)
+                validate::read_table(&settings.validate_rules(), &f.name, f.kind, &f.bytes)
             }
         })
         .collect();
@@ -557,12 +557,7 @@ pub fn decide(
         .collect();
     let placements = classify::classify(&settings.campaign, &facts);
 
-    let table_item = settings
-        .campaign
-        .items
-        .iter()
-        .find(|i| i.validator == crate::config::ValidatorKind::Table)
-        .map(|i| i.key.clone());
+    let table_item = settings.campaign.table_item().map(|i| i.key.clone());
     let matcher = Matcher::new(&settings.roster, &settings.campaign.strip_prefixes);
     let table_units: Vec<&str> = placements
         .iter()
@@ -610,7 +605,7 @@ pub fn decide(
                 && !files.iter().any(|f| {
                     f.problems.is_empty()
                         && validate::document_mentions(
-                            settings,
+                            &settings.validate_rules(),
                             &f.name,
                             f.kind,
                             &f.bytes,
@@ -670,7 +665,7 @@ pub fn decide(
         if placement.validate {
             if let Some(item) = settings.campaign.item(&placement.item) {
                 let checked = validate::check(
-                    settings,
+                    &settings.validate_rules(),
                     item.validator,
                     &file.name,
                     file.kind,

@@ -16,7 +16,7 @@ pub mod smtp;
 pub mod summary;
 
 use crate::classify;
-use crate::config::{Settings, ValidatorKind};
+use crate::config::Settings;
 use crate::problem::ItemState;
 use crate::schedule::{self, Round};
 use crate::status::{Status, UnitStatus, UnitView};
@@ -296,9 +296,7 @@ async fn template_attachment(
     store.objects.put(&sha, &bytes)?;
     let label = settings
         .campaign
-        .items
-        .iter()
-        .find(|i| i.validator == ValidatorKind::Table)
+        .table_item()
         .map_or("统计表".to_string(), |i| i.label.clone());
     Ok(Some(OutboxAttachment {
         name: format!("{}{}（空白）.xlsx", settings.campaign.name, label),
@@ -315,12 +313,7 @@ pub async fn plan_reminders<'s>(
     round_key: &str,
     now: DateTime<Utc>,
 ) -> Result<ReminderPlan<'s>, NotifyError> {
-    let table_key = settings
-        .campaign
-        .items
-        .iter()
-        .find(|i| i.validator == ValidatorKind::Table)
-        .map(|i| i.key.clone());
+    let table_key = settings.campaign.table_item().map(|i| i.key.clone());
     let template = template_attachment(settings, store).await?;
     let mut plan = ReminderPlan {
         emails: Vec::new(),
@@ -392,9 +385,7 @@ pub async fn compose_report(
     }
     let table_item = settings
         .campaign
-        .items
-        .iter()
-        .find(|i| i.validator == ValidatorKind::Table)
+        .table_item()
         .map_or(classify::OTHER.to_string(), |i| i.key.clone());
     let values = store.table_values(&table_item).await?;
     let bytes = summary::workbook(settings, &status, &values)?;
@@ -446,13 +437,15 @@ pub async fn schedule_tick(
     now: DateTime<Utc>,
 ) -> Result<TickReport, NotifyError> {
     let mut report = TickReport::default();
-    if let Some(round) = schedule::latest_reminder_round(settings, now) {
+    if let Some(round) =
+        schedule::latest_reminder_round(&settings.campaign, &settings.schedule, now)
+    {
         if !store.round_done(&round.key).await? {
             report.reminders = reminder_round(settings, store, &round, now).await?;
             report.reminder_round = Some(round.key);
         }
     }
-    if let Some(day) = schedule::latest_daily_report(settings, now) {
+    if let Some(day) = schedule::latest_daily_report(&settings.campaign, &settings.schedule, now) {
         if !settings.campaign.coordinators.is_empty() && !store.round_done(&day.key).await? {
             let email = compose_report(settings, store, &day.date.to_string(), now).await?;
             store
