@@ -44,6 +44,8 @@ pub struct ReminderRound {
 
 #[derive(Debug, Clone)]
 pub struct Campaign {
+    /// What commands name it by (`--campaign KEY`) and what the database files its rows under.
+    pub key: String,
     pub name: String,
     pub deadline: DateTime<FixedOffset>,
     pub year: i32,

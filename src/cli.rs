@@ -625,6 +625,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<Store> {
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = connect(settings).await?;
     store.migrate().await.context("cannot apply migrations")?;
+    let store = adopt(settings, store).await?;
     store.sync_units(&settings.roster).await?;
     Ok(store)
 }
@@ -648,8 +649,20 @@ pub async fn open_current(settings: &Settings) -> anyhow::Result<Store> {
             "数据库结构版本 {have} 新于本程序（{want}）：数据库已被更新版本的 reportbox 迁移，请使用那个版本"
         ),
     }
+    let store = adopt(settings, store).await?;
     store.sync_units(&settings.roster).await?;
     Ok(store)
+}
+
+/// The store for the configured campaign. The deployment's one campaign takes over what was
+/// recorded before campaigns existed (migration 0009's placeholder), so upgrading loses nothing.
+async fn adopt(settings: &Settings, store: Store) -> anyhow::Result<Store> {
+    let c = &settings.campaign;
+    let id = store
+        .adopt_campaign(&c.key, &c.name, true)
+        .await
+        .context("cannot register the campaign in the database")?;
+    Ok(store.for_campaign(id))
 }
 
 #[cfg(test)]

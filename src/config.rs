@@ -150,6 +150,8 @@ struct RawStorage {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCampaign {
+    /// Unset: `default` (a deployment with one campaign need not name it).
+    key: Option<String>,
     name: Option<String>,
     deadline: Option<String>,
     year: Option<i32>,
@@ -213,6 +215,17 @@ fn default_keywords(name: &str, items: &[ItemDef]) -> Vec<String> {
     words.extend(DEFAULT_KEYWORDS.iter().map(|w| w.to_string()));
     words.dedup();
     words
+}
+
+/// The key of a campaign whose configuration names none.
+pub const DEFAULT_CAMPAIGN_KEY: &str = "default";
+
+fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key != crate::store::LEGACY_CAMPAIGN_KEY
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn default_timezone() -> String {
@@ -395,9 +408,20 @@ impl Settings {
         let url = need("database.url", raw.database.url);
         let storage = need("storage.dir", raw.storage.dir);
         let name = need("campaign.name", raw.campaign.name);
+        let key = raw
+            .campaign
+            .key
+            .map(|k| k.trim().to_string())
+            .unwrap_or_else(|| DEFAULT_CAMPAIGN_KEY.to_string());
+
         let deadline_text = need("campaign.deadline", raw.campaign.deadline);
         let roster_text = need("campaign.roster", raw.campaign.roster);
 
+        if !valid_key(&key) {
+            problems.push(format!(
+                "campaign.key: {key:?} must be letters, digits, '-' or '_' (it is typed after --campaign)"
+            ));
+        }
         if !url.is_empty() && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
             problems.push("database.url: must be a postgres:// URL".into());
         }
@@ -532,6 +556,7 @@ impl Settings {
                 },
                 storage_dir: base.join(storage),
                 campaign: Campaign {
+                    key,
                     name,
                     year: raw.campaign.year.unwrap_or_else(|| deadline.year()),
                     deadline,

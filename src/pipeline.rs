@@ -8,7 +8,9 @@ use crate::identify::{Evidence, Matcher, Rule};
 use crate::intake::{self, FileRole, Parsed};
 use crate::problem::{state_of, ItemState, Problem};
 use crate::status::{CampaignView, ItemSpec};
-use crate::store::{sha256_hex, NewFile, NewMessage, Recording, Saved, Store, StoreError};
+use crate::store::{
+    sha256_hex, CampaignId, NewFile, NewMessage, Recording, Saved, Store, StoreError,
+};
 use crate::validate;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -204,11 +206,13 @@ async fn save(
 /// Records a decided message inside a batch's transaction ([`Store::begin_recording`]).
 pub async fn save_in(
     settings: &Settings,
+    campaign: CampaignId,
     tx: &mut Recording,
     message: &NewMessage,
 ) -> Result<Outcome, PipelineError> {
     let saved = Store::save_in(
         tx,
+        campaign,
         message,
         &settings.campaign_view(),
         settings.campaign.acks_per_sender_per_hour,
