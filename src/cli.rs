@@ -31,6 +31,10 @@ pub struct Cli {
     /// Log lines on stderr: text (with journald priorities under systemd) or JSON.
     #[arg(long, value_enum, default_value_t = crate::logging::LogFormat::Text, global = true)]
     pub log_format: crate::logging::LogFormat,
+    /// The campaign a command is about, by its key (campaign.key); needed only when several
+    /// campaigns are configured.
+    #[arg(long, global = true)]
+    pub campaign: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -191,6 +195,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => {
             eprintln!("reportbox: {} : {e}", config.display());
+            return Ok(ExitCode::from(crate::run::EXIT_CONFIG));
+        }
+    };
+    let settings = match settings.select(cli.campaign.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("reportbox: {e}");
             return Ok(ExitCode::from(crate::run::EXIT_CONFIG));
         }
     };
@@ -654,12 +665,12 @@ pub async fn open_current(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// The store for the configured campaign. The deployment's one campaign takes over what was
+/// The store for the selected campaign. The campaign of reportbox.toml takes over what was
 /// recorded before campaigns existed (migration 0009's placeholder), so upgrading loses nothing.
 async fn adopt(settings: &Settings, store: Store) -> anyhow::Result<Store> {
     let c = &settings.campaign;
     let id = store
-        .adopt_campaign(&c.key, &c.name, true)
+        .adopt_campaign(&c.key, &c.name, settings.is_first_campaign())
         .await
         .context("cannot register the campaign in the database")?;
     Ok(store.for_campaign(id))

@@ -789,8 +789,8 @@ impl Store {
                      ON CONFLICT (campaign_id, unit_id) DO UPDATE SET reason = $2, created_at = now()",
                 )
                 .bind(unit_id)
-                .bind(self.campaign.0)
                 .bind(r)
+                .bind(self.campaign.0)
                 .execute(&mut *tx)
                 .await?;
             }
