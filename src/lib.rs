@@ -28,6 +28,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod problem;
 pub mod recheck;
+pub mod route;
 pub mod run;
 pub mod schedule;
 pub mod service;
