@@ -198,7 +198,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(crate::run::EXIT_CONFIG));
         }
     };
-    let settings = match settings.select(cli.campaign.as_deref()) {
+    // What concerns the whole deployment (its schema, its connections) needs no campaign named:
+    // the first configured stands in.
+    let deployment_wide = matches!(
+        cli.command,
+        Command::Migrate | Command::CheckConfig | Command::Check { .. }
+    );
+    let key = match (&cli.campaign, deployment_wide) {
+        (None, true) => settings.campaign_keys().first().map(|k| k.to_string()),
+        (key, _) => key.clone(),
+    };
+    let settings = match settings.select(key.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("reportbox: {e}");
