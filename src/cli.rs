@@ -646,9 +646,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<Store> {
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = connect(settings).await?;
     store.migrate().await.context("cannot apply migrations")?;
-    let store = adopt(settings, store).await?;
-    store.sync_units(&settings.roster).await?;
-    Ok(store)
+    adopt(settings, store).await
 }
 
 /// Connects to a database whose schema is this binary's, and mirrors the roster; refuses, in
@@ -670,20 +668,26 @@ pub async fn open_current(settings: &Settings) -> anyhow::Result<Store> {
             "数据库结构版本 {have} 新于本程序（{want}）：数据库已被更新版本的 reportbox 迁移，请使用那个版本"
         ),
     }
-    let store = adopt(settings, store).await?;
-    store.sync_units(&settings.roster).await?;
-    Ok(store)
+    adopt(settings, store).await
 }
 
 /// The store for the selected campaign. The campaign of reportbox.toml takes over what was
 /// recorded before campaigns existed (migration 0009's placeholder), so upgrading loses nothing.
+/// Every configured campaign is registered and its roster mirrored, so that the scheduler finds
+/// each one's units and rows whichever campaign a command names.
 async fn adopt(settings: &Settings, store: Store) -> anyhow::Result<Store> {
-    let c = &settings.campaign;
-    let id = store
-        .adopt_campaign(&c.key, &c.name, settings.is_first_campaign())
-        .await
-        .context("cannot register the campaign in the database")?;
-    Ok(store.for_campaign(id))
+    let mut selected = None;
+    for (i, c) in settings.campaigns.iter().enumerate() {
+        let id = store
+            .adopt_campaign(&c.campaign.key, &c.campaign.name, i == 0)
+            .await
+            .context("cannot register the campaign in the database")?;
+        store.for_campaign(id).sync_units(&c.roster).await?;
+        if c.campaign.key == settings.campaign.key {
+            selected = Some(id);
+        }
+    }
+    Ok(store.for_campaign(selected.unwrap_or_else(|| store.campaign())))
 }
 
 #[cfg(test)]

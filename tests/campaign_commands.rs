@@ -22,12 +22,17 @@ timezone = "Asia/Shanghai"
 mailbox = "w251342595@163.com"
 roster = "campaigns/kepu.csv"
 keywords = ["科普日"]
+coordinators = ["kepu-office@example.cn"]
 [[campaign.items]]
 key = "summary"
 label = "活动总结"
 code = "report"
 validator = "report"
 extensions = ["docx", "pdf", "txt"]
+[schedule]
+reminders = ["-2 10:00"]
+daily_report_at = "09:00"
+report_days_after_deadline = 3
 "#;
 
 /// The shipped configuration plus campaigns/kepu-2024.toml and its roster of one unit.
@@ -142,4 +147,111 @@ async fn each_campaign_keeps_its_own_units_messages_and_status(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(campaigns, ["taiyuan-2023", "kepu-2024"]);
+}
+
+/// The rows of one campaign's outbox, by kind.
+async fn kinds(store: &reportbox::store::Store, key: &str) -> Vec<(String, Option<String>)> {
+    let id = store
+        .campaign_by_key(key)
+        .await
+        .unwrap()
+        .expect("registered");
+    let mut rows: Vec<(String, Option<String>)> = store
+        .for_campaign(id)
+        .outbox(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.email.kind, r.email.unit_id))
+        .collect();
+    rows.sort();
+    rows.dedup();
+    rows
+}
+
+/// The scheduled rounds a campaign has run, by key.
+async fn rounds(pool: &PgPool, key: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT r.key FROM schedule_runs r JOIN campaigns c ON c.id = r.campaign_id
+         WHERE c.key = $1 ORDER BY r.key",
+    )
+    .bind(key)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn each_campaign_gets_its_own_reminders_and_daily_email(pool: PgPool) {
+    let config = config_dir();
+    let storage = tempfile::tempdir().unwrap();
+    let url = url_of(&pool);
+    let migrated = reportbox(config.path(), &url, storage.path(), &["migrate"]).await;
+    assert_eq!(migrated.code, 0, "{migrated}");
+    let settings = reportbox::config::Settings::load(
+        &config.path().join("reportbox.toml"),
+        [
+            ("REPORTBOX_DATABASE__URL".to_string(), url.clone()),
+            (
+                "REPORTBOX_CAMPAIGN__COORDINATORS".to_string(),
+                "office@example.cn".to_string(),
+            ),
+        ],
+    )
+    .unwrap();
+    let store = reportbox::store::Store::from_pool(pool.clone(), storage.path());
+    let at = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+
+    // Within the Taiyuan campaign's window only: its reminder round and daily email.
+    for (key, tick) in
+        reportbox::notify::schedule_all(&settings, &store, at("2023-06-07T09:30:00+08:00")).await
+    {
+        tick.unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    let taiyuan = kinds(&store, "taiyuan-2023").await;
+    assert!(taiyuan.iter().any(|(k, _)| k == "report"), "{taiyuan:?}");
+    // (The shipped roster has no addresses: its units are reminded by phone, and the round is
+    // recorded as run.)
+    assert_eq!(
+        rounds(&pool, "taiyuan-2023").await,
+        ["reminder:2023-06-10:-3:09:00", "report:2023-06-07"]
+    );
+    assert_eq!(kinds(&store, "kepu-2024").await, []);
+    assert!(rounds(&pool, "kepu-2024").await.is_empty());
+
+    // Two days before the 科普日 deadline: its round, to its own unit, and its own daily email.
+    for (key, tick) in
+        reportbox::notify::schedule_all(&settings, &store, at("2024-09-28T10:30:00+08:00")).await
+    {
+        tick.unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    let kepu = kinds(&store, "kepu-2024").await;
+    assert_eq!(
+        kepu,
+        [
+            ("reminder".to_string(), Some("kx-a".to_string())),
+            ("report".to_string(), None)
+        ]
+    );
+    let report = store
+        .for_campaign(store.campaign_by_key("kepu-2024").await.unwrap().unwrap())
+        .outbox(Some("report"))
+        .await
+        .unwrap();
+    assert_eq!(report[0].email.recipients, ["kepu-office@example.cn"]);
+    assert!(
+        report[0].email.subject.contains("全国科普日"),
+        "{}",
+        report[0].email.subject
+    );
+    assert_eq!(
+        kinds(&store, "taiyuan-2023").await,
+        taiyuan,
+        "nothing new for Taiyuan"
+    );
+    assert_eq!(rounds(&pool, "taiyuan-2023").await.len(), 2);
 }

@@ -463,6 +463,31 @@ pub async fn schedule_tick(
     Ok(report)
 }
 
+/// [`schedule_tick`] for every configured campaign, each with its own settings (deadline,
+/// schedule, roster, coordinators) and its own rows: two campaigns' reminders and daily
+/// emails never mix. A campaign no command has registered in the database yet is skipped.
+pub async fn schedule_all(
+    settings: &Settings,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Vec<(String, Result<TickReport, NotifyError>)> {
+    let mut out = Vec::new();
+    for key in settings.campaign_keys() {
+        let result = async {
+            let Ok(s) = settings.select(Some(key)) else {
+                return Ok(TickReport::default());
+            };
+            match store.campaign_by_key(key).await? {
+                Some(id) => schedule_tick(&s, &store.for_campaign(id), now).await,
+                None => Ok(TickReport::default()),
+            }
+        }
+        .await;
+        out.push((key.to_string(), result));
+    }
+    out
+}
+
 /// Queues the acknowledgement of a stored message again (the coordinator's `resend-ack`).
 pub async fn resend_ack(
     settings: &Settings,
@@ -521,7 +546,13 @@ pub async fn cycle(
     }
     let result = async {
         let mailer = Mailer::new(settings)?;
-        let tick = schedule_tick(settings, store, now).await?;
+        let mut tick = TickReport::default();
+        for (_, t) in schedule_all(settings, store, now).await {
+            let t = t?;
+            if t.reminder_round.is_some() || t.report.is_some() {
+                tick = t;
+            }
+        }
         let sent = send_due(settings, store, &mailer, Utc::now(), usize::MAX).await?;
         Ok::<_, NotifyError>((tick, sent))
     }
@@ -647,12 +678,16 @@ pub async fn run_with_reload(
             let now = Utc::now();
             if last_tick.is_none_or(|t| t.elapsed() >= TICK) {
                 last_tick = Some(std::time::Instant::now());
-                match schedule_tick(settings, store, now).await {
-                    Ok(t) if t.reminder_round.is_some() || t.report.is_some() => {
-                        tracing::info!(?t, "scheduled emails queued");
+                for (campaign, tick) in schedule_all(settings, store, now).await {
+                    match tick {
+                        Ok(t) if t.reminder_round.is_some() || t.report.is_some() => {
+                            tracing::info!(campaign, ?t, "scheduled emails queued");
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(campaign, error = %e, "scheduler failed; will retry")
+                        }
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "scheduler failed; will retry"),
                 }
             }
             let wait = match send_due(settings, store, &mailer, now, 1).await {

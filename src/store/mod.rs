@@ -373,6 +373,17 @@ impl Store {
         }
     }
 
+    /// The campaign registered under `key`, if it was (by [`Store::adopt_campaign`]).
+    pub async fn campaign_by_key(&self, key: &str) -> Result<Option<CampaignId>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM campaigns WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(CampaignId),
+        )
+    }
+
     /// The campaign configured under `key`, created when new. With `takes_legacy`, a
     /// campaign not yet in the database takes over the placeholder of migration 0009 (the rows
     /// recorded before campaigns existed, or nothing in a new database) instead of a new row:
