@@ -9,7 +9,8 @@
 mod common;
 
 use common::peak_rss_mb;
-use reportbox::config::{Settings, ValidatorKind};
+use reportbox::campaign::ValidatorKind;
+use reportbox::config::Settings;
 use reportbox::intake::FileKind;
 use reportbox::validate::{self, Checked};
 use std::io::Write;
@@ -81,7 +82,7 @@ fn check(
     kind: FileKind,
     bytes: &[u8],
 ) -> Checked {
-    validate::check(settings, v, name, kind, bytes, None)
+    validate::check(&settings.validate_rules(), v, name, kind, bytes, None)
 }
 
 fn main() {
@@ -109,7 +110,13 @@ fn main() {
 
     let xlsx = common::table("市公安局", "2023");
     let t = median(|| {
-        let r = validate::read_table(&settings, "统计表.xlsx", FileKind::Xlsx, &xlsx).unwrap();
+        let r = validate::read_table(
+            &settings.validate_rules(),
+            "统计表.xlsx",
+            FileKind::Xlsx,
+            &xlsx,
+        )
+        .unwrap();
         assert!(r.problems.is_empty(), "{:?}", r.problems);
     });
     println!("table xlsx ({} B): median {t:?}", xlsx.len());

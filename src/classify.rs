@@ -3,7 +3,7 @@
 //!
 //! Pure: facts about the files in, one placement per file out.
 
-use crate::config::{Campaign, ItemDef, ValidatorKind};
+use crate::campaign::{Campaign, ItemDef, ValidatorKind};
 use crate::intake::{kind_from_name, FileKind, FileRole, LargeLink};
 use crate::problem::Problem;
 

@@ -31,6 +31,10 @@ pub struct Cli {
     /// Log lines on stderr: text (with journald priorities under systemd) or JSON.
     #[arg(long, value_enum, default_value_t = crate::logging::LogFormat::Text, global = true)]
     pub log_format: crate::logging::LogFormat,
+    /// The campaign a command is about, by its key (campaign.key); needed only when several
+    /// campaigns are configured.
+    #[arg(long, global = true)]
+    pub campaign: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -212,6 +216,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => {
             eprintln!("reportbox: {} : {e}", config.display());
+            return Ok(ExitCode::from(crate::run::EXIT_CONFIG));
+        }
+    };
+    // What concerns the whole deployment (its schema, its connections) needs no campaign named:
+    // the first configured stands in.
+    let deployment_wide = matches!(
+        cli.command,
+        Command::Migrate | Command::CheckConfig | Command::Check { .. }
+    );
+    let key = match (&cli.campaign, deployment_wide) {
+        (None, true) => settings.campaign_keys().first().map(|k| k.to_string()),
+        (key, _) => key.clone(),
+    };
+    let settings = match settings.select(key.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("reportbox: {e}");
             return Ok(ExitCode::from(crate::run::EXIT_CONFIG));
         }
     };
@@ -584,7 +605,7 @@ async fn remind(
 ) -> anyhow::Result<ExitCode> {
     let now = clock.now();
     let status = store.status(&settings.campaign_view(), now).await?;
-    let due = schedule::latest_reminder_round(settings, now);
+    let due = schedule::latest_reminder_round(&settings.campaign, &settings.schedule, now);
     let key = match (&due, dry_run) {
         (Some(r), _) => r.key.clone(),
         (None, true) => "dry-run".to_string(),
@@ -602,7 +623,7 @@ async fn remind(
         ),
         None => println!("当前没有到期的提醒轮次"),
     }
-    if let Some(next) = schedule::next_reminder_round(settings, now) {
+    if let Some(next) = schedule::next_reminder_round(&settings.campaign, &settings.schedule, now) {
         println!(
             "下一轮提醒：{}",
             notify::compose::time_zh(&next.due_at, settings)
@@ -688,8 +709,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<Store> {
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = connect(settings).await?;
     store.migrate().await.context("cannot apply migrations")?;
-    store.sync_units(&settings.roster).await?;
-    Ok(store)
+    adopt(settings, store).await
 }
 
 /// Connects to a database whose schema is this binary's, and mirrors the roster; refuses, in
@@ -711,8 +731,26 @@ pub async fn open_current(settings: &Settings) -> anyhow::Result<Store> {
             "数据库结构版本 {have} 新于本程序（{want}）：数据库已被更新版本的 reportbox 迁移，请使用那个版本"
         ),
     }
-    store.sync_units(&settings.roster).await?;
-    Ok(store)
+    adopt(settings, store).await
+}
+
+/// The store for the selected campaign. The campaign of reportbox.toml takes over what was
+/// recorded before campaigns existed (migration 0009's placeholder), so upgrading loses nothing.
+/// Every configured campaign is registered and its roster mirrored, so that the scheduler finds
+/// each one's units and rows whichever campaign a command names.
+async fn adopt(settings: &Settings, store: Store) -> anyhow::Result<Store> {
+    let mut selected = None;
+    for (i, c) in settings.campaigns.iter().enumerate() {
+        let id = store
+            .adopt_campaign(&c.campaign.key, &c.campaign.name, i == 0)
+            .await
+            .context("cannot register the campaign in the database")?;
+        store.for_campaign(id).sync_units(&c.roster).await?;
+        if c.campaign.key == settings.campaign.key {
+            selected = Some(id);
+        }
+    }
+    Ok(store.for_campaign(selected.unwrap_or_else(|| store.campaign())))
 }
 
 #[cfg(test)]

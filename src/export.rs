@@ -10,7 +10,8 @@
 //! What it wrote is listed in `DIR/.reportbox-export`; files it did not write are never removed.
 //! The summary is "as of" the last recorded change, so the same records give the same tree.
 
-use crate::config::{ItemDef, Settings, ValidatorKind};
+use crate::campaign::ItemDef;
+use crate::config::Settings;
 use crate::notify::summary;
 use crate::problem::ItemState;
 use crate::status::Status;
@@ -334,11 +335,7 @@ pub async fn summary_workbook(
     store: &Store,
     status: &Status,
 ) -> Result<Vec<u8>, ExportError> {
-    let table_item = settings
-        .campaign
-        .items
-        .iter()
-        .find(|i| i.validator == ValidatorKind::Table);
+    let table_item = settings.campaign.table_item();
     let values = match table_item {
         Some(item) => store.table_values(&item.key).await?,
         None => Default::default(),

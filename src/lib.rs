@@ -7,7 +7,14 @@
 //! reminders and the daily report, as [`schedule`] says when. [`config`] feeds them all and
 //! [`cli`] is the command line (reading mbox files through [`mbox`]), [`check`] its ops
 //! preflight, [`service`] what systemd sees.
+//!
+//! [`campaign`] is a campaign as plain data at the bottom: stages that need one take `&Campaign`
+//! (or their own settings, like [`schedule::ScheduleSettings`] and [`validate::Rules`]) rather than
+//! the settings. A deployment serves several campaigns (`config/campaigns/<key>.toml`); the store
+//! reads and writes one at a time ([`store::Store::for_campaign`]), and [`route`] says which
+//! campaign a message of a shared mailbox belongs to.
 
+pub mod campaign;
 pub mod check;
 pub mod classify;
 pub mod cli;
@@ -28,6 +35,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod problem;
 pub mod recheck;
+pub mod route;
 pub mod run;
 pub mod schedule;
 pub mod service;

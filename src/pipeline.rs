@@ -8,7 +8,9 @@ use crate::identify::{Evidence, Matcher, Rule};
 use crate::intake::{self, FileRole, Parsed};
 use crate::problem::{state_of, ItemState, Problem};
 use crate::status::{CampaignView, ItemSpec};
-use crate::store::{sha256_hex, NewFile, NewMessage, Recording, Saved, Store, StoreError};
+use crate::store::{
+    sha256_hex, CampaignId, NewFile, NewMessage, Recording, Saved, Store, StoreError,
+};
 use crate::validate;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -215,11 +217,13 @@ async fn save(
 /// Records a decided message inside a batch's transaction ([`Store::begin_recording`]).
 pub async fn save_in(
     settings: &Settings,
+    campaign: CampaignId,
     tx: &mut Recording,
     message: &NewMessage,
 ) -> Result<Outcome, PipelineError> {
     let saved = Store::save_in(
         tx,
+        campaign,
         message,
         &settings.campaign_view(),
         settings.campaign.acks_per_sender_per_hour,
@@ -540,7 +544,7 @@ pub fn decide(
             if f.role == FileRole::Archive || !f.problems.is_empty() {
                 None
             } else {
-                validate::read_table(settings, &f.name, f.kind, &f.bytes)
+                validate::read_table(&settings.validate_rules(), &f.name, f.kind, &f.bytes)
             }
         })
         .collect();
@@ -568,12 +572,7 @@ pub fn decide(
         .collect();
     let placements = classify::classify(&settings.campaign, &facts);
 
-    let table_item = settings
-        .campaign
-        .items
-        .iter()
-        .find(|i| i.validator == crate::config::ValidatorKind::Table)
-        .map(|i| i.key.clone());
+    let table_item = settings.campaign.table_item().map(|i| i.key.clone());
     let matcher = Matcher::new(&settings.roster, &settings.campaign.strip_prefixes);
     let table_units: Vec<&str> = placements
         .iter()
@@ -621,7 +620,7 @@ pub fn decide(
                 && !files.iter().any(|f| {
                     f.problems.is_empty()
                         && validate::document_mentions(
-                            settings,
+                            &settings.validate_rules(),
                             &f.name,
                             f.kind,
                             &f.bytes,
@@ -681,7 +680,7 @@ pub fn decide(
         if placement.validate {
             if let Some(item) = settings.campaign.item(&placement.item) {
                 let checked = validate::check(
-                    settings,
+                    &settings.validate_rules(),
                     item.validator,
                     &file.name,
                     file.kind,

@@ -1,7 +1,8 @@
 //! The coordinator's desk commands (issue 9): `review`, `handled` and `history`.
 
 use super::{resolve, send_now};
-use crate::config::{ItemDef, Settings, ValidatorKind};
+use crate::campaign::{ItemDef, ValidatorKind};
+use crate::config::Settings;
 use crate::store::{Handled, ReviewOutcome, ReviewRequest, Store, StoreError};
 use anyhow::bail;
 use chrono::Utc;

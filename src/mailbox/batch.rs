@@ -112,7 +112,11 @@ async fn commit_prefix(
     for p in &prepared[..take] {
         outcomes.push(match p {
             Prepared::AlreadyStored { id } => Saved::AlreadyStored { id: *id },
-            Prepared::New(m) => pipeline::save_in(settings, &mut tx, m).await?.saved,
+            Prepared::New(m) => {
+                pipeline::save_in(settings, store.campaign(), &mut tx, m)
+                    .await?
+                    .saved
+            }
         });
     }
     let chunk = &entries[..done];

@@ -16,7 +16,7 @@ pub mod smtp;
 pub mod summary;
 
 use crate::classify;
-use crate::config::{Settings, ValidatorKind};
+use crate::config::Settings;
 use crate::problem::ItemState;
 use crate::schedule::{self, Round};
 use crate::status::{Status, UnitStatus, UnitView};
@@ -303,9 +303,7 @@ async fn template_attachment(
     store.objects.put(&sha, &bytes).await?;
     let label = settings
         .campaign
-        .items
-        .iter()
-        .find(|i| i.validator == ValidatorKind::Table)
+        .table_item()
         .map_or("统计表".to_string(), |i| i.label.clone());
     Ok(Some(OutboxAttachment {
         name: format!("{}{}（空白）.xlsx", settings.campaign.name, label),
@@ -322,12 +320,7 @@ pub async fn plan_reminders<'s>(
     round_key: &str,
     now: DateTime<Utc>,
 ) -> Result<ReminderPlan<'s>, NotifyError> {
-    let table_key = settings
-        .campaign
-        .items
-        .iter()
-        .find(|i| i.validator == ValidatorKind::Table)
-        .map(|i| i.key.clone());
+    let table_key = settings.campaign.table_item().map(|i| i.key.clone());
     let template = template_attachment(settings, store).await?;
     let mut plan = ReminderPlan {
         emails: Vec::new(),
@@ -399,9 +392,7 @@ pub async fn compose_report(
     }
     let table_item = settings
         .campaign
-        .items
-        .iter()
-        .find(|i| i.validator == ValidatorKind::Table)
+        .table_item()
         .map_or(classify::OTHER.to_string(), |i| i.key.clone());
     let values = store.table_values(&table_item).await?;
     let bytes = summary::workbook(settings, &status, &values)?;
@@ -453,13 +444,15 @@ pub async fn schedule_tick(
     now: DateTime<Utc>,
 ) -> Result<TickReport, NotifyError> {
     let mut report = TickReport::default();
-    if let Some(round) = schedule::latest_reminder_round(settings, now) {
+    if let Some(round) =
+        schedule::latest_reminder_round(&settings.campaign, &settings.schedule, now)
+    {
         if !store.round_done(&round.key).await? {
             report.reminders = reminder_round(settings, store, &round, now).await?;
             report.reminder_round = Some(round.key);
         }
     }
-    if let Some(day) = schedule::latest_daily_report(settings, now) {
+    if let Some(day) = schedule::latest_daily_report(&settings.campaign, &settings.schedule, now) {
         if !settings.campaign.coordinators.is_empty() && !store.round_done(&day.key).await? {
             let email = compose_report(settings, store, &day.date.to_string(), now).await?;
             store
@@ -475,6 +468,31 @@ pub async fn schedule_tick(
         }
     }
     Ok(report)
+}
+
+/// [`schedule_tick`] for every configured campaign, each with its own settings (deadline,
+/// schedule, roster, coordinators) and its own rows: two campaigns' reminders and daily
+/// emails never mix. A campaign no command has registered in the database yet is skipped.
+pub async fn schedule_all(
+    settings: &Settings,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Vec<(String, Result<TickReport, NotifyError>)> {
+    let mut out = Vec::new();
+    for key in settings.campaign_keys() {
+        let result = async {
+            let Ok(s) = settings.select(Some(key)) else {
+                return Ok(TickReport::default());
+            };
+            match store.campaign_by_key(key).await? {
+                Some(id) => schedule_tick(&s, &store.for_campaign(id), now).await,
+                None => Ok(TickReport::default()),
+            }
+        }
+        .await;
+        out.push((key.to_string(), result));
+    }
+    out
 }
 
 /// Queues the acknowledgement of a stored message again (the coordinator's `resend-ack`).
@@ -535,7 +553,13 @@ pub async fn cycle(
     }
     let result = async {
         let mailer = Mailer::new(settings)?;
-        let tick = schedule_tick(settings, store, now).await?;
+        let mut tick = TickReport::default();
+        for (_, t) in schedule_all(settings, store, now).await {
+            let t = t?;
+            if t.reminder_round.is_some() || t.report.is_some() {
+                tick = t;
+            }
+        }
         let sent = send_due(settings, store, &mailer, Utc::now(), usize::MAX).await?;
         Ok::<_, NotifyError>((tick, sent))
     }
@@ -661,12 +685,16 @@ pub async fn run_with_reload(
             let now = Utc::now();
             if last_tick.is_none_or(|t| t.elapsed() >= TICK) {
                 last_tick = Some(std::time::Instant::now());
-                match schedule_tick(settings, store, now).await {
-                    Ok(t) if t.reminder_round.is_some() || t.report.is_some() => {
-                        tracing::info!(?t, "scheduled emails queued");
+                for (campaign, tick) in schedule_all(settings, store, now).await {
+                    match tick {
+                        Ok(t) if t.reminder_round.is_some() || t.report.is_some() => {
+                            tracing::info!(campaign, ?t, "scheduled emails queued");
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(campaign, error = %e, "scheduler failed; will retry")
+                        }
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "scheduler failed; will retry"),
                 }
             }
             let wait = match send_due(settings, store, &mailer, now, 1).await {

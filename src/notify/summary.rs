@@ -134,12 +134,7 @@ pub fn workbook(
         .map(|t| super::compose::time_zh(&t, settings))
         .unwrap_or_default();
     let indicators = &settings.table.indicators;
-    let table_item = settings
-        .campaign
-        .items
-        .iter()
-        .find(|i| i.validator == crate::config::ValidatorKind::Table)
-        .map(|i| i.key.as_str());
+    let table_item = settings.campaign.table_item().map(|i| i.key.as_str());
 
     let sheet = wb.add_worksheet();
     sheet.set_name("汇总表")?;

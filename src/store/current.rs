@@ -3,7 +3,7 @@
 //! `load_current`), the status before comes from it, and the status after from the same rows
 //! with the new message applied in memory, exactly as `load_current` would read them back.
 
-use super::{desk, load_current, NewMessage, StoreError};
+use super::{desk, load_current, CampaignId, NewMessage, StoreError};
 use crate::status::{self, CampaignView, FileRecord, MessageRecord, ReviewRecord, UnitRecord};
 use chrono::{SubsecRound, Utc};
 
@@ -19,10 +19,11 @@ pub(super) struct UnitState {
 impl UnitState {
     pub(super) async fn load(
         conn: &mut sqlx::PgConnection,
+        c: CampaignId,
         unit_id: &str,
     ) -> Result<UnitState, StoreError> {
-        let (units, messages, files) = load_current(&mut *conn, unit_id).await?;
-        let reviews = desk::load_reviews(conn, Some(unit_id)).await?;
+        let (units, messages, files) = load_current(&mut *conn, c, unit_id).await?;
+        let reviews = desk::load_reviews(conn, c, Some(unit_id)).await?;
         Ok(UnitState {
             units,
             messages,

@@ -3,7 +3,8 @@
 //! written in one transaction, like every other email.
 
 use super::{
-    audit, ensure_unit, outbox, record_status_change, unit_status, NewOutbox, Store, StoreError,
+    audit, ensure_unit, outbox, record_status_change, unit_status, CampaignId, NewOutbox, Store,
+    StoreError,
 };
 use crate::history::{Entry, Event, FileEntry};
 use crate::problem::{Problem, Severity};
@@ -15,13 +16,15 @@ use sqlx::{Postgres, Row, Transaction};
 /// Every review of a unit's files (or of all units), oldest first.
 pub(super) async fn load_reviews(
     conn: &mut sqlx::PgConnection,
+    c: CampaignId,
     unit: Option<&str>,
 ) -> Result<Vec<ReviewRecord>, StoreError> {
     Ok(sqlx::query(
         "SELECT id, message_id, ordinal, verdict, reason, reviewer, at FROM reviews
-         WHERE ($1::text IS NULL OR unit_id = $1) ORDER BY id",
+         WHERE campaign_id = $2 AND ($1::text IS NULL OR unit_id = $1) ORDER BY id",
     )
     .bind(unit)
+    .bind(c.0)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
@@ -119,21 +122,23 @@ impl Store {
         compose: impl FnOnce(&Reviewed) -> Option<NewOutbox>,
     ) -> Result<ReviewOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
-        ensure_unit(&mut tx, req.unit_id).await?;
+        ensure_unit(&mut tx, self.campaign, req.unit_id).await?;
         // Two reviews of one unit at once must see each other.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(format!("review:{}", req.unit_id))
+            .bind(format!("review:{}:{}", self.campaign.0, req.unit_id))
             .execute(&mut *tx)
             .await?;
         let file = sqlx::query(
             "SELECT f.message_id, f.ordinal, f.name, f.state, m.received_at, m.message_id AS mid,
                     coalesce(m.reply_to, m.from_addr) AS sender
              FROM files f JOIN messages m ON m.id = f.message_id
-             WHERE m.unit_id = $1 AND m.disposition = 'processed' AND f.item = $2
+             WHERE m.unit_id = $1 AND m.campaign_id = $3 AND m.disposition = 'processed'
+               AND f.item = $2
              ORDER BY m.received_at DESC, m.id DESC, f.ordinal DESC LIMIT 1",
         )
         .bind(req.unit_id)
         .bind(req.item)
+        .bind(self.campaign.0)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(file) = file else {
@@ -167,10 +172,11 @@ impl Store {
         }) {
             return Ok(ReviewOutcome::Unchanged { file: name });
         }
-        let before = unit_status(&mut tx, campaign, req.unit_id).await?;
+        let before = unit_status(&mut tx, self.campaign, campaign, req.unit_id).await?;
         let review_id: i64 = sqlx::query(
-            "INSERT INTO reviews (unit_id, item, message_id, ordinal, verdict, reason, reviewer)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO reviews (unit_id, item, message_id, ordinal, verdict, reason, reviewer,
+               campaign_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(req.unit_id)
         .bind(req.item)
@@ -179,11 +185,13 @@ impl Store {
         .bind(verdict)
         .bind(req.reason)
         .bind(req.reviewer)
+        .bind(self.campaign.0)
         .fetch_one(&mut *tx)
         .await?
         .get("id");
         audit(
             &mut tx,
+            self.campaign,
             Some(req.unit_id),
             Some(message_id),
             "reviewed",
@@ -191,13 +199,21 @@ impl Store {
                     "by": req.reviewer, "review": review_id }),
         )
         .await?;
-        record_status_change(&mut tx, campaign, req.unit_id, before, Some(message_id)).await?;
+        record_status_change(
+            &mut tx,
+            self.campaign,
+            campaign,
+            req.unit_id,
+            before,
+            Some(message_id),
+        )
+        .await?;
         let mut emailed = false;
         if !req.accept {
             let sender: Option<String> = file.get("sender");
             let recipients = match sender {
                 Some(s) if !s.is_empty() => vec![s],
-                _ => unit_addresses(&mut tx, req.unit_id).await?,
+                _ => unit_addresses(&mut tx, self.campaign, req.unit_id).await?,
             };
             let reviewed = Reviewed {
                 review_id,
@@ -210,7 +226,7 @@ impl Store {
                 in_reply_to: file.get("mid"),
             };
             if let Some(email) = compose(&reviewed) {
-                emailed = outbox::insert(&mut tx, &email).await?;
+                emailed = outbox::insert(&mut tx, self.campaign, &email).await?;
             }
         }
         tx.commit().await?;
@@ -226,8 +242,9 @@ impl Store {
             "SELECT n.message_id, m.unit_id, m.from_addr, m.subject, m.received_at, n.text,
                     n.with_files
              FROM notes n JOIN messages m ON m.id = n.message_id
-             WHERE n.handled_at IS NULL ORDER BY m.received_at, m.id",
+             WHERE n.handled_at IS NULL AND m.campaign_id = $1 ORDER BY m.received_at, m.id",
         )
+        .bind(self.campaign.0)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -248,9 +265,10 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "SELECT n.handled_at, m.unit_id FROM notes n JOIN messages m ON m.id = n.message_id
-             WHERE n.message_id = $1 FOR UPDATE OF n",
+             WHERE n.message_id = $1 AND m.campaign_id = $2 FOR UPDATE OF n",
         )
         .bind(number)
+        .bind(self.campaign.0)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NoSuchNote(number))?;
@@ -265,6 +283,7 @@ impl Store {
             .await?;
         audit(
             &mut tx,
+            self.campaign,
             unit_id.as_deref(),
             Some(number),
             "note_handled",
@@ -282,18 +301,21 @@ impl Store {
         let files = sqlx::query(
             "SELECT f.message_id, f.name, f.item, f.state, f.problems, f.link_url
              FROM files f JOIN messages m ON m.id = f.message_id
-             WHERE m.unit_id = $1 AND f.role <> 'archive' ORDER BY f.message_id, f.ordinal",
+             WHERE m.unit_id = $1 AND m.campaign_id = $2 AND f.role <> 'archive'
+             ORDER BY f.message_id, f.ordinal",
         )
         .bind(unit_id)
+        .bind(self.campaign.0)
         .fetch_all(&mut *conn)
         .await?;
         for m in sqlx::query(
             "SELECT m.id, m.from_addr, m.subject, m.received_at, m.disposition, m.match_rule,
                     n.text AS note
              FROM messages m LEFT JOIN notes n ON n.message_id = m.id
-             WHERE m.unit_id = $1 ORDER BY m.received_at, m.id",
+             WHERE m.unit_id = $1 AND m.campaign_id = $2 ORDER BY m.received_at, m.id",
         )
         .bind(unit_id)
+        .bind(self.campaign.0)
         .fetch_all(&mut *conn)
         .await?
         {
@@ -330,9 +352,10 @@ impl Store {
         for r in sqlx::query(
             "SELECT r.id, r.item, f.name, r.verdict, r.reason, r.reviewer, r.at FROM reviews r
              JOIN files f ON f.message_id = r.message_id AND f.ordinal = r.ordinal
-             WHERE r.unit_id = $1",
+             WHERE r.unit_id = $1 AND r.campaign_id = $2",
         )
         .bind(unit_id)
+        .bind(self.campaign.0)
         .fetch_all(&mut *conn)
         .await?
         {
@@ -351,9 +374,11 @@ impl Store {
         for a in sqlx::query(
             "SELECT id, at, kind, message_id, detail FROM audit
              WHERE unit_id = $1 AND kind IN ('exempted', 'exemption_lifted', 'message_assigned',
-                                             'status_changed', 'note_handled')",
+                                             'status_changed', 'note_handled')
+               AND campaign_id = $2",
         )
         .bind(unit_id)
+        .bind(self.campaign.0)
         .fetch_all(&mut *conn)
         .await?
         {
@@ -385,9 +410,10 @@ impl Store {
         }
         for e in sqlx::query(
             "SELECT id, kind, subject, recipients, state, last_error, created_at, sent_at
-             FROM outbox WHERE unit_id = $1",
+             FROM outbox WHERE unit_id = $1 AND campaign_id = $2",
         )
         .bind(unit_id)
+        .bind(self.campaign.0)
         .fetch_all(&mut *conn)
         .await?
         {
@@ -411,17 +437,22 @@ impl Store {
 /// The roster's addresses of a unit, then those learned (in the caller's transaction).
 async fn unit_addresses(
     tx: &mut Transaction<'_, Postgres>,
+    c: CampaignId,
     unit_id: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let mut out: Vec<String> = sqlx::query_scalar("SELECT emails FROM units WHERE id = $1")
-        .bind(unit_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .unwrap_or_default();
+    let mut out: Vec<String> =
+        sqlx::query_scalar("SELECT emails FROM units WHERE id = $1 AND campaign_id = $2")
+            .bind(unit_id)
+            .bind(c.0)
+            .fetch_optional(&mut **tx)
+            .await?
+            .unwrap_or_default();
     let learned: Vec<String> = sqlx::query_scalar(
-        "SELECT address FROM learned_addresses WHERE unit_id = $1 ORDER BY learned_at",
+        "SELECT address FROM learned_addresses WHERE unit_id = $1 AND campaign_id = $2
+         ORDER BY learned_at",
     )
     .bind(unit_id)
+    .bind(c.0)
     .fetch_all(&mut **tx)
     .await?;
     for a in learned {

@@ -23,9 +23,10 @@ impl Store {
         let rows = sqlx::query(
             "SELECT DISTINCT ON (m.unit_id, f.item) m.unit_id, f.item, f.state, f.sha256, f.kind
              FROM files f JOIN messages m ON m.id = f.message_id
-             WHERE m.disposition = 'processed' AND m.unit_id IS NOT NULL
+             WHERE m.disposition = 'processed' AND m.unit_id IS NOT NULL AND m.campaign_id = $1
              ORDER BY m.unit_id, f.item, m.received_at DESC, m.id DESC, f.ordinal DESC",
         )
+        .bind(self.campaign.0)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -46,8 +47,11 @@ impl Store {
     /// When anything that counts last changed (every change writes `audit`): what an export
     /// or summary is "as of", so the same records give the same files.
     pub async fn last_change(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT max(at) FROM audit")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT max(at) FROM audit WHERE campaign_id = $1")
+                .bind(self.campaign.0)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 }

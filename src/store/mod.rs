@@ -3,6 +3,7 @@
 //! files, and the originals are content-addressed files that are written before that transaction
 //! and never deleted.
 
+mod campaigns;
 mod current;
 mod desk;
 mod durable;
@@ -19,6 +20,7 @@ mod s3;
 pub mod settings;
 mod text;
 
+pub use campaigns::{CampaignId, LEGACY_CAMPAIGN_KEY};
 pub use desk::{Handled, NoteRow, ReviewOutcome, ReviewRequest, Reviewed};
 pub use durable::Durable;
 pub use export::CurrentFile;
@@ -158,7 +160,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// A message ready to be recorded: everything decided, nothing written yet.
-#[derive(Debug, Clone)]
+/// Serializable for the golden files of tests/decide_golden.rs: what `decide` returns, readable.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct NewMessage {
     pub raw_sha256: String,
     pub dedupe_key: String,
@@ -188,7 +191,7 @@ pub struct NewMessage {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct NewFile {
     pub name: String,
     pub origin: Vec<String>,
@@ -239,6 +242,8 @@ const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct Store {
     pub pool: PgPool,
     pub objects: ObjectStore,
+    /// The campaign this store reads and writes; see [`Store::for_campaign`].
+    campaign: CampaignId,
     /// Set for a leader (the mailbox daemon): each recording checks it in its transaction.
     fence: Option<Fence>,
 }
@@ -282,7 +287,21 @@ impl Store {
         Store {
             pool,
             objects: objects.into(),
+            campaign: CampaignId::FIRST,
             fence: None,
+        }
+    }
+
+    /// The campaign this store reads and writes.
+    pub fn campaign(&self) -> CampaignId {
+        self.campaign
+    }
+
+    /// This store for another campaign (same pool, originals and fence).
+    pub fn for_campaign(&self, campaign: CampaignId) -> Store {
+        Store {
+            campaign,
+            ..self.clone()
         }
     }
 
@@ -293,8 +312,8 @@ impl Store {
         unit_id: &str,
     ) -> Result<Option<status::UnitView>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let (units, messages, files) = load_current(&mut conn, unit_id).await?;
-        let reviews = desk::load_reviews(&mut conn, Some(unit_id)).await?;
+        let (units, messages, files) = load_current(&mut conn, self.campaign, unit_id).await?;
+        let reviews = desk::load_reviews(&mut conn, self.campaign, Some(unit_id)).await?;
         let s = status::compute(campaign, &units, &messages, &files, &reviews, Utc::now());
         Ok(s.units.into_iter().next())
     }
@@ -322,6 +341,7 @@ impl Store {
         Store {
             pool: self.pool.clone(),
             objects: self.objects.clone(),
+            campaign: self.campaign,
             fence: Some(fence),
         }
     }
@@ -356,14 +376,16 @@ impl Store {
     /// Makes the units table mirror the roster; units no longer listed stay, inactive.
     pub async fn sync_units(&self, roster: &Roster) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE units SET active = FALSE")
+        sqlx::query("UPDATE units SET active = FALSE WHERE campaign_id = $1")
+            .bind(self.campaign.0)
             .execute(&mut *tx)
             .await?;
         for (pos, u) in roster.units.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO units (id, name, aliases, emails, grp, contact, phone, active, position, synced_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE, $8, now())
-                 ON CONFLICT (id) DO UPDATE SET name = $2, aliases = $3, emails = $4, grp = $5,
+                "INSERT INTO units (id, name, aliases, emails, grp, contact, phone, active, position,
+                   synced_at, campaign_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE, $8, now(), $9)
+                 ON CONFLICT (campaign_id, id) DO UPDATE SET name = $2, aliases = $3, emails = $4, grp = $5,
                    contact = $6, phone = $7, active = TRUE, position = $8, synced_at = now()",
             )
             .bind(&u.id)
@@ -374,6 +396,7 @@ impl Store {
             .bind(&u.contact)
             .bind(&u.phone)
             .bind(pos as i32)
+            .bind(self.campaign.0)
             .execute(&mut *tx)
             .await?;
         }
@@ -383,10 +406,13 @@ impl Store {
 
     /// The unit an address was learned for, if any.
     pub async fn learned_unit(&self, address: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT unit_id FROM learned_addresses WHERE address = $1")
-            .bind(address.trim().to_lowercase())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT unit_id FROM learned_addresses WHERE campaign_id = $2 AND address = $1",
+        )
+        .bind(address.trim().to_lowercase())
+        .bind(self.campaign.0)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|r| r.get("unit_id")))
     }
 
@@ -405,10 +431,13 @@ impl Store {
             return Ok(false);
         }
         let ids: Vec<i64> = parsed.iter().map(|p| p.1).collect();
-        let rows = sqlx::query("SELECT id, kind, created_at FROM outbox WHERE id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, kind, created_at FROM outbox WHERE id = ANY($1) AND campaign_id = $2",
+        )
+        .bind(&ids)
+        .bind(self.campaign.0)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().any(|r| {
             let (id, kind): (i64, String) = (r.get("id"), r.get("kind"));
             let token = outbox::message_token(id, r.get("created_at"));
@@ -428,6 +457,7 @@ impl Store {
 
     /// Finds a message by Message-ID (with or without angle brackets) or by its number.
     async fn resolve_message(
+        &self,
         tx: &mut Transaction<'_, Postgres>,
         reference: &str,
     ) -> Result<(i64, String, Option<String>, Option<String>), StoreError> {
@@ -440,11 +470,13 @@ impl Store {
         let row = sqlx::query(
             "SELECT id, disposition, unit_id, from_addr FROM messages
              WHERE (message_id = $1 OR message_id = $2 OR dedupe_key = $3 OR id::text = $3)
+               AND campaign_id = $4
              ORDER BY (disposition = 'duplicate'), id LIMIT 1",
         )
         .bind(&bracketed)
         .bind(r)
         .bind(r)
+        .bind(self.campaign.0)
         .fetch_optional(&mut **tx)
         .await?
         .ok_or_else(|| StoreError::NoSuchMessage(r.to_string()))?;
@@ -464,7 +496,7 @@ impl Store {
         reference: &str,
     ) -> Result<Option<(i64, String, DateTime<Utc>)>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let (id, disposition, _, _) = Self::resolve_message(&mut tx, reference).await?;
+        let (id, disposition, _, _) = self.resolve_message(&mut tx, reference).await?;
         if !OVERRIDABLE.contains(&disposition.as_str()) {
             return Ok(None);
         }
@@ -491,7 +523,7 @@ impl Store {
             .clone()
             .ok_or_else(|| StoreError::NoSuchUnit(String::new()))?;
         let mut tx = self.pool.begin().await?;
-        ensure_unit(&mut tx, &unit_id).await?;
+        ensure_unit(&mut tx, self.campaign, &unit_id).await?;
         let disposition: String =
             sqlx::query("SELECT disposition FROM messages WHERE id = $1 FOR UPDATE")
                 .bind(id)
@@ -501,7 +533,7 @@ impl Store {
         if !OVERRIDABLE.contains(&disposition.as_str()) {
             return Ok(());
         }
-        let before = unit_status(&mut tx, campaign, &unit_id).await?;
+        let before = unit_status(&mut tx, self.campaign, campaign, &unit_id).await?;
         // Decided again for the unit, it may be a note (no file) rather than a submission.
         let now_disposition = if msg.disposition == "note" {
             "note"
@@ -524,6 +556,7 @@ impl Store {
         }
         audit(
             &mut tx,
+            self.campaign,
             Some(&unit_id),
             Some(id),
             "message_assigned",
@@ -532,17 +565,18 @@ impl Store {
         .await?;
         if let Some(addr) = &msg.from_addr {
             sqlx::query(
-                "INSERT INTO learned_addresses (address, unit_id, learned_from) VALUES ($1, $2, $3)
-                 ON CONFLICT (address) DO NOTHING",
+                "INSERT INTO learned_addresses (address, unit_id, learned_from, campaign_id)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (campaign_id, address) DO NOTHING",
             )
             .bind(addr)
             .bind(&unit_id)
             .bind(id)
+            .bind(self.campaign.0)
             .execute(&mut *tx)
             .await?;
         }
-        record_status_change(&mut tx, campaign, &unit_id, before, Some(id)).await?;
-        let view = unit_view(&mut tx, campaign, &unit_id).await?;
+        record_status_change(&mut tx, self.campaign, campaign, &unit_id, before, Some(id)).await?;
+        let view = unit_view(&mut tx, self.campaign, campaign, &unit_id).await?;
         let emails = compose(&AfterSave {
             id,
             message: msg,
@@ -551,7 +585,7 @@ impl Store {
             unit: view.as_ref(),
         });
         for e in &emails {
-            outbox::insert(&mut tx, e).await?;
+            outbox::insert(&mut tx, self.campaign, e).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -566,17 +600,20 @@ impl Store {
         campaign: &CampaignView,
     ) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        ensure_unit(&mut tx, unit_id).await?;
-        let (id, disposition, previous, from) = Self::resolve_message(&mut tx, reference).await?;
+        ensure_unit(&mut tx, self.campaign, unit_id).await?;
+        let (id, disposition, previous, from) = self.resolve_message(&mut tx, reference).await?;
         if disposition != "processed" && disposition != "note" {
             return Err(StoreError::SetAside(
                 reference.to_string(),
                 status::reason_zh(&format!("message.{disposition}")).to_string(),
             ));
         }
-        let before_new = unit_status(&mut tx, campaign, unit_id).await?;
+        let before_new = unit_status(&mut tx, self.campaign, campaign, unit_id).await?;
         let before_old = match &previous {
-            Some(p) if p != unit_id => Some((p.clone(), unit_status(&mut tx, campaign, p).await?)),
+            Some(p) if p != unit_id => Some((
+                p.clone(),
+                unit_status(&mut tx, self.campaign, campaign, p).await?,
+            )),
             _ => None,
         };
         sqlx::query("UPDATE messages SET unit_id = $1, match_rule = 'assigned' WHERE id = $2")
@@ -586,6 +623,7 @@ impl Store {
             .await?;
         audit(
             &mut tx,
+            self.campaign,
             Some(unit_id),
             Some(id),
             "message_assigned",
@@ -594,18 +632,27 @@ impl Store {
         .await?;
         if let Some(addr) = from {
             sqlx::query(
-                "INSERT INTO learned_addresses (address, unit_id, learned_from) VALUES ($1, $2, $3)
-                 ON CONFLICT (address) DO NOTHING",
+                "INSERT INTO learned_addresses (address, unit_id, learned_from, campaign_id)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (campaign_id, address) DO NOTHING",
             )
             .bind(addr)
             .bind(unit_id)
             .bind(id)
+            .bind(self.campaign.0)
             .execute(&mut *tx)
             .await?;
         }
-        record_status_change(&mut tx, campaign, unit_id, before_new, Some(id)).await?;
+        record_status_change(
+            &mut tx,
+            self.campaign,
+            campaign,
+            unit_id,
+            before_new,
+            Some(id),
+        )
+        .await?;
         if let Some((old, before)) = before_old {
-            record_status_change(&mut tx, campaign, &old, before, Some(id)).await?;
+            record_status_change(&mut tx, self.campaign, campaign, &old, before, Some(id)).await?;
         }
         tx.commit().await?;
         Ok(id)
@@ -619,28 +666,31 @@ impl Store {
         campaign: &CampaignView,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        ensure_unit(&mut tx, unit_id).await?;
-        let before = unit_status(&mut tx, campaign, unit_id).await?;
+        ensure_unit(&mut tx, self.campaign, unit_id).await?;
+        let before = unit_status(&mut tx, self.campaign, campaign, unit_id).await?;
         match reason {
             Some(r) => {
                 sqlx::query(
-                    "INSERT INTO exemptions (unit_id, reason) VALUES ($1, $2)
-                     ON CONFLICT (unit_id) DO UPDATE SET reason = $2, created_at = now()",
+                    "INSERT INTO exemptions (unit_id, reason, campaign_id) VALUES ($1, $2, $3)
+                     ON CONFLICT (campaign_id, unit_id) DO UPDATE SET reason = $2, created_at = now()",
                 )
                 .bind(unit_id)
                 .bind(r)
+                .bind(self.campaign.0)
                 .execute(&mut *tx)
                 .await?;
             }
             None => {
-                sqlx::query("DELETE FROM exemptions WHERE unit_id = $1")
+                sqlx::query("DELETE FROM exemptions WHERE unit_id = $1 AND campaign_id = $2")
                     .bind(unit_id)
+                    .bind(self.campaign.0)
                     .execute(&mut *tx)
                     .await?;
             }
         }
         audit(
             &mut tx,
+            self.campaign,
             Some(unit_id),
             None,
             if reason.is_some() {
@@ -651,7 +701,7 @@ impl Store {
             json!({ "reason": reason }),
         )
         .await?;
-        record_status_change(&mut tx, campaign, unit_id, before, None).await?;
+        record_status_change(&mut tx, self.campaign, campaign, unit_id, before, None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -661,7 +711,7 @@ impl Store {
         &self,
     ) -> Result<(Vec<UnitRecord>, Vec<MessageRecord>, Vec<FileRecord>), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        load_records(&mut conn, None).await
+        load_records(&mut conn, self.campaign, None).await
     }
 
     /// The status of every unit now.
@@ -671,8 +721,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<status::Status, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let (units, messages, files) = load_records(&mut conn, None).await?;
-        let reviews = desk::load_reviews(&mut conn, None).await?;
+        let (units, messages, files) = load_records(&mut conn, self.campaign, None).await?;
+        let reviews = desk::load_reviews(&mut conn, self.campaign, None).await?;
         drop(conn);
         let mut s = status::compute(campaign, &units, &messages, &files, &reviews, now);
         s.notes = self
@@ -694,15 +744,18 @@ impl Store {
 
     /// Every address a unit can be written to: the roster's, then those learned.
     pub async fn unit_addresses(&self, unit_id: &str) -> Result<Vec<String>, StoreError> {
-        let row = sqlx::query("SELECT emails FROM units WHERE id = $1")
+        let row = sqlx::query("SELECT emails FROM units WHERE id = $1 AND campaign_id = $2")
             .bind(unit_id)
+            .bind(self.campaign.0)
             .fetch_optional(&self.pool)
             .await?;
         let mut out: Vec<String> = row.map(|r| r.get("emails")).unwrap_or_default();
         let learned: Vec<String> = sqlx::query_scalar(
-            "SELECT address FROM learned_addresses WHERE unit_id = $1 ORDER BY learned_at",
+            "SELECT address FROM learned_addresses WHERE unit_id = $1 AND campaign_id = $2
+             ORDER BY learned_at",
         )
         .bind(unit_id)
+        .bind(self.campaign.0)
         .fetch_all(&self.pool)
         .await?;
         for a in learned {
@@ -723,9 +776,11 @@ impl Store {
             "SELECT DISTINCT ON (m.unit_id) m.unit_id, f.state, f.data
              FROM files f JOIN messages m ON m.id = f.message_id
              WHERE f.item = $1 AND m.disposition = 'processed' AND m.unit_id IS NOT NULL
+               AND m.campaign_id = $2
              ORDER BY m.unit_id, m.received_at DESC, m.id DESC, f.ordinal DESC",
         )
         .bind(item)
+        .bind(self.campaign.0)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -744,7 +799,7 @@ impl Store {
         reference: &str,
     ) -> Result<(i64, NewMessage, String, bool), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let (id, _, _, _) = Self::resolve_message(&mut tx, reference).await?;
+        let (id, _, _, _) = self.resolve_message(&mut tx, reference).await?;
         let r = sqlx::query(
             "SELECT raw_sha256, dedupe_key, message_id, from_addr, from_name, sender_addr, reply_to,
                subject, date_header, received_at, size_bytes, source, disposition, no_ack_reason,
@@ -814,7 +869,7 @@ impl Store {
         unit_id: &str,
     ) -> Result<Option<status::UnitView>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let v = unit_view(&mut tx, campaign, unit_id).await?;
+        let v = unit_view(&mut tx, self.campaign, campaign, unit_id).await?;
         tx.commit().await?;
         Ok(v)
     }
@@ -892,11 +947,17 @@ async fn insert_files(
     Ok(())
 }
 
-async fn ensure_unit(tx: &mut Transaction<'_, Postgres>, unit_id: &str) -> Result<(), StoreError> {
-    let found = sqlx::query("SELECT 1 AS one FROM units WHERE id = $1 AND active")
-        .bind(unit_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+async fn ensure_unit(
+    tx: &mut Transaction<'_, Postgres>,
+    c: CampaignId,
+    unit_id: &str,
+) -> Result<(), StoreError> {
+    let found =
+        sqlx::query("SELECT 1 AS one FROM units WHERE id = $1 AND campaign_id = $2 AND active")
+            .bind(unit_id)
+            .bind(c.0)
+            .fetch_optional(&mut **tx)
+            .await?;
     match found {
         Some(_) => Ok(()),
         None => Err(StoreError::NoSuchUnit(unit_id.to_string())),
@@ -905,38 +966,44 @@ async fn ensure_unit(tx: &mut Transaction<'_, Postgres>, unit_id: &str) -> Resul
 
 async fn audit(
     tx: &mut Transaction<'_, Postgres>,
+    c: CampaignId,
     unit_id: Option<&str>,
     message_id: Option<i64>,
     kind: &str,
     detail: serde_json::Value,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO audit (unit_id, message_id, kind, detail) VALUES ($1, $2, $3, $4)")
-        .bind(unit_id)
-        .bind(message_id)
-        .bind(kind)
-        .bind(detail)
-        .execute(&mut **tx)
+    sqlx::query(
+        "INSERT INTO audit (unit_id, message_id, kind, detail, campaign_id) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(unit_id)
+    .bind(message_id)
+    .bind(kind)
+    .bind(detail)
+    .bind(c.0)
+    .execute(&mut **tx)
         .await?;
     Ok(())
 }
 
 async fn unit_view(
     tx: &mut Transaction<'_, Postgres>,
+    c: CampaignId,
     campaign: &CampaignView,
     unit_id: &str,
 ) -> Result<Option<status::UnitView>, StoreError> {
-    let (units, messages, files) = load_current(tx, unit_id).await?;
-    let reviews = desk::load_reviews(tx, Some(unit_id)).await?;
+    let (units, messages, files) = load_current(tx, c, unit_id).await?;
+    let reviews = desk::load_reviews(tx, c, Some(unit_id)).await?;
     let s = status::compute(campaign, &units, &messages, &files, &reviews, Utc::now());
     Ok(s.units.into_iter().next())
 }
 
 async fn unit_status(
     tx: &mut Transaction<'_, Postgres>,
+    c: CampaignId,
     campaign: &CampaignView,
     unit_id: &str,
 ) -> Result<String, StoreError> {
-    Ok(unit_view(tx, campaign, unit_id)
+    Ok(unit_view(tx, c, campaign, unit_id)
         .await?
         .map(|u| u.status.as_str().to_string())
         .unwrap_or_default())
@@ -944,17 +1011,19 @@ async fn unit_status(
 
 async fn record_status_change(
     tx: &mut Transaction<'_, Postgres>,
+    c: CampaignId,
     campaign: &CampaignView,
     unit_id: &str,
     before: String,
     message_id: Option<i64>,
 ) -> Result<(), StoreError> {
-    let after = unit_status(tx, campaign, unit_id).await?;
-    audit_status_change(tx, unit_id, &before, &after, message_id).await
+    let after = unit_status(tx, c, campaign, unit_id).await?;
+    audit_status_change(tx, c, unit_id, &before, &after, message_id).await
 }
 
 async fn audit_status_change(
     tx: &mut Transaction<'_, Postgres>,
+    c: CampaignId,
     unit_id: &str,
     before: &str,
     after: &str,
@@ -963,6 +1032,7 @@ async fn audit_status_change(
     if after != before {
         audit(
             tx,
+            c,
             Some(unit_id),
             message_id,
             "status_changed",
@@ -979,20 +1049,22 @@ async fn audit_status_change(
 /// stays the same size however many messages the unit has sent (the `messages_unit` index).
 async fn load_current(
     conn: &mut sqlx::PgConnection,
+    c: CampaignId,
     unit: &str,
 ) -> Result<(Vec<UnitRecord>, Vec<MessageRecord>, Vec<FileRecord>), StoreError> {
-    let units = load_units(&mut *conn, Some(unit)).await?;
+    let units = load_units(&mut *conn, c, Some(unit)).await?;
     let files = file_records(
         sqlx::query(
             // Only the column lists are spliced in, and they are constants.
             sqlx::AssertSqlSafe(format!(
                 "SELECT DISTINCT ON (f.item) {FILE_COLUMNS}
                  FROM files f JOIN messages m ON m.id = f.message_id
-                 WHERE m.unit_id = $1 AND m.disposition = 'processed'
+                 WHERE m.unit_id = $1 AND m.campaign_id = $2 AND m.disposition = 'processed'
                  ORDER BY f.item, m.received_at DESC, m.id DESC, f.ordinal DESC"
             )),
         )
         .bind(unit)
+        .bind(c.0)
         .fetch_all(&mut *conn)
         .await?,
     )?;
@@ -1003,13 +1075,15 @@ async fn load_current(
             sqlx::AssertSqlSafe(format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages
                  WHERE id = ANY($2)
-                    OR id = (SELECT id FROM messages WHERE unit_id = $1 AND disposition = 'processed'
+                    OR id = (SELECT id FROM messages
+                             WHERE unit_id = $1 AND campaign_id = $3 AND disposition = 'processed'
                              ORDER BY received_at DESC, id DESC LIMIT 1)
                  ORDER BY received_at, id"
             )),
         )
         .bind(unit)
         .bind(&ids)
+        .bind(c.0)
         .fetch_all(&mut *conn)
         .await?,
     )?;
@@ -1018,18 +1092,21 @@ async fn load_current(
 
 async fn load_records(
     conn: &mut sqlx::PgConnection,
+    c: CampaignId,
     unit: Option<&str>,
 ) -> Result<(Vec<UnitRecord>, Vec<MessageRecord>, Vec<FileRecord>), StoreError> {
-    let units = load_units(&mut *conn, unit).await?;
+    let units = load_units(&mut *conn, c, unit).await?;
     let messages = message_records(
         sqlx::query(
             // Only the column lists are spliced in, and they are constants.
             sqlx::AssertSqlSafe(format!(
                 "SELECT {MESSAGE_COLUMNS} FROM messages
-                 WHERE ($1::text IS NULL OR unit_id = $1) ORDER BY received_at, id"
+                 WHERE campaign_id = $2 AND ($1::text IS NULL OR unit_id = $1)
+                 ORDER BY received_at, id"
             )),
         )
         .bind(unit)
+        .bind(c.0)
         .fetch_all(&mut *conn)
         .await?,
     )?;
@@ -1039,11 +1116,13 @@ async fn load_records(
             sqlx::AssertSqlSafe(format!(
                 "SELECT {FILE_COLUMNS}
                  FROM files f JOIN messages m ON m.id = f.message_id
-                 WHERE m.disposition = 'processed' AND ($1::text IS NULL OR m.unit_id = $1)
+                 WHERE m.disposition = 'processed' AND m.campaign_id = $2
+                   AND ($1::text IS NULL OR m.unit_id = $1)
                  ORDER BY f.message_id, f.ordinal"
             )),
         )
         .bind(unit)
+        .bind(c.0)
         .fetch_all(&mut *conn)
         .await?,
     )?;
@@ -1052,13 +1131,17 @@ async fn load_records(
 
 async fn load_units(
     conn: &mut sqlx::PgConnection,
+    c: CampaignId,
     unit: Option<&str>,
 ) -> Result<Vec<UnitRecord>, StoreError> {
     Ok(sqlx::query(
-        "SELECT u.id, u.name, u.grp, e.reason FROM units u LEFT JOIN exemptions e ON e.unit_id = u.id
-         WHERE u.active AND ($1::text IS NULL OR u.id = $1) ORDER BY u.position, u.id",
+        "SELECT u.id, u.name, u.grp, e.reason FROM units u
+           LEFT JOIN exemptions e ON e.campaign_id = u.campaign_id AND e.unit_id = u.id
+         WHERE u.campaign_id = $2 AND u.active AND ($1::text IS NULL OR u.id = $1)
+         ORDER BY u.position, u.id",
     )
     .bind(unit)
+    .bind(c.0)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()

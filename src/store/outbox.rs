@@ -4,7 +4,7 @@
 //! queue; it then commits "sending" and transmits the message. A row left "sending" is sent
 //! again after a grace period, with the same Message-ID.
 
-use super::{Store, StoreError};
+use super::{CampaignId, Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, Row, Transaction};
@@ -168,13 +168,14 @@ fn from_row(r: &sqlx::postgres::PgRow) -> Result<OutboxRow, StoreError> {
 /// Adds an email unless one with its key exists; true if added.
 pub(super) async fn insert(
     tx: &mut Transaction<'_, Postgres>,
+    c: CampaignId,
     e: &NewOutbox,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "INSERT INTO outbox (dedupe_key, kind, unit_id, message_id, recipients, subject, body_text,
-           body_html, in_reply_to, refs, auto_submitted, attachments)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
-         ON CONFLICT (dedupe_key) DO NOTHING",
+           body_html, in_reply_to, refs, auto_submitted, attachments, campaign_id)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+         ON CONFLICT (campaign_id, dedupe_key) DO NOTHING",
     )
     .bind(&e.dedupe_key)
     .bind(&e.kind)
@@ -188,6 +189,7 @@ pub(super) async fn insert(
     .bind(&e.references)
     .bind(&e.auto_submitted)
     .bind(serde_json::to_value(&e.attachments)?)
+    .bind(c.0)
     .execute(&mut **tx)
     .await?;
     let queued = done.rows_affected() == 1;
@@ -210,7 +212,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let mut added = 0;
         for e in emails {
-            added += usize::from(insert(&mut tx, e).await?);
+            added += usize::from(insert(&mut tx, self.campaign, e).await?);
         }
         tx.commit().await?;
         Ok(added)
@@ -228,13 +230,14 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let fresh = sqlx::query(
-            "INSERT INTO schedule_runs (key, kind, due_at, detail) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO schedule_runs (key, kind, due_at, detail, campaign_id)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (campaign_id, key) DO NOTHING",
         )
         .bind(key)
         .bind(kind)
         .bind(due_at)
         .bind(detail)
+        .bind(self.campaign.0)
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -243,7 +246,7 @@ impl Store {
             return Ok(false);
         }
         for e in emails {
-            insert(&mut tx, e).await?;
+            insert(&mut tx, self.campaign, e).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -251,8 +254,9 @@ impl Store {
 
     pub async fn round_done(&self, key: &str) -> Result<bool, StoreError> {
         Ok(
-            sqlx::query("SELECT 1 AS one FROM schedule_runs WHERE key = $1")
+            sqlx::query("SELECT 1 AS one FROM schedule_runs WHERE key = $1 AND campaign_id = $2")
                 .bind(key)
+                .bind(self.campaign.0)
                 .fetch_optional(&self.pool)
                 .await?
                 .is_some(),
@@ -380,18 +384,22 @@ impl Store {
 
     /// Emails that could not be delivered, newest first: the coordinator is told of them.
     pub async fn failed_outbox(&self) -> Result<Vec<OutboxRow>, StoreError> {
-        let rows = sqlx::query(select_outbox!("WHERE state = 'failed' ORDER BY id DESC"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(select_outbox!(
+            "WHERE state = 'failed' AND campaign_id = $1 ORDER BY id DESC"
+        ))
+        .bind(self.campaign.0)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(from_row).collect()
     }
 
     /// All outbox rows of a kind (for commands and tests), oldest first.
     pub async fn outbox(&self, kind: Option<&str>) -> Result<Vec<OutboxRow>, StoreError> {
         let rows = sqlx::query(select_outbox!(
-            "WHERE ($1::text IS NULL OR kind = $1) ORDER BY id"
+            "WHERE ($1::text IS NULL OR kind = $1) AND campaign_id = $2 ORDER BY id"
         ))
         .bind(kind)
+        .bind(self.campaign.0)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(from_row).collect()

@@ -57,10 +57,11 @@ impl Store {
         Ok(sqlx::query(
             "SELECT id, raw_sha256, unit_id, received_at FROM messages
              WHERE disposition = 'processed' AND unit_id IS NOT NULL
-               AND ($1::text IS NULL OR unit_id = $1)
+               AND ($1::text IS NULL OR unit_id = $1) AND campaign_id = $2
              ORDER BY received_at, id",
         )
         .bind(unit)
+        .bind(self.campaign.0)
         .fetch_all(&self.pool)
         .await?
         .into_iter()
@@ -110,7 +111,7 @@ impl Store {
         if !same_shape {
             return Ok(Rechecked::Reshaped);
         }
-        let before = unit_status(&mut tx, campaign, &target.unit_id).await?;
+        let before = unit_status(&mut tx, self.campaign, campaign, &target.unit_id).await?;
         let mut changes = Vec::new();
         for (r, f) in stored.iter().zip(&files) {
             let ordinal: i32 = r.get("ordinal");
@@ -140,6 +141,7 @@ impl Store {
             .await?;
             audit(
                 &mut tx,
+                self.campaign,
                 Some(&target.unit_id),
                 Some(target.id),
                 "file_rechecked",
@@ -165,8 +167,16 @@ impl Store {
         if changes.is_empty() {
             return Ok(Rechecked::Unchanged);
         }
-        let after = unit_status(&mut tx, campaign, &target.unit_id).await?;
-        audit_status_change(&mut tx, &target.unit_id, &before, &after, None).await?;
+        let after = unit_status(&mut tx, self.campaign, campaign, &target.unit_id).await?;
+        audit_status_change(
+            &mut tx,
+            self.campaign,
+            &target.unit_id,
+            &before,
+            &after,
+            None,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Rechecked::Changed {
             files: changes,

@@ -4,7 +4,7 @@
 
 use super::{
     audit, audit_status_change, check_fence, current::UnitState, desk, insert_files, outbox,
-    AfterSave, NewMessage, NewOutbox, Saved, Store, StoreError,
+    AfterSave, CampaignId, NewMessage, NewOutbox, Saved, Store, StoreError,
 };
 use crate::status::CampaignView;
 use serde_json::json;
@@ -26,7 +26,15 @@ impl Store {
         compose: impl FnOnce(&AfterSave<'_>) -> Vec<NewOutbox>,
     ) -> Result<Saved, StoreError> {
         let mut tx = self.begin_recording().await?;
-        let saved = Self::save_in(&mut tx, msg, campaign, acks_per_hour, compose).await?;
+        let saved = Self::save_in(
+            &mut tx,
+            self.campaign,
+            msg,
+            campaign,
+            acks_per_hour,
+            compose,
+        )
+        .await?;
         tx.commit().await?;
         Ok(saved)
     }
@@ -44,6 +52,7 @@ impl Store {
     /// undoes the message whole.
     pub async fn save_in(
         tx: &mut Recording,
+        c: CampaignId,
         msg: &NewMessage,
         campaign: &CampaignView,
         acks_per_hour: u32,
@@ -63,9 +72,11 @@ impl Store {
             return Ok(Saved::AlreadyStored { id: row.get("id") });
         }
         let earlier: Option<i64> = sqlx::query(
-            "SELECT id FROM messages WHERE dedupe_key = $1 AND disposition <> 'duplicate' LIMIT 1",
+            "SELECT id FROM messages
+             WHERE dedupe_key = $1 AND campaign_id = $2 AND disposition <> 'duplicate' LIMIT 1",
         )
         .bind(&msg.dedupe_key)
+        .bind(c.0)
         .fetch_optional(&mut **tx)
         .await?
         .map(|r| r.get("id"));
@@ -87,11 +98,12 @@ impl Store {
         let rate_limited = match (&msg.from_addr, counted) {
             (Some(from), true) => {
                 let n: i64 = sqlx::query(
-                    "SELECT count(*) AS n FROM messages WHERE from_addr = $1
+                    "SELECT count(*) AS n FROM messages WHERE from_addr = $1 AND campaign_id = $3
                        AND received_at > $2 - interval '1 hour' AND received_at <= $2",
                 )
                 .bind(from)
                 .bind(msg.received_at)
+                .bind(c.0)
                 .fetch_one(&mut **tx)
                 .await?
                 .get("n");
@@ -101,7 +113,7 @@ impl Store {
         };
         // Read once: the status before, and after (the new message applied in memory).
         let mut state = match &unit_id {
-            Some(u) => Some(UnitState::load(tx, u).await?),
+            Some(u) => Some(UnitState::load(tx, c, u).await?),
             None => None,
         };
         let before = state.as_ref().map(|s| {
@@ -112,8 +124,8 @@ impl Store {
         let id: i64 = sqlx::query(
             "INSERT INTO messages (raw_sha256, dedupe_key, message_id, from_addr, from_name, sender_addr,
                reply_to, subject, date_header, received_at, size_bytes, source, disposition,
-               no_ack_reason, unit_id, match_rule, problems, body_excerpt)
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
+               no_ack_reason, unit_id, match_rule, problems, body_excerpt, campaign_id)
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
              RETURNING id",
         )
         .bind(&msg.raw_sha256)
@@ -138,6 +150,7 @@ impl Store {
         })
         .bind(serde_json::to_value(if counted { &msg.problems[..] } else { &[] })?)
         .bind(&msg.body_excerpt)
+        .bind(c.0)
         .fetch_one(&mut **tx)
         .await?
         .get("id");
@@ -151,6 +164,7 @@ impl Store {
         }
         audit(
             tx,
+            c,
             unit_id.as_deref(),
             Some(id),
             "message_recorded",
@@ -164,17 +178,19 @@ impl Store {
         .await?;
         if let (Some(u), Some(addr), true) = (&unit_id, &msg.learn_address, counted) {
             let learned = sqlx::query(
-                "INSERT INTO learned_addresses (address, unit_id, learned_from) VALUES ($1, $2, $3)
-                 ON CONFLICT (address) DO NOTHING",
+                "INSERT INTO learned_addresses (address, unit_id, learned_from, campaign_id)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (campaign_id, address) DO NOTHING",
             )
             .bind(addr)
             .bind(u)
             .bind(id)
+            .bind(c.0)
             .execute(&mut **tx)
             .await?;
             if learned.rows_affected() == 1 {
                 audit(
                     tx,
+                    c,
                     Some(u),
                     Some(id),
                     "address_learned",
@@ -189,7 +205,7 @@ impl Store {
             s.view(campaign)
         });
         if let (Some(u), Some(before), Some(after)) = (&unit_id, before, &view) {
-            audit_status_change(tx, u, &before, after.status.as_str(), Some(id)).await?;
+            audit_status_change(tx, c, u, &before, after.status.as_str(), Some(id)).await?;
         }
         let emails = compose(&AfterSave {
             id,
@@ -199,7 +215,7 @@ impl Store {
             unit: view.as_ref(),
         });
         for e in &emails {
-            outbox::insert(tx, e).await?;
+            outbox::insert(tx, c, e).await?;
         }
         Ok(Saved::Recorded {
             id,
@@ -234,11 +250,14 @@ impl Store {
         addresses: &[String],
     ) -> Result<std::collections::HashMap<String, String>, StoreError> {
         let keys: Vec<String> = addresses.iter().map(|a| a.trim().to_lowercase()).collect();
-        let rows =
-            sqlx::query("SELECT address, unit_id FROM learned_addresses WHERE address = ANY($1)")
-                .bind(&keys)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT address, unit_id FROM learned_addresses
+                 WHERE address = ANY($1) AND campaign_id = $2",
+        )
+        .bind(&keys)
+        .bind(self.campaign.0)
+        .fetch_all(&self.pool)
+        .await?;
         let found: std::collections::HashMap<String, String> = rows
             .iter()
             .map(|r| (r.get("address"), r.get("unit_id")))

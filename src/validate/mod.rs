@@ -6,10 +6,21 @@ pub mod report;
 pub mod table;
 pub mod video;
 
-use crate::config::{Settings, ValidatorKind};
+use crate::campaign::ValidatorKind;
 use crate::intake::FileKind;
 use crate::problem::Problem;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// What the validators need of a campaign: its table template and limits, its report and
+/// video rules, and the year its table must name.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    pub table: &'a table::TableTemplate,
+    pub table_limits: &'a table::TableLimits,
+    pub report: &'a report::ReportRules,
+    pub video: &'a video::VideoRules,
+    pub year: i32,
+}
 
 /// A validator's answer for one file.
 #[derive(Debug, Clone, Default)]
@@ -47,7 +58,7 @@ pub fn sheet_format(kind: FileKind) -> Option<table::SheetFormat> {
 
 /// Reads a spreadsheet against the campaign's table template; `None` for other kinds.
 pub fn read_table(
-    settings: &Settings,
+    rules: &Rules<'_>,
     name: &str,
     kind: FileKind,
     bytes: &[u8],
@@ -55,15 +66,7 @@ pub fn read_table(
     let format = sheet_format(kind)?;
     Some(guarded(
         name,
-        || {
-            table::read(
-                bytes,
-                format,
-                &settings.table,
-                settings.campaign.year,
-                &settings.table_limits,
-            )
-        },
+        || table::read(bytes, format, rules.table, rules.year, rules.table_limits),
         |p| table::TableReading {
             readable: false,
             problems: vec![p],
@@ -106,7 +109,7 @@ fn video_container(kind: FileKind) -> Option<video::VideoContainer> {
 /// Whether a document's text mentions one of `keywords` (lowercase): contract §8 (e), asked only
 /// of mail from an unknown sender.
 pub fn document_mentions(
-    settings: &Settings,
+    rules: &Rules<'_>,
     name: &str,
     kind: FileKind,
     bytes: &[u8],
@@ -118,7 +121,7 @@ pub fn document_mentions(
     guarded(
         name,
         || {
-            report::extract_text(bytes, format, &settings.report.limits()).is_ok_and(|t| {
+            report::extract_text(bytes, format, &rules.report.limits()).is_ok_and(|t| {
                 let text = t.text.to_lowercase();
                 keywords.iter().any(|k| text.contains(k.as_str()))
             })
@@ -130,7 +133,7 @@ pub fn document_mentions(
 /// Checks one file as the item its validator names. `table` is the reading already made for
 /// a spreadsheet (tables are read once, before identification needs their 填报单位).
 pub fn check(
-    settings: &Settings,
+    rules: &Rules<'_>,
     validator: ValidatorKind,
     name: &str,
     kind: FileKind,
@@ -156,7 +159,7 @@ pub fn check(
             Some(format) => guarded(
                 name,
                 || {
-                    let v = report::check(bytes, format, &settings.report);
+                    let v = report::check(bytes, format, rules.report);
                     Checked {
                         problems: v.problems,
                         data: Some(serde_json::json!({ "chars": v.chars, "excerpt": v.excerpt })),
@@ -170,7 +173,7 @@ pub fn check(
             Some(container) => guarded(
                 name,
                 || {
-                    let v = video::check(bytes, container, &settings.video);
+                    let v = video::check(bytes, container, rules.video);
                     Checked {
                         problems: v.problems,
                         data: Some(serde_json::json!({ "duration_seconds": v.duration_seconds })),

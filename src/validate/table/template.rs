@@ -169,9 +169,18 @@ impl TableTemplate {
     }
 }
 
-impl Default for TableTemplate {
-    fn default() -> Self {
-        Self::taiyuan_2023()
+impl TableTemplate {
+    /// No table: the template of a campaign that asks for none (it is never read).
+    pub fn empty() -> Self {
+        TableTemplate {
+            title_keyword: String::new(),
+            header_label: String::new(),
+            value_label: String::new(),
+            unit_label: String::new(),
+            indicators: Vec::new(),
+            text_rows: Vec::new(),
+            sum_rules: Vec::new(),
+        }
     }
 }
 

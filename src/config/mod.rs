@@ -1,0 +1,595 @@
+//! Settings, in two steps: a layered load (the TOML file, then `REPORTBOX_SECTION__KEY`
+//! environment variables) into raw serde structs, then a conversion into typed settings that
+//! reports every problem at once, each with its key, before anything starts.
+
+mod campaigns;
+
+pub use campaigns::{CampaignSettings, DEFAULT_CAMPAIGN_KEY};
+use campaigns::{RawCampaign, RawSchedule};
+
+use crate::campaign::Campaign;
+use crate::identify::Roster;
+use crate::intake::IntakeLimits;
+pub use crate::net::TlsMode;
+use crate::schedule::ScheduleSettings;
+use crate::validate::report::ReportRules;
+use crate::validate::table::{TableLimits, TableTemplate};
+use crate::validate::video::VideoRules;
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The sections a `REPORTBOX_…` variable may address; other variables with that prefix (a test
+/// harness's, say) are not configuration.
+const SECTIONS: &[&str] = &[
+    "database",
+    "storage",
+    "campaign",
+    "limits",
+    "table",
+    "table_limits",
+    "report",
+    "video",
+    "smtp",
+    "schedule",
+    "mailbox",
+    "metrics",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot load configuration: {0}")]
+    Load(#[from] ::config::ConfigError),
+    #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    database: RawDatabase,
+    storage: crate::store::settings::RawStorage,
+    campaign: RawCampaign,
+    #[serde(default)]
+    limits: IntakeLimits,
+    table: Option<TableTemplate>,
+    #[serde(default)]
+    table_limits: TableLimits,
+    #[serde(default)]
+    report: ReportRules,
+    #[serde(default)]
+    video: VideoRules,
+    #[serde(default)]
+    smtp: RawSmtp,
+    #[serde(default)]
+    schedule: RawSchedule,
+    #[serde(default)]
+    mailbox: crate::mailbox::settings::RawMailbox,
+    #[serde(default)]
+    metrics: crate::metrics::RawMetrics,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSmtp {
+    host: String,
+    port: u16,
+    tls: String,
+    ca_file: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    password_file: Option<String>,
+    from_name: String,
+    max_per_minute: u32,
+    timeout_seconds: u64,
+    /// How often an idle sender looks at the outbox anyway; a recorded message wakes it at once
+    /// (PostgreSQL NOTIFY), so this only matters when that notice is lost.
+    idle_poll_seconds: u64,
+    /// How long sending pauses after the server refuses the authorisation code before the
+    /// (re-read) code is tried again.
+    auth_retry_seconds: u64,
+    resend_grace_seconds: u64,
+}
+
+impl Default for RawSmtp {
+    fn default() -> Self {
+        RawSmtp {
+            host: "smtp.163.com".into(),
+            port: 465,
+            tls: "implicit".into(),
+            ca_file: None,
+            username: None,
+            password: None,
+            password_file: None,
+            from_name: String::new(),
+            max_per_minute: 4,
+            timeout_seconds: 60,
+            idle_poll_seconds: 10,
+            auth_retry_seconds: 300,
+            resend_grace_seconds: 300,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: Option<String>,
+    #[serde(default = "default_max_connections")]
+    max_connections: u32,
+}
+
+fn default_max_connections() -> u32 {
+    5
+}
+
+#[derive(Clone)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+// The URL carries the password: never print it.
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &"<redacted>")
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// How mail is sent (issue 5): 163's submission server by default.
+#[derive(Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub ca_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Where `password` came from, read again after the server refused it: fixing the file
+    /// is enough for sending to resume.
+    pub password_file: Option<PathBuf>,
+    pub from_name: String,
+    pub max_per_minute: u32,
+    pub timeout: std::time::Duration,
+    pub idle_poll: std::time::Duration,
+    pub auth_retry: std::time::Duration,
+    /// How long an email that was being transmitted when the sender died waits before it is
+    /// sent again (the server may have taken it; a resend carries the same Message-ID).
+    pub resend_grace: std::time::Duration,
+}
+
+// The password is an authorisation code: never print it.
+impl fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("max_per_minute", &self.max_per_minute)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub storage: crate::store::StorageSettings,
+    pub campaign: Campaign,
+    pub limits: IntakeLimits,
+    pub table: TableTemplate,
+    pub table_limits: TableLimits,
+    pub report: ReportRules,
+    pub video: VideoRules,
+    pub smtp: SmtpSettings,
+    pub schedule: ScheduleSettings,
+    pub mailbox: crate::mailbox::settings::MailboxSettings,
+    pub metrics: crate::metrics::MetricsSettings,
+    /// Loaded from `campaign.roster` and checked with the rest.
+    pub roster: Roster,
+    /// Every configured campaign, reportbox.toml's first; the fields above are one of them
+    /// (the first, or the one [`Settings::select`] chose).
+    pub campaigns: Vec<CampaignSettings>,
+}
+
+impl Settings {
+    /// What the validators need of the campaign.
+    pub fn validate_rules(&self) -> crate::validate::Rules<'_> {
+        crate::validate::Rules {
+            table: &self.table,
+            table_limits: &self.table_limits,
+            report: &self.report,
+            video: &self.video,
+            year: self.campaign.year,
+        }
+    }
+
+    /// Loads `path`, layered with `REPORTBOX_…` variables from `env`.
+    pub fn load(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut credentials = None;
+        let mut aws = std::collections::HashMap::new();
+        let env_map: ::config::Map<String, String> = env
+            .into_iter()
+            .inspect(|(k, v)| {
+                if k == "CREDENTIALS_DIRECTORY" && !v.is_empty() {
+                    credentials = Some(PathBuf::from(v));
+                }
+                if k == "AWS_ACCESS_KEY_ID" || k == "AWS_SECRET_ACCESS_KEY" {
+                    aws.insert(k.clone(), v.clone());
+                }
+            })
+            .filter(|(k, _)| {
+                k.strip_prefix("REPORTBOX_")
+                    .and_then(|rest| rest.split("__").next())
+                    .is_some_and(|section| SECTIONS.contains(&section.to_lowercase().as_str()))
+            })
+            .collect();
+        let raw: RawSettings = ::config::Config::builder()
+            .add_source(::config::File::from(path).format(::config::FileFormat::Toml))
+            .add_source(
+                ::config::Environment::with_prefix("REPORTBOX")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("campaign.strip_prefixes")
+                    .with_list_parse_key("campaign.own_addresses")
+                    .with_list_parse_key("campaign.coordinators")
+                    .with_list_parse_key("campaign.keywords")
+                    .with_list_parse_key("schedule.reminders")
+                    .with_list_parse_key("mailbox.folders")
+                    .with_list_parse_key("mailbox.junk_folders")
+                    .source(Some(env_map)),
+            )
+            .build()?
+            .try_deserialize()?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_raw(
+            with_credentials(raw, credentials.as_deref()),
+            base,
+            path,
+            &|k: &str| aws.get(k).cloned(),
+        )
+    }
+
+    /// Loads `path` with the process environment.
+    pub fn load_from_env(path: &Path) -> Result<Settings, ConfigError> {
+        Self::load(path, std::env::vars())
+    }
+
+    fn from_raw(
+        raw: RawSettings,
+        base: &Path,
+        source: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let mut problems = Vec::new();
+        let mut need = |key: &str, value: Option<String>| -> String {
+            match value.filter(|v| !v.trim().is_empty()) {
+                Some(v) => v,
+                None => {
+                    problems.push(format!("{key}: required"));
+                    String::new()
+                }
+            }
+        };
+        let url = need("database.url", raw.database.url);
+        if !url.is_empty() && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            problems.push("database.url: must be a postgres:// URL".into());
+        }
+        if raw.database.max_connections == 0 {
+            problems.push("database.max_connections: must be at least 1".into());
+        }
+        let limits = raw.limits;
+        if limits.archive_max_ratio == 0 || limits.archive_max_entries == 0 {
+            problems.push("limits: archive limits must be positive".into());
+        }
+        if limits.max_file_bytes == 0 {
+            problems.push("limits.max_file_bytes: must be positive".into());
+        }
+        let smtp = convert_smtp(raw.smtp, base, &mut problems);
+        let metrics = crate::metrics::convert(raw.metrics, &mut problems);
+        // The deployment's mailbox is the designated mailbox of the campaign configured here.
+        let address = raw.campaign.mailbox().to_lowercase();
+        let mailbox = crate::mailbox::settings::convert(raw.mailbox, base, &address, &mut problems);
+
+        let storage =
+            crate::store::StorageSettings::from_raw(raw.storage, base, env, &mut problems);
+        let main = campaigns::RawCampaignFile {
+            campaign: raw.campaign,
+            table: raw.table,
+            table_limits: raw.table_limits,
+            report: raw.report,
+            video: raw.video,
+            schedule: raw.schedule,
+        };
+        let mut campaigns = Vec::new();
+        campaigns.extend(campaigns::convert(main, base, source, "", &mut problems));
+        let dir = base.join(CAMPAIGNS_DIR);
+        for (path, file) in campaigns::load_dir(&dir, &mut problems) {
+            let at = format!("{}: ", path.display());
+            campaigns.extend(campaigns::convert(file, base, &path, &at, &mut problems));
+        }
+        for (i, c) in campaigns.iter().enumerate() {
+            if let Some(first) = campaigns[..i]
+                .iter()
+                .find(|o| o.campaign.key == c.campaign.key)
+            {
+                problems.push(format!(
+                    "{}: campaign.key {:?} is already the key of the campaign in {}",
+                    c.source.display(),
+                    c.campaign.key,
+                    first.source.display()
+                ));
+            }
+        }
+        if !problems.is_empty() || campaigns.is_empty() {
+            return Err(ConfigError::Invalid(problems));
+        }
+        let first = campaigns[0].clone();
+        Ok(Settings {
+            database: DatabaseSettings {
+                url,
+                max_connections: raw.database.max_connections,
+            },
+            storage,
+            campaign: first.campaign,
+            limits,
+            table: first.table,
+            table_limits: first.table_limits,
+            report: first.report,
+            video: first.video,
+            smtp,
+            schedule: first.schedule,
+            mailbox,
+            metrics,
+            roster: first.roster,
+            campaigns,
+        })
+    }
+
+    /// The keys of the configured campaigns, the one in reportbox.toml first.
+    pub fn campaign_keys(&self) -> Vec<&str> {
+        self.campaigns
+            .iter()
+            .map(|c| c.campaign.key.as_str())
+            .collect()
+    }
+
+    /// These settings for the campaign `key` (its campaign, roster, table, rules and schedule in
+    /// place of the first's). Without a key, the only campaign; with several configured, a key
+    /// is required and the error lists them.
+    pub fn select(&self, key: Option<&str>) -> Result<Settings, SelectError> {
+        let keys = self.campaign_keys().join(", ");
+        let chosen = match key {
+            None if self.campaigns.len() == 1 => &self.campaigns[0],
+            None => return Err(SelectError::Ambiguous(keys)),
+            Some(k) => self
+                .campaigns
+                .iter()
+                .find(|c| c.campaign.key == k)
+                .ok_or_else(|| SelectError::Unknown(k.to_string(), keys))?,
+        };
+        let c = chosen.clone();
+        Ok(Settings {
+            campaign: c.campaign,
+            table: c.table,
+            table_limits: c.table_limits,
+            report: c.report,
+            video: c.video,
+            schedule: c.schedule,
+            roster: c.roster,
+            ..self.clone()
+        })
+    }
+
+    /// Whether the selected campaign is the one in reportbox.toml: the one that takes over what
+    /// was recorded before campaigns existed (migration 0009).
+    pub fn is_first_campaign(&self) -> bool {
+        self.campaigns
+            .first()
+            .is_some_and(|c| c.campaign.key == self.campaign.key)
+    }
+}
+
+/// Where campaigns besides reportbox.toml's are configured: every `*.toml` in this directory
+/// beside it, one campaign each.
+pub const CAMPAIGNS_DIR: &str = "campaigns";
+
+/// Choosing a campaign for a command.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    #[error("配置了多个活动，请用 --campaign 指定其一：{0}（several campaigns are configured; name one with --campaign）")]
+    Ambiguous(String),
+    #[error("没有名为 {0:?} 的活动；已配置的活动：{1}（no campaign {0:?}; configured: {1}）")]
+    Unknown(String, String),
+}
+
+/// Under systemd, `LoadCredential=` puts secrets in `$CREDENTIALS_DIRECTORY`, readable by this
+/// service only: `mailbox-password` (the 163 authorisation code) and `smtp-password` (when it
+/// differs; 163 uses the same code for both) are read from there unless the configuration names
+/// a password or a file itself.
+fn with_credentials(mut raw: RawSettings, dir: Option<&Path>) -> RawSettings {
+    let Some(dir) = dir else { return raw };
+    let file = |name: &str| {
+        let p = dir.join(name);
+        p.is_file().then(|| p.display().to_string())
+    };
+    let unset = |p: &Option<String>, f: &Option<String>| {
+        p.as_deref().is_none_or(str::is_empty) && f.as_deref().is_none_or(str::is_empty)
+    };
+    let mailbox = file("mailbox-password");
+    if unset(&raw.mailbox.password, &raw.mailbox.password_file) {
+        if let Some(m) = &mailbox {
+            raw.mailbox.password_file = Some(m.clone());
+        }
+    }
+    if unset(&raw.smtp.password, &raw.smtp.password_file) {
+        raw.smtp.password_file = file("smtp-password").or(mailbox);
+    }
+    raw
+}
+
+fn convert_smtp(raw: RawSmtp, base: &Path, problems: &mut Vec<String>) -> SmtpSettings {
+    let tls = TlsMode::parse(&raw.tls).unwrap_or_else(|| {
+        problems.push(format!(
+            "smtp.tls: {:?} is not one of implicit, starttls, none",
+            raw.tls
+        ));
+        TlsMode::Implicit
+    });
+    if raw.host.trim().is_empty() {
+        problems.push("smtp.host: required".into());
+    }
+    if raw.max_per_minute == 0 {
+        problems.push("smtp.max_per_minute: must be at least 1".into());
+    }
+    let mut password_file = None;
+    let password = match (raw.password.filter(|p| !p.is_empty()), raw.password_file) {
+        (Some(p), _) => Some(p),
+        (None, Some(f)) if !f.is_empty() => {
+            password_file = Some(base.join(&f));
+            match std::fs::read_to_string(base.join(&f)) {
+                Ok(p) => Some(p.trim().to_string()),
+                Err(e) => {
+                    problems.push(format!("smtp.password_file: cannot read {f}: {e}"));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let ca_file = raw.ca_file.filter(|c| !c.is_empty()).map(|c| base.join(c));
+    if let Some(c) = &ca_file {
+        if !c.is_file() {
+            problems.push(format!("smtp.ca_file: {} does not exist", c.display()));
+        }
+    }
+    SmtpSettings {
+        host: raw.host,
+        port: raw.port,
+        tls,
+        ca_file,
+        username: raw.username.filter(|u| !u.is_empty()),
+        password,
+        password_file,
+        from_name: raw.from_name,
+        max_per_minute: raw.max_per_minute,
+        timeout: std::time::Duration::from_secs(raw.timeout_seconds.max(1)),
+        idle_poll: std::time::Duration::from_secs(raw.idle_poll_seconds.max(1)),
+        auth_retry: std::time::Duration::from_secs(raw.auth_retry_seconds.max(1)),
+        resend_grace: std::time::Duration::from_secs(raw.resend_grace_seconds),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    /// A configuration directory: the shipped reportbox.toml, roster and template, plus `files`
+    /// under campaigns/.
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["reportbox.toml", "units.csv"] {
+            std::fs::copy(shipped().join(f), dir.path().join(f)).unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+        std::fs::copy(
+            shipped().join("templates/statistics-table-2023.xlsx"),
+            dir.path().join("templates/statistics-table-2023.xlsx"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join(CAMPAIGNS_DIR)).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(CAMPAIGNS_DIR).join(name), text).unwrap();
+        }
+        dir
+    }
+
+    const KEPU: &str = r#"
+[campaign]
+name = "2024年全国科普日"
+deadline = "2024-09-30T00:00:00+08:00"
+timezone = "Asia/Shanghai"
+mailbox = "kepu@example.cn"
+roster = "units.csv"
+[[campaign.items]]
+key = "summary"
+label = "活动总结"
+code = "report"
+validator = "report"
+extensions = ["docx", "pdf"]
+[schedule]
+reminders = ["-2 10:00"]
+daily_report_at = "09:00"
+report_days_after_deadline = 3
+"#;
+
+    #[test]
+    fn a_second_campaign_is_a_file_in_campaigns() {
+        let dir = dir_with(&[("kepu-2024.toml", KEPU)]);
+        let s = Settings::load(&dir.path().join("reportbox.toml"), Vec::new()).unwrap();
+        assert_eq!(s.campaign_keys(), ["taiyuan-2023", "kepu-2024"]);
+        assert_eq!(s.campaign.key, "taiyuan-2023");
+        assert!(s.is_first_campaign());
+
+        let kepu = s.select(Some("kepu-2024")).unwrap();
+        assert_eq!(kepu.campaign.name, "2024年全国科普日");
+        assert_eq!(kepu.campaign.items.len(), 1);
+        assert!(kepu.campaign.table_item().is_none());
+        assert_eq!(kepu.schedule.reminders.len(), 1);
+        assert_eq!(kepu.campaign.keywords, ["全国科普日", "活动总结"]);
+        assert!(!kepu.is_first_campaign());
+        // The deployment's own sections stay the same.
+        assert_eq!(kepu.database.url, s.database.url);
+
+        let none = s.select(None).unwrap_err().to_string();
+        assert!(
+            none.contains("--campaign") && none.contains("taiyuan-2023, kepu-2024"),
+            "{none}"
+        );
+        let wrong = s.select(Some("kepu")).unwrap_err().to_string();
+        assert!(wrong.contains("kepu-2024"), "{wrong}");
+    }
+
+    #[test]
+    fn a_campaign_file_missing_what_only_it_can_say_is_refused_naming_file_and_key() {
+        let broken = KEPU
+            .replace("timezone = \"Asia/Shanghai\"\n", "")
+            .replace("mailbox = \"kepu@example.cn\"\n", "")
+            .replace("validator = \"report\"", "validator = \"table\"");
+        let dir = dir_with(&[
+            ("kepu.toml", &broken),
+            ("dup.toml", "[campaign]\nkey = \"taiyuan-2023\"\n"),
+        ]);
+        let err = Settings::load(&dir.path().join("reportbox.toml"), Vec::new())
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "kepu.toml: campaign.timezone: required",
+            "kepu.toml: campaign.mailbox: required",
+            "kepu.toml: table: required",
+            "dup.toml: campaign.name: required",
+        ] {
+            assert!(err.contains(expected), "{expected:?} not in:\n{err}");
+        }
+    }
+
+    #[test]
+    fn one_campaign_needs_no_key() {
+        let dir = dir_with(&[]);
+        let s = Settings::load(&dir.path().join("reportbox.toml"), Vec::new()).unwrap();
+        assert_eq!(s.select(None).unwrap().campaign.key, "taiyuan-2023");
+    }
+}
