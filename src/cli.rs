@@ -347,7 +347,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     r.paused_until
                         .map(|t| format!(
                             "；发信暂停至 {}（{}），届时自动发送",
-                            notify::compose::time_zh(&t, &settings),
+                            notify::compose::time_zh(&t, &settings.compose()),
                             r.pause_reason.as_deref().map_or("", pause_zh)
                         ))
                         .unwrap_or_default()
@@ -439,7 +439,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             match (r.paused_until, &r.pause_reason) {
                                 (Some(until), Some(reason)) => println!(
                                     "回执已排入发送队列，但尚未发出：发信暂停至 {}（{}）；暂停结束后自动发送，无需再次执行",
-                                    notify::compose::time_zh(&until, &settings),
+                                    notify::compose::time_zh(&until, &settings.compose()),
                                     pause_zh(reason)
                                 ),
                                 _ => println!(
@@ -463,7 +463,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 r.paused_until
                     .map(|t| format!(
                         "；发信暂停至 {}（{}），队列中的邮件届时自动发送",
-                        notify::compose::time_zh(&t, &settings),
+                        notify::compose::time_zh(&t, &settings.compose()),
                         r.pause_reason.as_deref().map_or("", pause_zh)
                     ))
                     .unwrap_or_default()
@@ -615,18 +615,18 @@ async fn remind(
     match &due {
         Some(r) if store.round_done(&r.key).await? => println!(
             "当前提醒轮次（{}）已于此前执行",
-            notify::compose::time_zh(&r.due_at, settings)
+            notify::compose::time_zh(&r.due_at, &settings.compose())
         ),
         Some(r) => println!(
             "当前应执行的提醒轮次：{}",
-            notify::compose::time_zh(&r.due_at, settings)
+            notify::compose::time_zh(&r.due_at, &settings.compose())
         ),
         None => println!("当前没有到期的提醒轮次"),
     }
     if let Some(next) = schedule::next_reminder_round(&settings.campaign, &settings.schedule, now) {
         println!(
             "下一轮提醒：{}",
-            notify::compose::time_zh(&next.due_at, settings)
+            notify::compose::time_zh(&next.due_at, &settings.compose())
         );
     }
     if plan.why.is_empty() {

@@ -340,7 +340,7 @@ pub async fn summary_workbook(
         Some(item) => store.table_values(&item.key).await?,
         None => Default::default(),
     };
-    Ok(summary::workbook(settings, status, &values)?)
+    Ok(summary::workbook(&settings.compose(), status, &values)?)
 }
 
 /// Writes `bytes` to `path` whole or not at all (a temporary file beside it, renamed).

@@ -13,6 +13,26 @@
 //! the settings. A deployment serves several campaigns (`config/campaigns/<key>.toml`); the store
 //! reads and writes one at a time ([`store::Store::for_campaign`]), and [`route`] says which
 //! campaign a message of a shared mailbox belongs to.
+//!
+//! # The dependency rule
+//!
+//! Imports point down this list, never up (tests/layout.rs checks it on the source: no import
+//! cycle between files, and no stage module importing `config`):
+//!
+//! 1. **Plain data**: [`problem`], [`campaign`], [`net`], [`source`], [`liveness`],
+//!    [`shutdown`], [`notes`]. No I/O; they import nothing above them.
+//! 2. **Stages**, each taking the part of the configuration it needs as a value, never
+//!    `Settings`: [`intake`], [`identify`], [`route`], [`classify`], [`validate`] (its
+//!    [`validate::Rules`]), [`status`], [`schedule`] (its [`schedule::ScheduleSettings`]),
+//!    [`store`] (its [`store::StorageSettings`]; all SQL lives here), [`history`],
+//!    `notify::{compose, summary, desk}` (a [`notify::compose::Context`]), `notify::connection`,
+//!    `mailbox::{client, settings, error}`.
+//! 3. **The loader**, [`config`]: builds every stage's settings from the file and the
+//!    environment, and hands a stage its part (`Settings::compose`, `Settings::select`).
+//! 4. **Orchestrators**, which may see `Settings`: [`pipeline`], `mailbox::{poll, batch,
+//!    record, daemon}`, the sender and scheduler in [`notify`], [`recheck`], [`export`],
+//!    [`check`], [`service`], [`metrics`], [`health`], [`run`].
+//! 5. [`cli`], then `main`.
 
 pub mod campaign;
 pub mod check;

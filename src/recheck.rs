@@ -35,7 +35,8 @@ impl RecheckReport {
                 .get(id)
                 .map_or_else(|| id.to_string(), |u| u.name.clone())
         };
-        let label = |key: &str| crate::notify::compose::item_label(settings, key).to_string();
+        let label =
+            |key: &str| crate::notify::compose::item_label(&settings.compose(), key).to_string();
         let status_zh = |s: &str| {
             UnitStatus::ALL
                 .iter()

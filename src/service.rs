@@ -160,7 +160,7 @@ impl Figures for StoreFigures<'_> {
                 } else {
                     format!(
                         "；发信暂停至 {}（邮件服务器限制）",
-                        crate::notify::compose::time_zh(&until, self.settings)
+                        crate::notify::compose::time_zh(&until, &self.settings.compose())
                     )
                 }
             }

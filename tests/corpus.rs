@@ -124,7 +124,7 @@ async fn the_daily_report_counts_set_aside_mail_and_lists_recent_unrelated_messa
         .await
         .unwrap();
     let report = reportbox::notify::compose::daily_report(
-        &env.settings,
+        &env.settings.compose(),
         "2023-06-07",
         &status,
         &[],

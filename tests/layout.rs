@@ -14,6 +14,8 @@ const NO_CONFIG: &[&str] = &[
     "net",
     "source",
     "shutdown",
+    "liveness",
+    "route",
     "notes",
     "intake",
     "identify",

@@ -106,7 +106,7 @@ async fn a_submission_in_the_junk_folder_is_recorded_and_marked_for_the_coordina
         .unwrap();
     assert!(!urban_line.contains("在垃圾邮件中发现"), "{table}");
     let daily = reportbox::notify::compose::daily_report(
-        &f.settings,
+        &f.settings.compose(),
         "2023-06-08",
         &status,
         &[],

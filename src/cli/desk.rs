@@ -81,7 +81,7 @@ pub async fn review(
                 reason,
                 reviewer: &by,
             },
-            |r| crate::notify::desk::rejection(settings, r, unit),
+            |r| crate::notify::desk::rejection(&settings.compose(), r, unit),
         )
         .await;
     let (name, label) = (&unit.name, &item.label);
@@ -152,7 +152,7 @@ pub async fn handled(
         }
         Handled::Already { at } => println!(
             "来信（编号 {number}）已于 {} 标记为已处理",
-            crate::notify::compose::time_zh(&at, settings)
+            crate::notify::compose::time_zh(&at, &settings.compose())
         ),
     }
     Ok(ExitCode::SUCCESS)

@@ -197,6 +197,18 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// What composing emails needs of the selected campaign.
+    pub fn compose(&self) -> crate::notify::compose::Context<'_> {
+        crate::notify::compose::Context {
+            campaign: &self.campaign,
+            roster: &self.roster,
+            table: &self.table,
+            video: &self.video,
+        }
+    }
+}
+
+impl Settings {
     /// What the validators need of the campaign.
     pub fn validate_rules(&self) -> crate::validate::Rules<'_> {
         crate::validate::Rules {

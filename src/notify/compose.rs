@@ -1,19 +1,32 @@
 //! The words of every email reportbox sends, in Chinese: acknowledgements, reminders, the daily
 //! status email. Pure: status and settings in, a composed `NewOutbox` out.
 
-use crate::config::Settings;
+use crate::campaign::Campaign;
+use crate::identify::Roster;
 use crate::identify::Unit;
 use crate::problem::{ItemState, Problem};
-use crate::status::{Status, UnitStatus, UnitView};
+use crate::status::{NoteView, Status, UnitStatus, UnitView};
 use crate::store::{AfterSave, NewFile, NewOutbox, OutboxAttachment, OutboxRow};
+use crate::validate::table::TableTemplate;
+use crate::validate::video::VideoRules;
 use chrono::{DateTime, TimeZone, Utc};
 use std::fmt::Write;
+
+/// What composing an email needs of its campaign: a stage takes what it needs, never the whole
+/// configuration (`Settings::compose` builds one for the selected campaign).
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub campaign: &'a Campaign,
+    pub roster: &'a Roster,
+    pub table: &'a TableTemplate,
+    pub video: &'a VideoRules,
+}
 
 pub const AUTO_REPLIED: &str = "auto-replied";
 pub const AUTO_GENERATED: &str = "auto-generated";
 
 /// `2023年6月2日 10:22`, in the campaign's time zone.
-pub fn time_zh<T: TimeZone>(t: &DateTime<T>, settings: &Settings) -> String {
+pub fn time_zh<T: TimeZone>(t: &DateTime<T>, settings: &Context<'_>) -> String {
     t.with_timezone(&settings.campaign.tz)
         .format("%Y年%-m月%-d日 %H:%M")
         .to_string()
@@ -21,7 +34,7 @@ pub fn time_zh<T: TimeZone>(t: &DateTime<T>, settings: &Settings) -> String {
 
 /// The deadline as units read it: a midnight deadline is the end of the day before
 /// (`2023年6月9日 24:00`), because `6月10日 00:00` is easily taken for the end of the 10th.
-pub(super) fn deadline_zh(settings: &Settings) -> String {
+pub(super) fn deadline_zh(settings: &Context<'_>) -> String {
     let local = settings
         .campaign
         .deadline
@@ -112,7 +125,7 @@ fn problem_lines(problems: &[Problem]) -> Vec<String> {
 }
 
 /// An item's label for people, also for the kinds of file that are no item (photos, …).
-pub(crate) fn item_label<'a>(settings: &'a Settings, key: &'a str) -> &'a str {
+pub(crate) fn item_label<'a>(settings: &Context<'a>, key: &'a str) -> &'a str {
     match settings.campaign.item(key) {
         Some(i) => &i.label,
         None => match key {
@@ -125,7 +138,7 @@ pub(crate) fn item_label<'a>(settings: &'a Settings, key: &'a str) -> &'a str {
     }
 }
 
-fn file_line(settings: &Settings, f: &NewFile) -> (String, Vec<String>) {
+fn file_line(settings: &Context<'_>, f: &NewFile) -> (String, Vec<String>) {
     let from = if f.origin.is_empty() {
         String::new()
     } else {
@@ -155,7 +168,7 @@ fn file_line(settings: &Settings, f: &NewFile) -> (String, Vec<String>) {
 /// One line per required item: its state, when it came, what is wrong. Problems of files in
 /// `shown` (those the email already listed) are not repeated.
 fn state_lines(
-    settings: &Settings,
+    settings: &Context<'_>,
     unit: &UnitView,
     shown: &[(String, String)],
 ) -> Vec<(String, Vec<String>)> {
@@ -185,7 +198,7 @@ fn state_lines(
 }
 
 /// What a unit still owes (required items missing or invalid), and what awaits review.
-fn outstanding(settings: &Settings, unit: &UnitView) -> (Vec<String>, Vec<String>) {
+fn outstanding(settings: &Context<'_>, unit: &UnitView) -> (Vec<String>, Vec<String>) {
     let mut owed = Vec::new();
     let mut review = Vec::new();
     for i in settings.campaign.items.iter().filter(|i| i.required) {
@@ -198,7 +211,7 @@ fn outstanding(settings: &Settings, unit: &UnitView) -> (Vec<String>, Vec<String
     (owed, review)
 }
 
-fn outstanding_paras(body: &mut Body, settings: &Settings, unit: &UnitView, verb: &str) {
+fn outstanding_paras(body: &mut Body, settings: &Context<'_>, unit: &UnitView, verb: &str) {
     let (owed, review) = outstanding(settings, unit);
     if !owed.is_empty() {
         body.para(&format!("{verb}：{}。", owed.join("；")));
@@ -211,14 +224,14 @@ fn outstanding_paras(body: &mut Body, settings: &Settings, unit: &UnitView, verb
     }
 }
 
-fn resubmit_hint(settings: &Settings) -> String {
+fn resubmit_hint(settings: &Context<'_>) -> String {
     format!(
         "如需补报或更正，请将文件重新发送至 {}（可直接回复本邮件），邮件主题请注明单位名称；系统以最后收到的文件为准，已合格的材料无需重复发送。",
         settings.campaign.mailbox
     )
 }
 
-pub(super) fn signature(body: &mut Body, settings: &Settings) {
+pub(super) fn signature(body: &mut Body, settings: &Context<'_>) {
     if !settings.campaign.contact.is_empty() {
         body.para(&format!("联系人：{}", settings.campaign.contact));
     }
@@ -230,7 +243,7 @@ pub(super) fn signature(body: &mut Body, settings: &Settings) {
 
 /// The verdict an acknowledgement's subject carries, from the unit's state with the message
 /// counted: what the unit has to do is readable in the inbox list, without opening the email.
-fn ack_verdict(settings: &Settings, view: &UnitView) -> String {
+fn ack_verdict(settings: &Context<'_>, view: &UnitView) -> String {
     let labels = |wanted: &dyn Fn(ItemState) -> bool| -> Vec<&str> {
         settings
             .campaign
@@ -272,7 +285,11 @@ pub(super) fn thread_of(msg: &crate::store::NewMessage) -> Option<String> {
 }
 
 /// The acknowledgement of one processed message (contract §8, issue 5), if one is owed.
-pub fn ack(settings: &Settings, saved: &AfterSave<'_>, unit: Option<&Unit>) -> Option<NewOutbox> {
+pub fn ack(
+    settings: &Context<'_>,
+    saved: &AfterSave<'_>,
+    unit: Option<&Unit>,
+) -> Option<NewOutbox> {
     if saved.disposition != "processed" || saved.rate_limited {
         return None;
     }
@@ -387,7 +404,7 @@ pub fn ack(settings: &Settings, saved: &AfterSave<'_>, unit: Option<&Unit>) -> O
 
 /// A reminder to one unit for one round.
 pub fn reminder(
-    settings: &Settings,
+    settings: &Context<'_>,
     round_key: &str,
     now: DateTime<Utc>,
     unit: &Unit,
@@ -512,7 +529,7 @@ pub(super) fn contact_of(unit: Option<&Unit>) -> String {
     }
 }
 
-fn short_time(t: Option<&str>, settings: &Settings) -> String {
+fn short_time(t: Option<&str>, settings: &Context<'_>) -> String {
     t.and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| time_zh(&t, settings))
         .unwrap_or_else(|| "—".into())
@@ -554,7 +571,7 @@ pub fn progress_line(status: &Status) -> String {
 /// unit with its contact and phone), then every unit sorted by state, then what needs no action.
 /// Nothing in it is a command line: the next step is named in words.
 pub fn daily_report(
-    settings: &Settings,
+    settings: &Context<'_>,
     date_key: &str,
     status: &Status,
     failed: &[OutboxRow],
@@ -667,7 +684,7 @@ pub fn daily_report(
         body.list(&review);
     }
 
-    super::desk::notes_section(&mut body, settings, "二、单位来信", &status.notes);
+    notes_section(&mut body, settings, "二、单位来信", &status.notes);
 
     body.heading("三、未报送");
     let missing: Vec<(String, Vec<String>)> = status
@@ -908,7 +925,7 @@ pub fn daily_report(
 
 /// Contract §8: set-aside mail counted by reason, and the five most recent unrelated messages,
 /// so that a submission written in an unexpected way is still found and assigned.
-fn set_aside_section(body: &mut Body, status: &Status, settings: &Settings) {
+fn set_aside_section(body: &mut Body, status: &Status, settings: &Context<'_>) {
     body.heading("八、未计入的邮件");
     if status.ignored.is_empty() {
         body.para("无。");
@@ -958,4 +975,51 @@ fn set_aside_section(body: &mut Body, status: &Status, settings: &Settings) {
         body.para("最近被判定为与本次报送无关的邮件（如为单位的报送材料，请指定单位）：");
         body.list(&recent);
     }
+}
+
+/// The daily email's 单位来信: every note not yet marked handled, with its number, the unit, its
+/// contact and what it wrote.
+fn notes_section(body: &mut Body, settings: &Context<'_>, heading: &str, notes: &[NoteView]) {
+    body.heading(heading);
+    if notes.is_empty() {
+        body.para("无。");
+        return;
+    }
+    body.para(
+        "以下是单位发来的留言或问题（不含附件的邮件不计入报送材料），请答复或处理后标记为已处理：",
+    );
+    let lines: Vec<(String, Vec<String>)> = notes
+        .iter()
+        .map(|n| {
+            let unit = n.unit_id.as_deref().and_then(|u| settings.roster.get(u));
+            let who = unit.map_or_else(
+                || n.from.clone().unwrap_or_else(|| "（无发件人）".into()),
+                |u| u.name.clone(),
+            );
+            let with = if n.with_files {
+                "（随附材料已照常计入）"
+            } else {
+                ""
+            };
+            let mut subs = vec![format!("来信：{}", n.text.replace('\n', " "))];
+            if unit.is_some() {
+                subs.push(contact_of(unit));
+            }
+            if let Some(from) = &n.from {
+                subs.push(format!("发件地址：{from}"));
+            }
+            (
+                format!(
+                    "第 {} 号邮件：{who}，{}《{}》{with}",
+                    n.number,
+                    chrono::DateTime::parse_from_rfc3339(&n.received_at)
+                        .map(|t| time_zh(&t, settings))
+                        .unwrap_or_else(|_| n.received_at.clone()),
+                    n.subject
+                ),
+                subs,
+            )
+        })
+        .collect();
+    body.list(&lines);
 }

@@ -1,18 +1,17 @@
 //! The emails of the coordinator's desk (issue 9): the short reply to a unit's note, the email a
-//! rejected review sends the unit, and the daily email's 单位来信 section. Pure, like `compose`.
+//! rejected review sends the unit (the daily email's 单位来信 is `compose`'s). Pure, like `compose`.
 
+use super::compose::Context;
 use super::compose::{
     deadline_zh, item_label, signature, thread_of, time_zh, Body, AUTO_GENERATED, AUTO_REPLIED,
 };
-use crate::config::Settings;
 use crate::identify::Unit;
-use crate::status::NoteView;
 use crate::store::{AfterSave, NewOutbox, Reviewed};
 
 /// The reply to a note: that it reached the staff, nothing about files or lateness, since a note
 /// counts for nothing. One per unit (or, unattributed, per address) per day: its key says so.
 pub fn note_reply(
-    settings: &Settings,
+    settings: &Context<'_>,
     saved: &AfterSave<'_>,
     unit: Option<&Unit>,
 ) -> Option<NewOutbox> {
@@ -59,7 +58,7 @@ pub fn note_reply(
 
 /// The email a rejected review sends the unit: which file, why, and how to send it again. One
 /// per review (its key is the review's id), so repeating the command sends nothing more.
-pub fn rejection(settings: &Settings, r: &Reviewed, unit: &Unit) -> Option<NewOutbox> {
+pub fn rejection(settings: &Context<'_>, r: &Reviewed, unit: &Unit) -> Option<NewOutbox> {
     if r.recipients.is_empty() {
         return None;
     }
@@ -96,56 +95,4 @@ pub fn rejection(settings: &Settings, r: &Reviewed, unit: &Unit) -> Option<NewOu
         auto_submitted: AUTO_GENERATED.into(),
         attachments: Vec::new(),
     })
-}
-
-/// The daily email's 单位来信: every note not yet marked handled, with its number, the unit, its
-/// contact and what it wrote.
-pub(super) fn notes_section(
-    body: &mut Body,
-    settings: &Settings,
-    heading: &str,
-    notes: &[NoteView],
-) {
-    body.heading(heading);
-    if notes.is_empty() {
-        body.para("无。");
-        return;
-    }
-    body.para(
-        "以下是单位发来的留言或问题（不含附件的邮件不计入报送材料），请答复或处理后标记为已处理：",
-    );
-    let lines: Vec<(String, Vec<String>)> = notes
-        .iter()
-        .map(|n| {
-            let unit = n.unit_id.as_deref().and_then(|u| settings.roster.get(u));
-            let who = unit.map_or_else(
-                || n.from.clone().unwrap_or_else(|| "（无发件人）".into()),
-                |u| u.name.clone(),
-            );
-            let with = if n.with_files {
-                "（随附材料已照常计入）"
-            } else {
-                ""
-            };
-            let mut subs = vec![format!("来信：{}", n.text.replace('\n', " "))];
-            if unit.is_some() {
-                subs.push(super::compose::contact_of(unit));
-            }
-            if let Some(from) = &n.from {
-                subs.push(format!("发件地址：{from}"));
-            }
-            (
-                format!(
-                    "第 {} 号邮件：{who}，{}《{}》{with}",
-                    n.number,
-                    chrono::DateTime::parse_from_rfc3339(&n.received_at)
-                        .map(|t| time_zh(&t, settings))
-                        .unwrap_or_else(|_| n.received_at.clone()),
-                    n.subject
-                ),
-                subs,
-            )
-        })
-        .collect();
-    body.list(&lines);
 }

@@ -51,11 +51,13 @@ pub fn compose_ack(settings: &Settings, saved: &AfterSave<'_>) -> Vec<NewOutbox>
         .as_deref()
         .and_then(|u| settings.roster.get(u));
     if saved.disposition == "note" {
-        return desk::note_reply(settings, saved, unit)
+        return desk::note_reply(&settings.compose(), saved, unit)
             .into_iter()
             .collect();
     }
-    compose::ack(settings, saved, unit).into_iter().collect()
+    compose::ack(&settings.compose(), saved, unit)
+        .into_iter()
+        .collect()
 }
 
 /// What one pass of the sender did.
@@ -354,7 +356,7 @@ pub async fn plan_reminders<'s>(
         plan.why
             .push((unit.name.clone(), addresses.join("，"), reasons));
         plan.emails.push(compose::reminder(
-            settings,
+            &settings.compose(),
             round_key,
             now,
             unit,
@@ -395,7 +397,7 @@ pub async fn compose_report(
         .table_item()
         .map_or(classify::OTHER.to_string(), |i| i.key.clone());
     let values = store.table_values(&table_item).await?;
-    let bytes = summary::workbook(settings, &status, &values)?;
+    let bytes = summary::workbook(&settings.compose(), &status, &values)?;
     let sha = crate::store::sha256_hex(&bytes);
     store.objects.put(&sha, &bytes).await?;
     let xlsx = OutboxAttachment {
@@ -404,7 +406,7 @@ pub async fn compose_report(
         sha256: sha,
     };
     Ok(compose::daily_report(
-        settings,
+        &settings.compose(),
         date_key,
         &status,
         &failed,

@@ -3,7 +3,7 @@
 //! problems in a second. Every unit has its row in both, so a unit that sent nothing is seen as
 //! missing rather than silently left out of the totals.
 
-use crate::config::Settings;
+use super::compose::Context;
 use crate::problem::ItemState;
 use crate::status::{Status, UnitStatus, UnitView};
 use crate::validate::table::ValueKind;
@@ -100,7 +100,7 @@ fn title(sheet: &mut Worksheet, text: &str, last_col: u16) -> Result<(), XlsxErr
 
 /// Builds the workbook. `values` maps unit ids to the values of their valid statistics table.
 pub fn workbook(
-    settings: &Settings,
+    settings: &Context<'_>,
     status: &Status,
     values: &HashMap<String, serde_json::Value>,
 ) -> Result<Vec<u8>, XlsxError> {

@@ -9,6 +9,7 @@ mod desk;
 mod durable;
 mod export;
 mod health;
+mod keys;
 mod leadership;
 pub mod migrate;
 pub mod objects;

@@ -7,6 +7,7 @@
 //! PUT's 200), because a message is committed right after and its row must never name an
 //! original a crash could take back.
 
+use super::keys::{is_sha256, key_of};
 use super::s3::S3Objects;
 use super::settings::{Backend, S3Settings, StorageSettings};
 use super::{Durable, StoreError};
@@ -47,13 +48,6 @@ impl From<PathBuf> for ObjectStore {
     fn from(root: PathBuf) -> Self {
         ObjectStore::new(root)
     }
-}
-
-/// The key of an object, in the directory and in the bucket alike.
-pub fn key_of(sha256: &str) -> String {
-    let a = sha256.get(..2).unwrap_or(sha256);
-    let b = sha256.get(2..4).unwrap_or("");
-    format!("objects/{a}/{b}/{sha256}")
 }
 
 impl ObjectStore {
@@ -224,10 +218,6 @@ impl FsObjects {
         }
         removed
     }
-}
-
-pub(super) fn is_sha256(name: &str) -> bool {
-    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// One file written beside its place, fsynced, then renamed into it: never a short object under

@@ -1,7 +1,7 @@
 //! The S3 backend, with the `object_store` crate: the same keys as the local directory
 //! (`objects/ab/cd/<sha256>`) in one bucket of any S3-compatible server.
 
-use super::objects::{is_sha256, key_of};
+use super::keys::{is_sha256, key_of};
 use super::settings::S3Settings;
 use super::{Durable, StoreError};
 use futures_util::TryStreamExt;
