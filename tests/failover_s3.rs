@@ -10,11 +10,9 @@
 
 mod mailbox_support;
 
-use mail_parser::MimeHeaders;
 use mailbox_support::common::s3::Bucket;
-use mailbox_support::common::{self, bin};
 use mailbox_support::drill::{assert_nothing_given_up, knob, wait_log, Campaign};
-use mailbox_support::{uniq_user, url_of, wait_delivered, DEADLINE};
+use mailbox_support::{uniq_user, url_of, DEADLINE};
 use reportbox::store::sha256_hex;
 use sqlx::PgPool;
 use std::time::Duration;
@@ -94,28 +92,16 @@ async fn the_standby_on_another_machine_takes_over_from_a_killed_leader_with_the
     assert!(duplicates <= 1, "{duplicates} duplicate acknowledgements");
 
     // The survivor mails the coordinator's report; its 汇总表.xlsx goes through the bucket.
-    let mut cmd = bin::command(&["report", "--send"]);
-    cmd.env("REPORTBOX_DATABASE__URL", &url)
-        .env("REPORTBOX_STORAGE__DIR", &host_b)
-        .env("REPORTBOX_CAMPAIGN__ROSTER", campaign.roster())
-        .envs(common::smtp_env())
-        .envs(env.iter().cloned());
-    let out = bin::output(cmd, DEADLINE).await;
-    assert_eq!(out.code, 0, "{out}");
-    wait_delivered(&coordinator, "INBOX", 1).await;
-    let raw = common::imap_messages(&coordinator).await.remove(0);
-    let mail = mail_parser::MessageParser::default().parse(&raw).unwrap();
-    let xlsx = mail
-        .attachments()
-        .find(|p| p.attachment_name() == Some("汇总表.xlsx"))
-        .expect("the report carries 汇总表.xlsx");
+    let xlsx = campaign
+        .send_report(&url, &host_b, &env, &coordinator)
+        .await;
     assert_eq!(
         bucket
             .objects()
-            .get(&sha256_hex(xlsx.contents()))
+            .get(&sha256_hex(xlsx.as_slice()))
             .await
             .unwrap(),
-        xlsx.contents()
+        xlsx.as_slice()
     );
 
     // On the database's clock: the kill, the standby's epoch, its first recording.

@@ -6,12 +6,11 @@
 
 mod mailbox_support;
 
-use mail_parser::MimeHeaders;
 use mailbox_support::common::relay::Relay;
 use mailbox_support::common::s3::Bucket;
 use mailbox_support::common::{self, bin};
 use mailbox_support::drill::{assert_nothing_given_up, wait_log, Campaign};
-use mailbox_support::{uniq_user, url_of, wait_delivered, DEADLINE};
+use mailbox_support::{uniq_user, url_of, DEADLINE};
 use reportbox::store::settings::Backend;
 use reportbox::store::{sha256_hex, ObjectStore, StoreError};
 use sqlx::PgPool;
@@ -101,25 +100,11 @@ async fn a_drain_with_the_s3_backend_keeps_originals_in_the_bucket_and_mails_fro
     );
 
     // The daily email's 汇总表.xlsx is stored, then read back for sending: from the bucket.
-    let mut cmd = bin::command(&["report", "--send"]);
-    cmd.env("REPORTBOX_DATABASE__URL", &url)
-        .env("REPORTBOX_STORAGE__DIR", &local)
-        .env("REPORTBOX_CAMPAIGN__ROSTER", campaign.roster())
-        .envs(common::smtp_env())
-        .envs(env.iter().cloned());
-    let out = bin::output(cmd, DEADLINE).await;
-    assert_eq!(out.code, 0, "{out}");
-    wait_delivered(&coordinator, "INBOX", 1).await;
-    let raw = common::imap_messages(&coordinator).await.remove(0);
-    let mail = mail_parser::MessageParser::default().parse(&raw).unwrap();
-    let xlsx = mail
-        .attachments()
-        .find(|a| a.attachment_name() == Some("汇总表.xlsx"))
-        .expect("the report carries 汇总表.xlsx");
-    let sha = sha256_hex(xlsx.contents());
+    let xlsx = campaign.send_report(&url, &local, &env, &coordinator).await;
+    let sha = sha256_hex(xlsx.as_slice());
     assert_eq!(
         bucket.objects().get(&sha).await.unwrap(),
-        xlsx.contents(),
+        xlsx.as_slice(),
         "the attachment mailed is the object in the bucket"
     );
     assert!(!local.join("objects").exists());

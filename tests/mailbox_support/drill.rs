@@ -392,3 +392,35 @@ pub async fn wait_log(daemon: &Daemon, what: &str) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+impl Campaign {
+    /// Runs `report --send` as a host with local directory `dir` would (`env`: its storage
+    /// settings), and returns the 汇总表.xlsx the coordinator received.
+    pub async fn send_report(
+        &self,
+        url: &str,
+        dir: &std::path::Path,
+        env: &[(String, String)],
+        coordinator: &str,
+    ) -> Vec<u8> {
+        use mail_parser::MimeHeaders;
+        let mut cmd = common::bin::command(&["report", "--send"]);
+        cmd.env("REPORTBOX_DATABASE__URL", url)
+            .env("REPORTBOX_STORAGE__DIR", dir)
+            .env("REPORTBOX_CAMPAIGN__ROSTER", self.roster())
+            .envs(common::smtp_env())
+            .envs(env.iter().cloned());
+        let out = common::bin::output(cmd, DEADLINE).await;
+        assert_eq!(out.code, 0, "{out}");
+        wait_delivered(coordinator, "INBOX", 1).await;
+        let raw = common::imap_messages(coordinator).await.remove(0);
+        let mail = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        let xlsx = mail
+            .attachments()
+            .find(|a| a.attachment_name() == Some("汇总表.xlsx"))
+            .expect("the report carries 汇总表.xlsx")
+            .contents()
+            .to_vec();
+        xlsx
+    }
+}
