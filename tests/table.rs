@@ -4,9 +4,7 @@
 mod table_support;
 
 use reportbox::problem::Severity;
-use reportbox::validate::table::{
-    read, SheetFormat, TableLimits, TableReading, TableTemplate, DEFAULT_TEMPLATE_TOML,
-};
+use reportbox::validate::table::{read, SheetFormat, TableLimits, TableReading};
 use rust_xlsxwriter::Workbook;
 use serde_json::json;
 use std::io::Write;
@@ -25,20 +23,13 @@ fn fixture(name: &str) -> Vec<u8> {
 // ---- the template as configuration ----
 
 #[test]
-fn the_default_template_toml_deserialises_to_the_builtin_template() {
-    let parsed: TableTemplate = toml::from_str(DEFAULT_TEMPLATE_TOML).unwrap();
-    assert_eq!(parsed, TableTemplate::taiyuan_2023());
-    assert_eq!(parsed.indicators.len(), 13);
-}
-
-#[test]
-fn the_default_template_toml_can_be_pasted_under_a_table_section() {
-    #[derive(serde::Deserialize)]
-    struct Config {
-        table: TableTemplate,
-    }
-    let cfg: Config = toml::from_str(&format!("[table]\n{DEFAULT_TEMPLATE_TOML}")).unwrap();
-    assert_eq!(cfg.table, TableTemplate::taiyuan_2023());
+fn the_shipped_configuration_carries_the_whole_template() {
+    // Contract §4: 13 indicators, the 重点示范活动 text row and the online/offline sum.
+    let t = shipped_template();
+    assert_eq!(t.indicators.len(), 13);
+    assert_eq!(t.title_keyword, "科技活动周");
+    assert_eq!(t.text_rows.len(), 1);
+    assert_eq!(t.sum_rules.len(), 1);
 }
 
 #[test]
@@ -711,7 +702,7 @@ fn a_part_expanding_past_the_limit_is_unreadable() {
     let r = read(
         &bytes,
         SheetFormat::Xlsx,
-        &TableTemplate::taiyuan_2023(),
+        &shipped_template(),
         2023,
         &limits,
     );
@@ -728,7 +719,7 @@ fn a_lower_limit_refuses_an_ordinary_table() {
     let r = read(
         &xlsx(&filled()),
         SheetFormat::Xlsx,
-        &TableTemplate::taiyuan_2023(),
+        &shipped_template(),
         2023,
         &limits,
     );
@@ -795,7 +786,7 @@ fn only_the_configured_number_of_sheets_is_searched() {
     let r = read(
         &bytes,
         SheetFormat::Xlsx,
-        &TableTemplate::taiyuan_2023(),
+        &shipped_template(),
         2023,
         &limits,
     );
@@ -812,7 +803,7 @@ fn cells_beyond_the_row_limit_are_ignored() {
     let r = read(
         &xlsx(&filled()),
         SheetFormat::Xlsx,
-        &TableTemplate::taiyuan_2023(),
+        &shipped_template(),
         2023,
         &limits,
     );

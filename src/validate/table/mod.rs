@@ -12,9 +12,7 @@ mod numbers;
 mod template;
 mod text;
 
-pub use template::{
-    Indicator, SumRule, TableLimits, TableTemplate, TextRow, ValueKind, DEFAULT_TEMPLATE_TOML,
-};
+pub use template::{Indicator, SumRule, TableLimits, TableTemplate, TextRow, ValueKind};
 
 use crate::problem::{Problem, Severity, Verdict};
 use serde::Serialize;
