@@ -3,7 +3,8 @@
 //! read by one campaign routes nothing.
 
 use super::PipelineError;
-use crate::config::{CampaignSettings, Settings};
+use crate::config::Settings;
+use crate::identify::Roster;
 use crate::intake::Parsed;
 use crate::route::{route, CampaignFacts, MessageFacts, RouteRule};
 use crate::store::{CampaignId, Store};
@@ -42,6 +43,14 @@ pub(crate) async fn routed(
         .await?
         .into_iter()
         .map(|(_, key)| key)
+        .collect();
+    let peers: Vec<Peer<'_>> = peers
+        .iter()
+        .map(|c| Peer {
+            key: &c.campaign.key,
+            roster: &c.roster,
+            keywords: &c.campaign.keywords,
+        })
         .collect();
     let (key, rule) = choose(&peers, parsed, &senders, &learned, &answered);
     if key == settings.campaign.key {
@@ -90,11 +99,18 @@ fn senders(parsed: &Parsed) -> Vec<String> {
     out
 }
 
+/// What routing needs of a campaign reading the mailbox.
+struct Peer<'a> {
+    key: &'a str,
+    roster: &'a Roster,
+    keywords: &'a [String],
+}
+
 /// The key of the campaign among `peers` (configuration order; the first takes what matches
 /// none) that `parsed` is for, given the campaigns that learned one of its `senders` and those
 /// whose emails it answers.
 fn choose(
-    peers: &[&CampaignSettings],
+    peers: &[Peer<'_>],
     parsed: &Parsed,
     senders: &[String],
     learned: &[String],
@@ -102,19 +118,13 @@ fn choose(
 ) -> (String, RouteRule) {
     let keywords: Vec<Vec<String>> = peers
         .iter()
-        .map(|c| {
-            c.campaign
-                .keywords
-                .iter()
-                .map(|k| k.to_lowercase())
-                .collect()
-        })
+        .map(|c| c.keywords.iter().map(|k| k.to_lowercase()).collect())
         .collect();
     let facts: Vec<CampaignFacts<'_>> = peers
         .iter()
         .zip(&keywords)
         .map(|(c, keywords)| {
-            let key = c.campaign.key.as_str();
+            let key = c.key;
             let mut addresses: HashSet<String> = c
                 .roster
                 .units
@@ -143,6 +153,90 @@ fn choose(
     };
     match route(&message, &facts, 0) {
         Some(r) => (r.key, r.rule),
-        None => (peers[0].campaign.key.clone(), RouteRule::Default),
+        None => (
+            peers.first().map_or(String::new(), |p| p.key.to_string()),
+            RouteRule::Default,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::{parse, IntakeLimits};
+
+    fn roster(csv: &str) -> Roster {
+        Roster::from_csv(format!("id,name,aliases,emails,group\n{csv}\n").as_bytes()).unwrap()
+    }
+
+    fn mail(from: &str, subject: &str, refs: &str) -> Parsed {
+        let raw = format!(
+            "From: {from}\r\nTo: w251342595@163.com\r\nSubject: {subject}\r\n{refs}\
+             Message-ID: <m1@qq.com>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n材料见附件。\r\n"
+        );
+        parse(raw.as_bytes(), &IntakeLimits::default())
+    }
+
+    fn key_of(parsed: &Parsed, learned: &[&str], answered: &[&str]) -> (String, RouteRule) {
+        let (a, b) = (
+            roster("a,甲县科协,,a@163.com,县"),
+            roster("b,乙县科协,,B@qq.com,县"),
+        );
+        let (ka, kb) = (
+            vec!["科技活动周".to_string()],
+            vec!["全国科普日".to_string()],
+        );
+        let peers = [
+            Peer {
+                key: "kjz",
+                roster: &a,
+                keywords: &ka,
+            },
+            Peer {
+                key: "kpr",
+                roster: &b,
+                keywords: &kb,
+            },
+        ];
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        choose(
+            &peers,
+            parsed,
+            &senders(parsed),
+            &owned(learned),
+            &owned(answered),
+        )
+    }
+
+    #[test]
+    fn a_message_goes_to_the_campaign_its_sender_roster_reply_or_words_name() {
+        let roster_unit = mail("乙县 <b@QQ.com>", "科技活动周材料", "");
+        assert_eq!(
+            key_of(&roster_unit, &[], &[]),
+            ("kpr".into(), RouteRule::Address),
+            "the roster (any case) outweighs the other campaign's words"
+        );
+        let learned = mail("x@126.com", "材料", "");
+        assert_eq!(key_of(&learned, &["kpr"], &[]).0, "kpr");
+        let reply = mail(
+            "x@126.com",
+            "Re: 科技活动周",
+            "In-Reply-To: <reportbox.ack.7.abc@163.com>\r\n",
+        );
+        assert_eq!(
+            key_of(&reply, &[], &["kpr"]),
+            ("kpr".into(), RouteRule::ReplyChain)
+        );
+        let words = mail("x@126.com", "2024年全国科普日活动总结", "");
+        assert_eq!(
+            key_of(&words, &[], &[]),
+            ("kpr".into(), RouteRule::Keywords)
+        );
+        let nothing = mail("x@126.com", "发票", "");
+        assert_eq!(
+            key_of(&nothing, &[], &[]),
+            ("kjz".into(), RouteRule::Default),
+            "the mailbox's first campaign takes what nothing places"
+        );
     }
 }
