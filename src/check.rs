@@ -136,8 +136,14 @@ pub async fn all(settings: &Settings) -> Vec<Line> {
         lines.push(line);
     }
     lines.push(database(settings).await);
-    lines.extend(imap(settings).await);
-    lines.push(smtp(settings).await);
+    // Every mailbox the campaigns read, each with the account that answers from it.
+    for key in settings.mailbox_groups().iter().filter_map(|g| g.first()) {
+        let Ok(s) = settings.select(Some(key)) else {
+            continue;
+        };
+        lines.extend(imap(&s).await);
+        lines.push(smtp(&s).await);
+    }
     lines
 }
 

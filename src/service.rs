@@ -153,7 +153,7 @@ impl Figures for StoreFigures<'_> {
         let queued = self.store.emails_queued().await.ok()?;
         // A pause is what a person must act on (a refused code) or wait out (163's limits):
         // without it the STATUS line would show a queue that just grows.
-        let paused = match self.store.sender_paused_until().await.ok()? {
+        let paused = match self.store.any_sender_pause().await.ok()? {
             Some((until, reason)) if until > chrono::Utc::now() => {
                 if reason.starts_with(crate::notify::AUTH_REJECTED) {
                     format!("；发信暂停：{}", crate::notify::AUTH_REJECTED)

@@ -473,7 +473,7 @@ async fn sighup_after_the_code_file_is_corrected_makes_a_paused_sender_deliver(p
     );
     smtp_send(&user, &submission(&unit, "市公安局报送材料")).await;
     mailbox_support::eventually("sending paused for the refused code", || async {
-        sqlx::query_scalar::<_, Option<String>>("SELECT reason FROM sender_state WHERE id = 1")
+        sqlx::query_scalar::<_, Option<String>>("SELECT max(reason) FROM sender_state")
             .fetch_one(&pool)
             .await
             .ok()
@@ -498,7 +498,7 @@ async fn sighup_after_the_code_file_is_corrected_makes_a_paused_sender_deliver(p
     let inbox = imap_wait(&unit, 1).await;
     assert_eq!(inbox.len(), 1, "log:\n{}", daemon.log_text());
     mailbox_support::eventually("the pause cleared", || async {
-        sqlx::query_scalar::<_, Option<String>>("SELECT reason FROM sender_state WHERE id = 1")
+        sqlx::query_scalar::<_, Option<String>>("SELECT max(reason) FROM sender_state")
             .fetch_one(&pool)
             .await
             .ok()

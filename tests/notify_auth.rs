@@ -60,8 +60,21 @@ async fn a_refused_code_pauses_sending_and_a_corrected_file_resumes_it(pool: PgP
     let reason = first.pause_reason.clone().unwrap_or_default();
     assert!(reason.starts_with(notify::AUTH_REJECTED), "{reason}");
     assert!(reason.contains("535"), "{reason}");
-    let (paused, why) = env.store.sender_paused_until().await.unwrap().unwrap();
+    let (paused, why) = env
+        .store
+        .sender_paused_until(reportbox::notify::sender_account(&env.settings))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((paused, why), (until, reason));
+    // Only this account waits: a campaign sending as its own mailbox goes on (issue 11).
+    assert_eq!(
+        env.store
+            .sender_paused_until("jidi-office@163.com")
+            .await
+            .unwrap(),
+        None
+    );
     for row in env.store.outbox(Some("ack")).await.unwrap() {
         assert_eq!(
             (row.state.as_str(), row.attempts),
@@ -126,7 +139,13 @@ async fn a_refused_code_pauses_sending_and_a_corrected_file_resumes_it(pool: PgP
     let status = figures.status().await.unwrap();
     assert!(status.contains("待发 0 封"), "{status}");
     assert!(!status.contains("发信暂停"), "{status}");
-    assert_eq!(env.store.sender_paused_until().await.unwrap(), None);
+    assert_eq!(
+        env.store
+            .sender_paused_until(reportbox::notify::sender_account(&env.settings))
+            .await
+            .unwrap(),
+        None
+    );
     for address in &addresses {
         imap_wait(address, 1).await;
         let inbox = imap_messages(address).await;

@@ -110,6 +110,12 @@ fn backoff(attempts: i32, now: DateTime<Utc>) -> DateTime<Utc> {
     now + chrono::Duration::milliseconds((capped * jitter * 1000.0) as i64)
 }
 
+/// The account whose pauses (a refused code, 163's limits) stop this sender: the address it
+/// sends as, which the campaigns reading one mailbox share.
+pub fn sender_account(settings: &Settings) -> &str {
+    &settings.campaign.mailbox
+}
+
 /// The campaigns whose emails this sender sends: those reading the selected campaign's mailbox
 /// (their account sends as its address). Empty, meaning every row, when the deployment reads one
 /// mailbox: rows of a campaign no longer configured still go out then.
@@ -153,7 +159,7 @@ pub async fn send_due(
     // A refused code stays recorded past its pause: the first email the server then accepts
     // clears it, so STATUS stops saying the code is wrong.
     let mut auth_pause = false;
-    if let Some((until, reason)) = store.sender_paused_until().await? {
+    if let Some((until, reason)) = store.sender_paused_until(sender_account(settings)).await? {
         auth_pause = reason.starts_with(AUTH_REJECTED);
         if until > now {
             report.paused_until = Some(until);
@@ -197,7 +203,7 @@ pub async fn send_due(
             Ok(reply) => {
                 auth_accepted();
                 if std::mem::take(&mut auth_pause) {
-                    store.resume_sender().await?;
+                    store.resume_sender(sender_account(settings)).await?;
                 }
                 report.sent += 1;
                 crate::metrics::email_sent(&claimed.row.email.kind);
@@ -218,7 +224,9 @@ pub async fn send_due(
                             + chrono::Duration::from_std(settings.smtp.auth_retry)
                                 .unwrap_or(chrono::Duration::minutes(5));
                         let reason = format!("{AUTH_REJECTED}：{}", f.message);
-                        store.pause_sender(until, &reason).await?;
+                        store
+                            .pause_sender(sender_account(settings), until, &reason)
+                            .await?;
                         report.paused_until = Some(until);
                         report.pause_reason = Some(reason);
                         (Delivery::Held { error: f.message }, true)
@@ -249,7 +257,9 @@ pub async fn send_due(
                         } else {
                             next_midnight(settings, now)
                         };
-                        store.pause_sender(until, &f.message).await?;
+                        store
+                            .pause_sender(sender_account(settings), until, &f.message)
+                            .await?;
                         report.retried += 1;
                         report.paused_until = Some(until);
                         let retry = Delivery::Retry {
@@ -594,11 +604,11 @@ pub async fn cycle(
 
 /// SIGHUP: the code is read again before the next email, and a pause for a refused code ends
 /// so that it is tried now.
-async fn reread_code(store: &Store, mailer: &Mailer) {
+async fn reread_code(settings: &Settings, store: &Store, mailer: &Mailer) {
     mailer.reload_on_next_send();
-    match store.sender_paused_until().await {
+    match store.sender_paused_until(sender_account(settings)).await {
         Ok(Some((_, reason))) if reason.starts_with(AUTH_REJECTED) => {
-            match store.resume_sender().await {
+            match store.resume_sender(sender_account(settings)).await {
                 Ok(()) => tracing::info!("reloaded: the authorisation code is tried again now"),
                 Err(e) => tracing::warn!(error = %e, "reloaded, but the pause could not be ended"),
             }
@@ -755,7 +765,7 @@ pub async fn run_with_reload(
                 }
                 _ = tokio::time::sleep(wait) => {}
                 _ = woken(&mut wake), if listen => {}
-                _ = reload.notified() => reread_code(store, &mailer).await,
+                _ = reload.notified() => reread_code(settings, store, &mailer).await,
             }
         }
     }

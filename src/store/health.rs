@@ -208,10 +208,10 @@ impl Store {
                     min(created_at) FILTER (WHERE state = 'pending' AND next_attempt_at <= now())
                       AS oldest_due_at,
                     count(*) FILTER (WHERE state = 'failed') AS failed,
-                    (SELECT paused_until FROM sender_state
-                      WHERE id = 1 AND paused_until > now()) AS paused_until,
-                    (SELECT reason FROM sender_state
-                      WHERE id = 1 AND paused_until > now()) AS pause_reason
+                    (SELECT paused_until FROM sender_state WHERE paused_until > now()
+                      ORDER BY paused_until DESC LIMIT 1) AS paused_until,
+                    (SELECT reason FROM sender_state WHERE paused_until > now()
+                      ORDER BY paused_until DESC LIMIT 1) AS pause_reason
              FROM outbox",
         )
         .fetch_one(&self.pool)

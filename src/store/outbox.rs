@@ -356,21 +356,49 @@ impl Store {
         )
     }
 
-    /// When sending may resume, if the server imposed a pause.
-    pub async fn sender_paused_until(&self) -> Result<Option<(DateTime<Utc>, String)>, StoreError> {
-        let r = sqlx::query("SELECT paused_until, reason FROM sender_state WHERE id = 1")
-            .fetch_one(&self.pool)
+    /// When sending as `account` may resume, if its server imposed a pause.
+    pub async fn sender_paused_until(
+        &self,
+        account: &str,
+    ) -> Result<Option<(DateTime<Utc>, String)>, StoreError> {
+        let r = sqlx::query("SELECT paused_until, reason FROM sender_state WHERE account = $1")
+            .bind(account)
+            .fetch_optional(&self.pool)
             .await?;
-        let until: Option<DateTime<Utc>> = r.get("paused_until");
-        let reason: Option<String> = r.get("reason");
-        Ok(until.map(|u| (u, reason.unwrap_or_default())))
+        Ok(r.and_then(|r| {
+            let until: Option<DateTime<Utc>> = r.get("paused_until");
+            let reason: Option<String> = r.get("reason");
+            until.map(|u| (u, reason.unwrap_or_default()))
+        }))
     }
 
-    pub async fn pause_sender(&self, until: DateTime<Utc>, reason: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE sender_state SET paused_until = GREATEST(COALESCE(paused_until, $1), $1), reason = $2
-             WHERE id = 1",
+    /// The pause that lasts longest among every sending account's, if one is on: what the
+    /// service's status line shows.
+    pub async fn any_sender_pause(&self) -> Result<Option<(DateTime<Utc>, String)>, StoreError> {
+        let r = sqlx::query(
+            "SELECT paused_until, reason FROM sender_state WHERE paused_until > now()
+             ORDER BY paused_until DESC LIMIT 1",
         )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.map(|r| {
+            let reason: Option<String> = r.get("reason");
+            (r.get("paused_until"), reason.unwrap_or_default())
+        }))
+    }
+
+    pub async fn pause_sender(
+        &self,
+        account: &str,
+        until: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sender_state (account, paused_until, reason) VALUES ($1, $2, $3)
+             ON CONFLICT (account) DO UPDATE
+               SET paused_until = GREATEST(COALESCE(sender_state.paused_until, $2), $2), reason = $3",
+        )
+        .bind(account)
         .bind(until)
         .bind(reason)
         .execute(&self.pool)
@@ -379,10 +407,13 @@ impl Store {
     }
 
     /// Ends a pause early: the server accepted the code that it had refused.
-    pub async fn resume_sender(&self) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sender_state SET paused_until = NULL, reason = NULL WHERE id = 1")
-            .execute(&self.pool)
-            .await?;
+    pub async fn resume_sender(&self, account: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sender_state SET paused_until = NULL, reason = NULL WHERE account = $1",
+        )
+        .bind(account)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
