@@ -520,8 +520,13 @@ async fn each_message_lands_in_its_campaign_which_keeps_its_own_acks_status_remi
     let mut owed = vec![id(&m1), id(&m2), id(&m3), id(&m5)];
     owed.sort();
     assert_eq!(acked, owed, "one acknowledgement per answered message");
-    // An acknowledgement counted for a unit says which campaign it counted for.
-    for (m, name) in [(&m1, TAIYUAN_NAME), (&m2, KEPU_NAME), (&m5, JIDI_NAME)] {
+    // Each acknowledgement speaks for its campaign, the unmatched one's request to resend too.
+    for (m, name) in [
+        (&m1, TAIYUAN_NAME),
+        (&m2, KEPU_NAME),
+        (&m3, KEPU_NAME),
+        (&m5, JIDI_NAME),
+    ] {
         let body = &acks
             .iter()
             .find(|a| bare(a.0.as_deref().unwrap_or_default()) == id(m))
