@@ -281,6 +281,10 @@ backoff_max = "1s"
     }
 }
 
+/// An acknowledgement as the outbox holds it: its message's Message-ID, the campaign the row
+/// is filed under, the campaign of its message, recipients, state and text.
+type AckRow = (Option<String>, String, String, Vec<String>, String, String);
+
 /// A Message-ID without its angle brackets.
 fn bare(id: &str) -> &str {
     id.trim().trim_start_matches('<').trim_end_matches('>')
@@ -494,13 +498,13 @@ async fn each_message_lands_in_its_campaign_which_keeps_its_own_acks_status_remi
     );
 
     // Each acknowledgement is queued in its message's campaign, to its sender, and sent.
-    let acks: Vec<(Option<String>, String, String, Vec<String>, String, String)> = sqlx::query_as(
+    let acks: Vec<AckRow> = sqlx::query_as(
         "SELECT m.message_id, oc.key, mc.key, o.recipients, o.state, o.body_text
-             FROM outbox o
-             JOIN messages m ON m.id = o.message_id
-             JOIN campaigns oc ON oc.id = o.campaign_id
-             JOIN campaigns mc ON mc.id = m.campaign_id
-             WHERE o.kind = 'ack'",
+         FROM outbox o
+         JOIN messages m ON m.id = o.message_id
+         JOIN campaigns oc ON oc.id = o.campaign_id
+         JOIN campaigns mc ON mc.id = m.campaign_id
+         WHERE o.kind = 'ack'",
     )
     .fetch_all(&pool)
     .await
