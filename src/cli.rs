@@ -221,10 +221,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     // What concerns the whole deployment (its schema, its connections) needs no campaign named:
     // the first configured stands in.
-    let deployment_wide = matches!(
-        cli.command,
-        Command::Migrate | Command::CheckConfig | Command::Check { .. }
-    );
+    // `run` and `once` serve every mailbox, or only the named campaign's.
+    let all_mailboxes =
+        cli.campaign.is_none() && matches!(cli.command, Command::Run | Command::Once);
+    let deployment_wide = all_mailboxes
+        || matches!(
+            cli.command,
+            Command::Migrate | Command::CheckConfig | Command::Check { .. }
+        );
     let key = match (&cli.campaign, deployment_wide) {
         (None, true) => settings.campaign_keys().first().map(|k| k.to_string()),
         (key, _) => key.clone(),
@@ -299,8 +303,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Import { paths } => return import(&settings, &store, &paths).await,
-        Command::Run => return crate::run::daemon(&settings, &store).await,
-        Command::Once => return crate::run::once(&settings, &store).await,
+        Command::Run => return crate::run::daemon(&settings, &store, all_mailboxes).await,
+        Command::Once => return crate::run::once(&settings, &store, all_mailboxes).await,
         Command::Status { format } => {
             let status = store.status(&campaign, Utc::now()).await?;
             let service = store.service_health(settings.campaign.tz).await?;

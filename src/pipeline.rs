@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 pub mod batch;
+pub mod routing;
 
 /// A message as it reached reportbox.
 #[derive(Debug, Clone)]
@@ -101,6 +102,9 @@ pub async fn process(
     // The original is stored before anything refers to it.
     store.objects.put(&raw_sha256, &incoming.raw).await?;
     let parsed = blocking(|| intake::parse(&incoming.raw, &settings.limits));
+    // In a mailbox several campaigns read, the campaign the message is for decides it.
+    let (routed_settings, routed_store) = routing::target(settings, store, &parsed).await?;
+    let (settings, store) = (&*routed_settings, &routed_store);
     let known = known(store, &parsed).await?;
     let size = incoming.raw.len();
     let (message, blobs) = blocking(|| {
@@ -265,6 +269,8 @@ pub async fn process_oversized(
     }
     store.objects.put(&raw_sha256, &header).await?;
     let parsed = intake::parse(&header, &settings.limits);
+    let (routed_settings, routed_store) = routing::target(settings, store, &parsed).await?;
+    let (settings, store) = (&*routed_settings, &routed_store);
     let known = known(store, &parsed).await?;
     let (mut message, _) = decide(
         settings,

@@ -29,7 +29,7 @@ fn host_name() -> String {
 
 /// `reportbox run`: the mailbox loop, the sender, sd_notify and (when configured) the metrics
 /// endpoint side by side until SIGTERM/SIGINT; SIGHUP re-reads the authorisation codes.
-pub async fn daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
+pub async fn daemon(settings: &Settings, store: &Store, all: bool) -> anyhow::Result<ExitCode> {
     // First, so that a SIGHUP sent early is a reload and not the default (termination).
     let reload = std::sync::Arc::new(tokio::sync::Notify::new());
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -38,7 +38,7 @@ pub async fn daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCo
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP: the authorisation codes are read again from their files");
-            on_hup.notify_one();
+            reload.notify_one();
         }
     });
     let listener = match settings.metrics.listen {
@@ -77,24 +77,37 @@ pub async fn daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCo
     // worker through `pipeline::blocking`) never stalls the sender mid-SMTP, nor the sender the
     // IMAP session's keep-alives. Either loop ending for good (a configuration error) or
     // panicking stops the others, so the service exits and systemd shows why.
-    let settings = std::sync::Arc::new(settings.clone());
     let mut tasks = tokio::task::JoinSet::new();
-    // Each loop gets its own handles; when it ends, the others are told to stop.
+    // One mailbox loop and one sender per mailbox the campaigns read; each loop ending for good
+    // (a configuration error) or panicking stops the others.
+    let mut reloads = Vec::new();
+    for (s, st) in served(settings, store, all).await? {
+        let s = std::sync::Arc::new(s);
+        let (ms, mst, sd, done) = (s.clone(), st.clone(), shutdown.clone(), trigger.clone());
+        tasks.spawn(async move {
+            let r = crate::mailbox::run(&ms, &mst, sd).await;
+            done.fire();
+            Ended::Mailbox(r)
+        });
+        let reload = std::sync::Arc::new(tokio::sync::Notify::new());
+        reloads.push(reload.clone());
+        let (sd, done) = (shutdown.clone(), trigger.clone());
+        tasks.spawn(async move {
+            let r = notify::run_with_reload(&s, &st, sd, &reload).await;
+            done.fire();
+            Ended::Sender(r)
+        });
+    }
+    tokio::spawn(async move {
+        loop {
+            on_hup.notified().await;
+            for r in &reloads {
+                r.notify_one();
+            }
+        }
+    });
+    let settings = std::sync::Arc::new(settings.clone());
     let handles = || (settings.clone(), store.clone(), shutdown.clone());
-    let (s, st, sd) = handles();
-    let done = trigger.clone();
-    tasks.spawn(async move {
-        let r = crate::mailbox::run(&s, &st, sd).await;
-        done.fire();
-        Ended::Mailbox(r)
-    });
-    let (s, st, sd) = handles();
-    let done = trigger.clone();
-    tasks.spawn(async move {
-        let r = notify::run_with_reload(&s, &st, sd, &reload).await;
-        done.fire();
-        Ended::Sender(r)
-    });
     let (s, st, sd) = handles();
     tasks.spawn(async move {
         let figures = crate::service::StoreFigures {
@@ -116,8 +129,10 @@ pub async fn daemon(settings: &Settings, store: &Store) -> anyhow::Result<ExitCo
     let (mut mailbox, mut sender, mut panicked) = (Ok(()), Ok(()), false);
     while let Some(ended) = tasks.join_next().await {
         match ended {
-            Ok(Ended::Mailbox(r)) => mailbox = r,
-            Ok(Ended::Sender(r)) => sender = r,
+            // The first failure of each kind says why the service stopped.
+            Ok(Ended::Mailbox(r)) if mailbox.is_ok() => mailbox = r,
+            Ok(Ended::Sender(r)) if sender.is_ok() => sender = r,
+            Ok(Ended::Mailbox(_) | Ended::Sender(_)) => {}
             Ok(Ended::Other) => {}
             Err(e) => {
                 tracing::error!(error = %e, "a task of the daemon failed; stopping");
@@ -144,8 +159,60 @@ enum Ended {
     Other,
 }
 
-/// `reportbox once`: one pass over the mailbox, then everything due is sent.
-pub async fn once(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
+/// The mailboxes `run` and `once` serve, each with the settings and store of the first
+/// campaign reading it (where its unmatched mail goes): every mailbox the configuration names
+/// when `all`, else the selected campaign's.
+async fn served(
+    settings: &Settings,
+    store: &Store,
+    all: bool,
+) -> anyhow::Result<Vec<(Settings, Store)>> {
+    let firsts: Vec<String> = if all {
+        settings
+            .mailbox_groups()
+            .iter()
+            .filter_map(|g| g.first().map(|k| k.to_string()))
+            .collect()
+    } else {
+        settings
+            .mailbox_peers()
+            .first()
+            .map(|c| c.campaign.key.clone())
+            .into_iter()
+            .collect()
+    };
+    let mut out = Vec::new();
+    for key in firsts {
+        let id = store
+            .campaign_by_key(&key)
+            .await?
+            .with_context(|| format!("campaign {key} is not registered in the database"))?;
+        out.push((settings.select(Some(&key))?, store.for_campaign(id)));
+    }
+    if out.is_empty() {
+        out.push((settings.clone(), store.clone()));
+    }
+    Ok(out)
+}
+
+/// `reportbox once`: one pass over each mailbox, then everything due is sent.
+pub async fn once(settings: &Settings, store: &Store, all: bool) -> anyhow::Result<ExitCode> {
+    let mut code = ExitCode::SUCCESS;
+    let served = served(settings, store, all).await?;
+    let several = served.len() > 1;
+    for (settings, store) in &served {
+        if several {
+            println!("邮箱 {}：", settings.campaign.mailbox);
+        }
+        let c = once_for(settings, store).await?;
+        if c != ExitCode::SUCCESS {
+            code = c;
+        }
+    }
+    Ok(code)
+}
+
+async fn once_for(settings: &Settings, store: &Store) -> anyhow::Result<ExitCode> {
     let code = match crate::mailbox::once(settings, store).await {
         Ok(r) => {
             for (folder, _) in &r.missing {

@@ -4,9 +4,11 @@
 //! here has a default that belongs to one campaign: a campaign's name, deadline, time zone,
 //! mailbox, roster, items and (when it asks for a table) table template are required.
 
+use super::{convert_smtp, RawSmtp, SmtpSettings};
 use crate::campaign::{Campaign, ItemDef, ReminderRound, ValidatorKind};
 use crate::identify::{Roster, RosterError};
 use crate::intake::kind_from_name;
+use crate::mailbox::settings::{MailboxSettings, RawMailbox};
 use crate::schedule::ScheduleSettings;
 use crate::validate::report::ReportRules;
 use crate::validate::table::{TableLimits, TableTemplate};
@@ -27,8 +29,21 @@ pub struct CampaignSettings {
     pub report: ReportRules,
     pub video: VideoRules,
     pub schedule: ScheduleSettings,
+    /// The mailbox it reads: its own `[mailbox]`, or the deployment's (shared with the other
+    /// campaigns that have none).
+    pub mailbox: MailboxSettings,
+    /// How its emails leave: its own `[smtp]`; with its own mailbox and no `[smtp]`, the
+    /// deployment's server logged into as that mailbox (163 sends only as the account that logs
+    /// in); else the deployment's.
+    pub smtp: SmtpSettings,
     /// The file it was configured in.
     pub source: PathBuf,
+}
+
+/// What a campaign without its own `[mailbox]` or `[smtp]` uses: the deployment's.
+pub(super) struct Accounts<'a> {
+    pub mailbox: &'a MailboxSettings,
+    pub smtp: &'a SmtpSettings,
 }
 
 /// One campaign's sections: a `campaigns/<key>.toml` file, or those of reportbox.toml.
@@ -45,6 +60,10 @@ pub(super) struct RawCampaignFile {
     pub video: VideoRules,
     #[serde(default)]
     pub schedule: RawSchedule,
+    /// Its own mailbox (an account of its own); unset: the deployment's.
+    pub mailbox: Option<RawMailbox>,
+    /// Its own SMTP settings; see [`CampaignSettings::smtp`].
+    pub smtp: Option<RawSmtp>,
 }
 
 /// The campaign files of the directory `dir` (`campaigns/` beside reportbox.toml), in name
@@ -209,11 +228,15 @@ pub(super) fn convert(
     base: &Path,
     source: &Path,
     at: &str,
+    accounts: &Accounts<'_>,
     problems: &mut Vec<String>,
 ) -> Option<CampaignSettings> {
     let before = problems.len();
     let mut p = Vec::new();
     let c = raw.campaign;
+    let address = c.mailbox().trim().to_lowercase();
+    let (mailbox_settings, smtp) =
+        own_accounts(raw.mailbox, raw.smtp, base, &address, accounts, &mut p);
     let mut need = |key: &str, value: Option<String>| -> String {
         match value.filter(|v| !v.trim().is_empty()) {
             Some(v) => v,
@@ -377,8 +400,33 @@ pub(super) fn convert(
         report: raw.report,
         video: raw.video,
         schedule,
+        mailbox: mailbox_settings,
+        smtp,
         source: source.to_path_buf(),
     })
+}
+
+/// The campaign's mailbox and SMTP settings: its own where its file has them.
+fn own_accounts(
+    mailbox: Option<RawMailbox>,
+    smtp: Option<RawSmtp>,
+    base: &Path,
+    address: &str,
+    deployment: &Accounts<'_>,
+    problems: &mut Vec<String>,
+) -> (MailboxSettings, SmtpSettings) {
+    let own = mailbox.map(|m| crate::mailbox::settings::convert(m, base, address, problems));
+    let smtp = match (smtp, &own) {
+        (Some(s), _) => convert_smtp(s, base, problems),
+        (None, Some(m)) => SmtpSettings {
+            username: Some(m.username.clone()),
+            password: m.password.as_ref().map(|p| p.expose().to_string()),
+            password_file: m.password_file.clone(),
+            ..deployment.smtp.clone()
+        },
+        (None, None) => deployment.smtp.clone(),
+    };
+    (own.unwrap_or_else(|| deployment.mailbox.clone()), smtp)
 }
 
 fn parse_time(key: &str, text: &str, problems: &mut Vec<String>) -> chrono::NaiveTime {

@@ -71,7 +71,7 @@ struct RawSettings {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-struct RawSmtp {
+pub(super) struct RawSmtp {
     host: String,
     port: u16,
     tls: String,
@@ -193,7 +193,7 @@ pub struct Settings {
     pub roster: Roster,
     /// Every configured campaign, reportbox.toml's first; the fields above are one of them
     /// (the first, or the one [`Settings::select`] chose).
-    pub campaigns: Vec<CampaignSettings>,
+    pub campaigns: std::sync::Arc<Vec<CampaignSettings>>,
 }
 
 impl Settings {
@@ -321,13 +321,33 @@ impl Settings {
             report: raw.report,
             video: raw.video,
             schedule: raw.schedule,
+            mailbox: None,
+            smtp: None,
+        };
+        let accounts = campaigns::Accounts {
+            mailbox: &mailbox,
+            smtp: &smtp,
         };
         let mut campaigns = Vec::new();
-        campaigns.extend(campaigns::convert(main, base, source, "", &mut problems));
+        campaigns.extend(campaigns::convert(
+            main,
+            base,
+            source,
+            "",
+            &accounts,
+            &mut problems,
+        ));
         let dir = base.join(CAMPAIGNS_DIR);
         for (path, file) in campaigns::load_dir(&dir, &mut problems) {
             let at = format!("{}: ", path.display());
-            campaigns.extend(campaigns::convert(file, base, &path, &at, &mut problems));
+            campaigns.extend(campaigns::convert(
+                file,
+                base,
+                &path,
+                &at,
+                &accounts,
+                &mut problems,
+            ));
         }
         for (i, c) in campaigns.iter().enumerate() {
             if let Some(first) = campaigns[..i]
@@ -341,11 +361,26 @@ impl Settings {
                     first.source.display()
                 ));
             }
+            // One account sends as one address: campaigns reading one mailbox answer from it.
+            if let Some(other) = campaigns[..i].iter().find(|o| {
+                o.mailbox.account() == c.mailbox.account()
+                    && o.campaign.mailbox != c.campaign.mailbox
+            }) {
+                problems.push(format!(
+                    "{}: campaign.mailbox {:?} differs from {:?} of the campaign in {}, which reads the same mailbox ({}); give this campaign its own [mailbox] or the same address",
+                    c.source.display(),
+                    c.campaign.mailbox,
+                    other.campaign.mailbox,
+                    other.source.display(),
+                    c.mailbox.account()
+                ));
+            }
         }
         if !problems.is_empty() || campaigns.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }
         let first = campaigns[0].clone();
+        let campaigns = std::sync::Arc::new(campaigns);
         Ok(Settings {
             database: DatabaseSettings {
                 url,
@@ -398,8 +433,35 @@ impl Settings {
             video: c.video,
             schedule: c.schedule,
             roster: c.roster,
+            mailbox: c.mailbox,
+            smtp: c.smtp,
             ..self.clone()
         })
+    }
+
+    /// The configured campaigns grouped by the mailbox they read, in configuration order; the
+    /// first of each group is where that mailbox's unmatched mail goes. One mailbox loop and one
+    /// sender serve each group.
+    pub fn mailbox_groups(&self) -> Vec<Vec<&str>> {
+        let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+        for c in self.campaigns.iter() {
+            let account = c.mailbox.account();
+            match groups.iter_mut().find(|(a, _)| *a == account) {
+                Some((_, keys)) => keys.push(c.campaign.key.as_str()),
+                None => groups.push((account, vec![c.campaign.key.as_str()])),
+            }
+        }
+        groups.into_iter().map(|(_, keys)| keys).collect()
+    }
+
+    /// The campaigns reading the selected campaign's mailbox (itself among them), in
+    /// configuration order.
+    pub fn mailbox_peers(&self) -> Vec<&CampaignSettings> {
+        let account = self.mailbox.account();
+        self.campaigns
+            .iter()
+            .filter(|c| c.mailbox.account() == account)
+            .collect()
     }
 
     /// Whether the selected campaign is the one in reportbox.toml: the one that takes over what
@@ -449,7 +511,7 @@ fn with_credentials(mut raw: RawSettings, dir: Option<&Path>) -> RawSettings {
     raw
 }
 
-fn convert_smtp(raw: RawSmtp, base: &Path, problems: &mut Vec<String>) -> SmtpSettings {
+pub(super) fn convert_smtp(raw: RawSmtp, base: &Path, problems: &mut Vec<String>) -> SmtpSettings {
     let tls = TlsMode::parse(&raw.tls).unwrap_or_else(|| {
         problems.push(format!(
             "smtp.tls: {:?} is not one of implicit, starttls, none",
@@ -534,7 +596,7 @@ mod tests {
 name = "2024年全国科普日"
 deadline = "2024-09-30T00:00:00+08:00"
 timezone = "Asia/Shanghai"
-mailbox = "kepu@example.cn"
+mailbox = "w251342595@163.com"
 roster = "units.csv"
 [[campaign.items]]
 key = "summary"
@@ -579,7 +641,7 @@ report_days_after_deadline = 3
     fn a_campaign_file_missing_what_only_it_can_say_is_refused_naming_file_and_key() {
         let broken = KEPU
             .replace("timezone = \"Asia/Shanghai\"\n", "")
-            .replace("mailbox = \"kepu@example.cn\"\n", "")
+            .replace("mailbox = \"w251342595@163.com\"\n", "")
             .replace("validator = \"report\"", "validator = \"table\"");
         let dir = dir_with(&[
             ("kepu.toml", &broken),
@@ -603,5 +665,64 @@ report_days_after_deadline = 3
         let dir = dir_with(&[]);
         let s = Settings::load(&dir.path().join("reportbox.toml"), Vec::new()).unwrap();
         assert_eq!(s.select(None).unwrap().campaign.key, "taiyuan-2023");
+    }
+
+    #[test]
+    fn a_campaign_with_its_own_mailbox_reads_and_sends_as_that_account() {
+        let own = KEPU.replace("w251342595@163.com", "kepu2024@163.com")
+            + "[mailbox]\nusername = \"kepu2024@163.com\"\npassword_file = \"kepu.code\"\n";
+        let shared = KEPU.replace("name = \"2024", "key = \"kpr\"\nname = \"2024");
+        let dir = dir_with(&[("jidi.toml", &own), ("kpr.toml", &shared)]);
+        std::fs::write(dir.path().join("kepu.code"), "AUTHCODE2024\n").unwrap();
+        let env = vec![
+            (
+                "REPORTBOX_SMTP__USERNAME".to_string(),
+                "w251342595@163.com".to_string(),
+            ),
+            (
+                "REPORTBOX_SMTP__PASSWORD".to_string(),
+                "deployment-code".to_string(),
+            ),
+        ];
+        let s = Settings::load(&dir.path().join("reportbox.toml"), env).unwrap();
+        assert_eq!(
+            s.mailbox_groups(),
+            vec![vec!["taiyuan-2023", "kpr"], vec!["jidi"]],
+            "campaigns without [mailbox] share the deployment's"
+        );
+        let jidi = s.select(Some("jidi")).unwrap();
+        assert_eq!(jidi.mailbox.username, "kepu2024@163.com");
+        assert_eq!(jidi.mailbox.host, s.mailbox.host);
+        assert_eq!(
+            jidi.mailbox.password.as_ref().unwrap().expose(),
+            "AUTHCODE2024"
+        );
+        // No [smtp] of its own: the deployment's server, logged into as its mailbox.
+        assert_eq!(jidi.smtp.host, s.smtp.host);
+        assert_eq!(jidi.smtp.username.as_deref(), Some("kepu2024@163.com"));
+        assert_eq!(jidi.smtp.password.as_deref(), Some("AUTHCODE2024"));
+        assert_eq!(
+            jidi.mailbox_peers()
+                .iter()
+                .map(|c| c.campaign.key.as_str())
+                .collect::<Vec<_>>(),
+            ["jidi"]
+        );
+        let kpr = s.select(Some("kpr")).unwrap();
+        assert_eq!(kpr.smtp.password.as_deref(), Some("deployment-code"));
+        assert_eq!(kpr.mailbox_peers().len(), 2);
+    }
+
+    #[test]
+    fn campaigns_reading_one_mailbox_must_answer_from_one_address() {
+        let other = KEPU.replace("w251342595@163.com", "kepu@example.cn");
+        let dir = dir_with(&[("kepu-2024.toml", &other)]);
+        let err = Settings::load(&dir.path().join("reportbox.toml"), Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("kepu-2024.toml: campaign.mailbox \"kepu@example.cn\" differs"),
+            "{err}"
+        );
     }
 }

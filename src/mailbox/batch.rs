@@ -112,8 +112,13 @@ async fn commit_prefix(
     for p in &prepared[..take] {
         outcomes.push(match p {
             Prepared::AlreadyStored { id } => Saved::AlreadyStored { id: *id },
-            Prepared::New(m) => {
+            Prepared::New(m, None) => {
                 pipeline::save_in(settings, store.campaign(), &mut tx, m)
+                    .await?
+                    .saved
+            }
+            Prepared::New(m, Some(r)) => {
+                pipeline::save_in(&r.settings, r.campaign, &mut tx, m)
                     .await?
                     .saved
             }

@@ -20,7 +20,9 @@ use crate::config::Settings;
 use crate::problem::ItemState;
 use crate::schedule::{self, Round};
 use crate::status::{Status, UnitStatus, UnitView};
-use crate::store::{AfterSave, Delivery, NewOutbox, OutboxAttachment, Store, StoreError};
+use crate::store::{
+    AfterSave, CampaignId, Delivery, NewOutbox, OutboxAttachment, Store, StoreError,
+};
 use chrono::{DateTime, Days, TimeZone, Utc};
 use rand::Rng;
 use smtp::{FailureClass, Mailer};
@@ -108,6 +110,22 @@ fn backoff(attempts: i32, now: DateTime<Utc>) -> DateTime<Utc> {
     now + chrono::Duration::milliseconds((capped * jitter * 1000.0) as i64)
 }
 
+/// The campaigns whose emails this sender sends: those reading the selected campaign's mailbox
+/// (their account sends as its address). Empty, meaning every row, when the deployment reads one
+/// mailbox: rows of a campaign no longer configured still go out then.
+async fn sender_scope(settings: &Settings, store: &Store) -> Result<Vec<CampaignId>, StoreError> {
+    if settings.mailbox_groups().len() < 2 {
+        return Ok(Vec::new());
+    }
+    let mut scope = Vec::new();
+    for c in settings.mailbox_peers() {
+        if let Some(id) = store.campaign_by_key(&c.campaign.key).await? {
+            scope.push(id);
+        }
+    }
+    Ok(scope)
+}
+
 /// The next local midnight: 163's daily quota resets then.
 fn next_midnight(settings: &Settings, now: DateTime<Utc>) -> DateTime<Utc> {
     let tz = settings.campaign.tz;
@@ -143,10 +161,12 @@ pub async fn send_due(
             return Ok(report);
         }
     }
+    let scope = sender_scope(settings, store).await?;
     let pace = Duration::from_secs_f64(60.0 / f64::from(settings.smtp.max_per_minute.max(1)));
     let mut first = true;
     while report.sent + report.retried + report.failed < limit {
-        let Some(mut claimed) = store.claim_due(now, settings.smtp.resend_grace).await? else {
+        let claim = store.claim_due(now, settings.smtp.resend_grace, &scope);
+        let Some(mut claimed) = claim.await? else {
             break;
         };
         if !first {
@@ -472,16 +492,18 @@ pub async fn schedule_tick(
     Ok(report)
 }
 
-/// [`schedule_tick`] for every configured campaign, each with its own settings (deadline,
-/// schedule, roster, coordinators) and its own rows: two campaigns' reminders and daily
-/// emails never mix. A campaign no command has registered in the database yet is skipped.
+/// [`schedule_tick`] for every campaign this sender sends for (those reading the selected
+/// campaign's mailbox), each with its own settings (deadline, schedule, roster, coordinators)
+/// and its own rows: two campaigns' reminders and daily emails never mix. A campaign no command
+/// has registered in the database yet is skipped.
 pub async fn schedule_all(
     settings: &Settings,
     store: &Store,
     now: DateTime<Utc>,
 ) -> Vec<(String, Result<TickReport, NotifyError>)> {
     let mut out = Vec::new();
-    for key in settings.campaign_keys() {
+    let peers = settings.mailbox_peers();
+    for key in peers.iter().map(|c| c.campaign.key.as_str()) {
         let result = async {
             let Ok(s) = settings.select(Some(key)) else {
                 return Ok(TickReport::default());

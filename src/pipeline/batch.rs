@@ -3,11 +3,14 @@
 //! together, and the rows left for the caller to commit in one transaction. The decisions are
 //! the ones [`super::process`] makes one message at a time.
 
+use super::routing::{self, Routed};
 use super::{blocking, body_of, decide, sender_of, Known, Meta, PipelineError};
 use crate::config::Settings;
 use crate::intake;
-use crate::store::{sha256_hex, NewMessage, Store};
+use crate::store::{sha256_hex, CampaignId, NewMessage, Store};
 use chrono::{DateTime, Utc};
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -24,22 +27,23 @@ pub struct Item<'a> {
 pub enum Prepared {
     /// These exact bytes were recorded before: nothing to do.
     AlreadyStored { id: i64 },
-    /// Decided, its originals durable on disk: ready for [`super::save_in`].
-    New(Box<NewMessage>),
+    /// Decided, its originals durable on disk: ready for [`super::save_in`], in the campaign
+    /// it was routed to when that is not the batch's own.
+    New(Box<NewMessage>, Option<Box<Routed>>),
 }
 
 impl Prepared {
     /// The address this message teaches (`learn_address`), lower-cased as the store keys it.
     fn teaches(&self) -> Option<String> {
         match self {
-            Prepared::New(m) => m.learn_address.as_deref().map(|a| a.trim().to_lowercase()),
+            Prepared::New(m, _) => m.learn_address.as_deref().map(|a| a.trim().to_lowercase()),
             Prepared::AlreadyStored { .. } => None,
         }
     }
 
     fn sender(&self) -> Option<String> {
         match self {
-            Prepared::New(m) => m
+            Prepared::New(m, _) => m
                 .from_addr
                 .as_deref()
                 .or(m.sender_addr.as_deref())
@@ -69,17 +73,41 @@ pub async fn prepare(
             )
         })
     });
+    // Each message's campaign (the batch's own unless the mailbox is shared and it routes
+    // elsewhere), then what that campaign learned of its sender and whether it answers us.
+    let mut routes = Vec::with_capacity(parsed.len());
+    for (p, _) in &parsed {
+        routes.push(routing::routed(settings, store, p).await?);
+    }
     let senders: Vec<String> = parsed.iter().filter_map(|(p, _)| sender_of(p)).collect();
     let learned = store.learned_units(&senders).await?;
+    let mut elsewhere: HashMap<CampaignId, HashMap<String, String>> = HashMap::new();
+    for r in routes.iter().flatten() {
+        if let Entry::Vacant(v) = elsewhere.entry(r.campaign) {
+            v.insert(
+                store
+                    .for_campaign(r.campaign)
+                    .learned_units(&senders)
+                    .await?,
+            );
+        }
+    }
     let mut work = Vec::with_capacity(fresh.len());
-    for (&i, (parsed, body_sha256)) in fresh.iter().zip(parsed) {
+    for ((&i, (parsed, body_sha256)), route) in fresh.iter().zip(parsed).zip(routes) {
+        let (learned, at) = match &route {
+            Some(r) => (
+                elsewhere.get(&r.campaign).expect("looked up above"),
+                store.for_campaign(r.campaign),
+            ),
+            None => (&learned, store.clone()),
+        };
         let mut known = Known::default();
         if let Some(s) = sender_of(&parsed) {
             if let Some(unit) = learned.get(&s) {
                 known.learned.insert(s, unit.clone());
             }
         }
-        known.replies_to_us = store.answers_our_email(&parsed.references).await?;
+        known.replies_to_us = at.answers_our_email(&parsed.references).await?;
         let meta = Meta {
             raw_sha256: hashes[i].clone(),
             body_sha256,
@@ -87,11 +115,17 @@ pub async fn prepare(
             source: items[i].source.to_string(),
             internal_date: items[i].internal_date,
         };
-        work.push((parsed, known, meta));
+        work.push((parsed, known, meta, route));
     }
-    let decided = blocking(|| par_map(work, |(p, k, m)| decide(settings, p, &k, m)));
+    let decided = blocking(|| {
+        par_map(work, |(p, k, m, route)| {
+            let s = route.as_ref().map_or(settings, |r| &r.settings);
+            let (message, blobs) = decide(s, p, &k, m);
+            (message, blobs, route)
+        })
+    });
     let mut originals: Vec<(&str, &[u8])> = Vec::new();
-    for (&i, (message, blobs)) in fresh.iter().zip(&decided) {
+    for (&i, (message, blobs, _)) in fresh.iter().zip(&decided) {
         originals.push((message.raw_sha256.as_str(), items[i].raw));
         originals.extend(blobs.iter().map(|(s, b)| (s.as_str(), b.as_slice())));
     }
@@ -102,8 +136,8 @@ pub async fn prepare(
         .map(|h| match stored.get(h) {
             Some(&id) => Prepared::AlreadyStored { id },
             None => {
-                let (message, _) = decided.next().expect("one decision per fresh message");
-                Prepared::New(Box::new(message))
+                let (message, _, route) = decided.next().expect("one decision per fresh message");
+                Prepared::New(Box::new(message), route.map(Box::new))
             }
         })
         .collect())

@@ -22,6 +22,20 @@ impl CampaignId {
 pub const LEGACY_CAMPAIGN_KEY: &str = "__legacy__";
 
 impl Store {
+    /// The keys of the campaigns that learned one of `addresses` (lowercase) for a unit.
+    pub async fn learned_campaigns(&self, addresses: &[String]) -> Result<Vec<String>, StoreError> {
+        if addresses.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT c.key FROM learned_addresses l JOIN campaigns c ON c.id = l.campaign_id
+             WHERE l.address = ANY($1)",
+        )
+        .bind(addresses)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The campaign registered under `key`, if it was (by [`Store::adopt_campaign`]).
     pub async fn campaign_by_key(&self, key: &str) -> Result<Option<CampaignId>, StoreError> {
         Ok(

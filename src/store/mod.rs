@@ -424,28 +424,48 @@ impl Store {
     /// the same row id; ids written before tokens existed (`<reportbox.<kind>.<id>@…>`) are
     /// recognised by kind and id alone.
     pub async fn answers_our_email(&self, references: &[String]) -> Result<bool, StoreError> {
+        Ok(self
+            .answered_campaigns(references)
+            .await?
+            .iter()
+            .any(|(id, _)| *id == self.campaign))
+    }
+
+    /// The campaigns (id, key) whose emails `references` answer, in any campaign: which
+    /// campaign a reply in a shared mailbox belongs to (issue 11). See
+    /// [`Store::answers_our_email`] for how our Message-IDs are recognised.
+    pub async fn answered_campaigns(
+        &self,
+        references: &[String],
+    ) -> Result<Vec<(CampaignId, String)>, StoreError> {
         let parsed: Vec<(&str, i64, Option<&str>)> = references
             .iter()
             .filter_map(|r| outbox::parse_message_id(r))
             .collect();
         if parsed.is_empty() {
-            return Ok(false);
+            return Ok(Vec::new());
         }
         let ids: Vec<i64> = parsed.iter().map(|p| p.1).collect();
         let rows = sqlx::query(
-            "SELECT id, kind, created_at FROM outbox WHERE id = ANY($1) AND campaign_id = $2",
+            "SELECT o.id, o.kind, o.created_at, o.campaign_id, c.key FROM outbox o
+             JOIN campaigns c ON c.id = o.campaign_id WHERE o.id = ANY($1)",
         )
         .bind(&ids)
-        .bind(self.campaign.0)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().any(|r| {
+        let mut out: Vec<(CampaignId, String)> = Vec::new();
+        for r in &rows {
             let (id, kind): (i64, String) = (r.get("id"), r.get("kind"));
             let token = outbox::message_token(id, r.get("created_at"));
-            parsed
+            let ours = parsed
                 .iter()
-                .any(|(k, i, t)| *i == id && *k == kind && t.is_none_or(|t| t == token))
-        }))
+                .any(|(k, i, t)| *i == id && *k == kind && t.is_none_or(|t| t == token));
+            let campaign = CampaignId(r.get("campaign_id"));
+            if ours && !out.iter().any(|(c, _)| *c == campaign) {
+                out.push((campaign, r.get("key")));
+            }
+        }
+        Ok(out)
     }
 
     pub async fn find_raw(&self, raw_sha256: &str) -> Result<Option<i64>, StoreError> {

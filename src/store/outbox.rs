@@ -265,21 +265,25 @@ impl Store {
 
     /// Claims the oldest due row, locked until the returned value is completed, dropped or
     /// marked sending. A row left "sending" by a sender that died is due again `grace` after
-    /// its mark.
+    /// its mark. Only rows of the campaigns in `scope` (every campaign's when it is empty).
     pub async fn claim_due(
         &self,
         now: DateTime<Utc>,
         grace: std::time::Duration,
+        scope: &[CampaignId],
     ) -> Result<Option<Claimed>, StoreError> {
         let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::minutes(10));
+        let scope: Vec<i64> = scope.iter().map(|c| c.0).collect();
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(select_outbox!(
-            "WHERE (state = 'pending' AND next_attempt_at <= $1)
-                OR (state = 'sending' AND sending_at <= $2)
+            "WHERE ((state = 'pending' AND next_attempt_at <= $1)
+                OR (state = 'sending' AND sending_at <= $2))
+               AND (cardinality($3::bigint[]) = 0 OR campaign_id = ANY($3))
              ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
         ))
         .bind(now)
         .bind(now - grace)
+        .bind(&scope)
         .fetch_optional(&mut *tx)
         .await?;
         match row {
