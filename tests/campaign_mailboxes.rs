@@ -570,6 +570,16 @@ async fn each_message_lands_in_its_campaign_which_keeps_its_own_acks_status_remi
         );
     }
 
+    // Each mailbox was read with its own [mailbox] settings: the IMAP ID each session sent.
+    let dovecot = std::fs::read_to_string(var("TESTENV_DOVECOT_LOG")).unwrap();
+    for (user, id_name) in [(&d.shared, "rb-mbtest-shared"), (&d.jidi, "rb-mbtest-jidi")] {
+        assert!(
+            dovecot.lines().any(|l| l.contains(&format!("imap({user})"))
+                && l.contains(&format!("ID sent: name={id_name},"))),
+            "{user} was read as {id_name}"
+        );
+    }
+
     daemon.signal("-TERM");
     let exit = daemon.wait_exit(DEADLINE).await;
     assert!(exit.success(), "{exit}:\n{}", daemon.log_text());
