@@ -466,6 +466,7 @@ async fn each_message_lands_in_its_campaign_which_keeps_its_own_acks_status_remi
     .fetch_all(&pool)
     .await
     .unwrap();
+    assert_eq!(rows.len(), 6, "each message recorded once: {rows:?}");
     let recorded: BTreeMap<String, (String, Option<String>, String)> = rows
         .into_iter()
         .map(|(mid, key, unit, disposition)| {
