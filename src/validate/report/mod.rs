@@ -22,7 +22,8 @@ use unicode_normalization::UnicodeNormalization;
 pub struct ReportRules {
     /// Fewest non-blank characters a report may have.
     pub min_chars: usize,
-    /// Text the report must mention (compared after NFKC and with white space removed).
+    /// Text the report must mention (compared after NFKC and with white space removed); empty:
+    /// none (each campaign's configuration names its own, e.g. `科技活动周`).
     pub keyword: String,
     /// Most bytes one zip member (document.xml, content.xml) may inflate to.
     pub max_unzipped_bytes: u64,
@@ -34,7 +35,7 @@ impl Default for ReportRules {
     fn default() -> Self {
         ReportRules {
             min_chars: 200,
-            keyword: "科技活动周".to_string(),
+            keyword: String::new(),
             max_unzipped_bytes: 64 << 20,
             pdf_timeout_seconds: 60,
         }
