@@ -302,7 +302,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 crate::store::latest_migration()
             );
         }
-        Command::Import { paths } => return import(&settings, &store, &paths).await,
+        Command::Import { paths } => return import(&settings.alone(), &store, &paths).await,
         Command::Run => return crate::run::daemon(&settings, &store, all_mailboxes).await,
         Command::Once => return crate::run::once(&settings, &store, all_mailboxes).await,
         Command::Status { format } => {

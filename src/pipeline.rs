@@ -168,13 +168,23 @@ pub async fn assign(
     unit_id: &str,
 ) -> Result<Assigned, PipelineError> {
     let campaign = settings.campaign_view();
-    let Some((id, raw_sha256, received_at)) = store.set_aside_original(reference).await? else {
-        let id = store.assign(reference, unit_id, &campaign).await?;
-        return Ok(Assigned::Reassigned { id });
-    };
     if settings.roster.get(unit_id).is_none() {
         return Err(StoreError::NoSuchUnit(unit_id.to_string()).into());
     }
+    // A message the mailbox's router gave another campaign is taken over first, then decided
+    // again here like any message set aside.
+    let original = match store.set_aside_original(reference).await {
+        Err(StoreError::NoSuchMessage(_))
+            if store.take_from_other_campaign(reference).await?.is_some() =>
+        {
+            store.set_aside_original(reference).await?
+        }
+        other => other?,
+    };
+    let Some((id, raw_sha256, received_at)) = original else {
+        let id = store.assign(reference, unit_id, &campaign).await?;
+        return Ok(Assigned::Reassigned { id });
+    };
     let raw = store.objects.get(&raw_sha256).await?;
     let parsed = intake::parse(&raw, &settings.limits);
     let mut known = known(store, &parsed).await?;

@@ -454,6 +454,22 @@ impl Settings {
         groups.into_iter().map(|(_, keys)| keys).collect()
     }
 
+    /// These settings with the selected campaign alone: what is recorded with them stays in it,
+    /// never routed to another campaign reading the same mailbox (`import`, whose command line
+    /// names the campaign).
+    pub fn alone(&self) -> Settings {
+        let only = self
+            .campaigns
+            .iter()
+            .filter(|c| c.campaign.key == self.campaign.key)
+            .cloned()
+            .collect();
+        Settings {
+            campaigns: std::sync::Arc::new(only),
+            ..self.clone()
+        }
+    }
+
     /// The campaigns reading the selected campaign's mailbox (itself among them), in
     /// configuration order.
     pub fn mailbox_peers(&self) -> Vec<&CampaignSettings> {
