@@ -452,6 +452,40 @@ impl Store {
     }
 }
 
+/// What wakes an idle sender: a connection listening for committed emails (PostgreSQL NOTIFY on
+/// [`super::OUTBOX_CHANNEL`], which also reaches a sender in another instance).
+pub struct OutboxWake(Option<sqlx::postgres::PgListener>);
+
+impl Store {
+    /// Listens for committed emails; without a connection for it (the sender then looks at the
+    /// outbox every `smtp.idle_poll`) it never wakes.
+    pub async fn outbox_wake(&self) -> OutboxWake {
+        // On the store's own database, where the notice is sent.
+        let listener = async {
+            let mut l = sqlx::postgres::PgListener::connect_with(&self.pool)
+                .await
+                .ok()?;
+            l.listen(super::OUTBOX_CHANNEL).await.ok()?;
+            Some(l)
+        };
+        OutboxWake(listener.await)
+    }
+}
+
+impl OutboxWake {
+    /// Returns when an email was committed. A listener that fails is dropped, so a database
+    /// outage never turns this into a busy loop; the timer takes over.
+    pub async fn woken(&mut self) {
+        let Some(l) = self.0.as_mut() else {
+            return std::future::pending().await;
+        };
+        if let Err(e) = l.recv().await {
+            tracing::debug!(error = %e, "sender: outbox listener lost; polling");
+            self.0 = None;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
