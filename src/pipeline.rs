@@ -2,6 +2,7 @@
 //! table reading → identify → classify → validate → store. `import` and the mailbox daemon both
 //! call [`process`], so a message gives the same result whichever way it arrived.
 
+use crate::campaign::Disposition;
 use crate::classify::{self, FileFacts, TableFacts};
 use crate::config::Settings;
 use crate::identify::{Evidence, Matcher, Rule};
@@ -253,7 +254,7 @@ fn outcome(message: &NewMessage, saved: Saved) -> Outcome {
     let ack_due = matches!(
         &saved,
         Saved::Recorded { disposition, rate_limited: false, .. }
-            if disposition == "processed" || disposition == "note"
+            if disposition.is_attributed()
     ) && (message.from_addr.is_some() || message.sender_addr.is_some());
     Outcome { saved, ack_due }
 }
@@ -296,8 +297,8 @@ pub async fn process_oversized(
     );
     message.files.clear();
     // Its files were there, only too large to fetch: a submission, not a note.
-    if message.disposition == "note" {
-        message.disposition = "processed".to_string();
+    if message.disposition == Disposition::Note {
+        message.disposition = Disposition::Processed;
     }
     let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
     message.problems.push(Problem::error(
@@ -366,16 +367,16 @@ fn sender_of(parsed: &Parsed) -> Option<String> {
 }
 
 /// Contract §8, the mail set aside whoever sends it: our own, delivery reports, auto-replies.
-pub fn machine_mail(settings: &Settings, parsed: &Parsed) -> Option<&'static str> {
+pub fn machine_mail(settings: &Settings, parsed: &Parsed) -> Option<Disposition> {
     let sender = sender_of(parsed);
     if sender
         .as_deref()
         .is_some_and(|s| settings.campaign.own_addresses.iter().any(|o| o == s))
     {
-        return Some("own_address");
+        return Some(Disposition::OwnAddress);
     }
     if parsed.is_delivery_report {
-        return Some("bounce");
+        return Some(Disposition::Bounce);
     }
     if parsed
         .auto_submitted
@@ -385,16 +386,16 @@ pub fn machine_mail(settings: &Settings, parsed: &Parsed) -> Option<&'static str
         || parsed.precedence.as_deref().map(str::trim) == Some("auto_reply")
         || looks_like_vacation_reply(parsed)
     {
-        return Some("auto_reply");
+        return Some(Disposition::AutoReply);
     }
     None
 }
 
 /// Contract §8, mail set aside unless it comes from a unit or answers us: spam, list and bulk
 /// mail, senders that take no replies.
-pub fn junk_mail(parsed: &Parsed) -> Option<&'static str> {
+pub fn junk_mail(parsed: &Parsed) -> Option<Disposition> {
     if parsed.spam_flag || spam_subject(&parsed.subject) {
-        return Some("spam");
+        return Some(Disposition::Spam);
     }
     let no_reply = |m: &Option<intake::Mailbox>| {
         m.as_ref()
@@ -408,7 +409,7 @@ pub fn junk_mail(parsed: &Parsed) -> Option<&'static str> {
         || no_reply(&parsed.from)
         || (parsed.from.is_none() && no_reply(&parsed.sender))
     {
-        return Some("bulk");
+        return Some(Disposition::Bulk);
     }
     None
 }
@@ -530,7 +531,7 @@ pub fn decide(
         received_at,
         size_bytes: meta.size as i64,
         source: meta.source,
-        disposition: disposition.unwrap_or("processed").to_string(),
+        disposition: disposition.unwrap_or(Disposition::Processed),
         unit_id: None,
         match_rule: None,
         problems: Vec::new(),
@@ -643,10 +644,10 @@ pub fn decide(
                             &settings.campaign.keywords,
                         )
                 });
-            unrelated.then_some("unrelated")
+            unrelated.then_some(Disposition::Unrelated)
         });
         if let Some(reason) = set_aside {
-            message.disposition = reason.to_string();
+            message.disposition = reason;
             return (message, Vec::new());
         }
     }
@@ -659,7 +660,7 @@ pub fn decide(
         });
     let mut flagged = Vec::new();
     match junk {
-        Some("spam") => flagged.push(Problem::warning(
+        Some(Disposition::Spam) => flagged.push(Problem::warning(
             "message.spam",
             "本邮件被邮件系统标记为垃圾邮件，因发自报送单位，已照常处理",
         )),
@@ -791,7 +792,7 @@ pub fn decide(
     if message.unit_id.is_some() || known.replies_to_us {
         message.note = crate::notes::note_of(&subject, &message.body_excerpt, carries_file);
         if message.note.is_some() && !carries_file {
-            message.disposition = "note".to_string();
+            message.disposition = Disposition::Note;
         }
     }
     (message, blobs)

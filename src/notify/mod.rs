@@ -15,6 +15,7 @@ pub mod desk;
 pub mod smtp;
 pub mod summary;
 
+use crate::campaign::Disposition;
 use crate::classify;
 use crate::config::Settings;
 use crate::problem::ItemState;
@@ -52,7 +53,7 @@ pub fn compose_ack(settings: &Settings, saved: &AfterSave<'_>) -> Vec<NewOutbox>
         .unit_id
         .as_deref()
         .and_then(|u| settings.roster.get(u));
-    if saved.disposition == "note" {
+    if saved.disposition == Disposition::Note {
         return desk::note_reply(&settings.compose(), saved, unit)
             .into_iter()
             .collect();
@@ -543,7 +544,7 @@ pub async fn resend_ack(
     let saved = AfterSave {
         id,
         message: &msg,
-        disposition: &disposition,
+        disposition,
         rate_limited: false,
         unit: view.as_ref(),
     };

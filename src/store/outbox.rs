@@ -5,6 +5,7 @@
 //! again after a grace period, with the same Message-ID.
 
 use super::{CampaignId, Store, StoreError};
+use crate::campaign::EmailState;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, Row, Transaction};
@@ -40,7 +41,7 @@ pub struct NewOutbox {
 pub struct OutboxRow {
     pub id: i64,
     pub email: NewOutbox,
-    pub state: String,
+    pub state: EmailState,
     pub attempts: i32,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -157,7 +158,7 @@ fn from_row(r: &sqlx::postgres::PgRow) -> Result<OutboxRow, StoreError> {
             auto_submitted: r.get("auto_submitted"),
             attachments: serde_json::from_value(r.get("attachments"))?,
         },
-        state: r.get("state"),
+        state: super::stored_state("outbox.state", r.get("state"))?,
         attempts: r.get("attempts"),
         last_error: r.get("last_error"),
         created_at: r.get("created_at"),

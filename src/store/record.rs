@@ -6,6 +6,7 @@ use super::{
     audit, audit_status_change, check_fence, current::UnitState, desk, insert_files, outbox,
     AfterSave, CampaignId, NewMessage, NewOutbox, Saved, Store, StoreError,
 };
+use crate::campaign::Disposition;
 use crate::status::CampaignView;
 use serde_json::json;
 use sqlx::{Postgres, Row, Transaction};
@@ -82,13 +83,13 @@ impl Store {
         .map(|r| r.get("id"));
         let duplicate = earlier.is_some();
         let disposition = if duplicate {
-            "duplicate".to_string()
+            Disposition::Duplicate
         } else {
-            msg.disposition.clone()
+            msg.disposition
         };
-        let counted = disposition == "processed";
+        let counted = disposition == Disposition::Processed;
         // A note counts for nothing but still belongs to its unit: its history and 单位来信.
-        let attributed = counted || disposition == "note";
+        let attributed = disposition.is_attributed();
         let unit_id = if attributed {
             msg.unit_id.clone()
         } else {
@@ -140,7 +141,7 @@ impl Store {
         .bind(msg.received_at)
         .bind(msg.size_bytes)
         .bind(&msg.source)
-        .bind(&disposition)
+        .bind(disposition.as_str())
         .bind(rate_limited.then_some("message.rate_limited"))
         .bind(&unit_id)
         .bind(if attributed {
@@ -159,7 +160,7 @@ impl Store {
         if !duplicate {
             insert_files(tx, id, &msg.files).await?;
             if let (Some(note), true) = (&msg.note, attributed) {
-                desk::insert_note(tx, id, note, disposition == "processed").await?;
+                desk::insert_note(tx, id, note, counted).await?;
             }
         }
         audit(
@@ -201,7 +202,7 @@ impl Store {
         }
         // One view after the change serves both the status history and the acknowledgement.
         let view = state.as_mut().and_then(|s| {
-            s.record(id, msg, &disposition);
+            s.record(id, msg, disposition);
             s.view(campaign)
         });
         if let (Some(u), Some(before), Some(after)) = (&unit_id, before, &view) {
@@ -210,7 +211,7 @@ impl Store {
         let emails = compose(&AfterSave {
             id,
             message: msg,
-            disposition: &disposition,
+            disposition,
             rate_limited,
             unit: view.as_ref(),
         });
