@@ -17,6 +17,7 @@ mod mailbox_support;
 
 use mailbox_support::common::bin::{output, url_of, Out};
 use mailbox_support::common::{self, Mail};
+use mailbox_support::drill::bare;
 use mailbox_support::{mailbox_env, smtp_send, uniq_user, var, wait_delivered, Daemon, DEADLINE};
 use reportbox::intake::{self, IntakeLimits};
 use serde_json::Value;
@@ -285,11 +286,6 @@ backoff_max = "1s"
 /// is filed under, the campaign of its message, recipients, state and text.
 type AckRow = (Option<String>, String, String, Vec<String>, String, String);
 
-/// A Message-ID without its angle brackets.
-fn bare(id: &str) -> &str {
-    id.trim().trim_start_matches('<').trim_end_matches('>')
-}
-
 /// Waits (bounded) until `messages` messages are recorded and `acks` acknowledgements sent;
 /// an email that failed for good, a message given up on or a daemon that exited ends the wait
 /// at once with what explains it.
@@ -299,14 +295,7 @@ async fn wait_drained(pool: &PgPool, daemon: &mut Daemon, messages: i64, acks: i
         if let Some(st) = daemon.child.try_wait().unwrap() {
             panic!("reportbox run exited ({st}):\n{}", daemon.log_text());
         }
-        let (recorded, queued, sent): (i64, i64, i64) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM messages),
-                    (SELECT count(*) FROM outbox WHERE kind = 'ack'),
-                    (SELECT count(*) FROM outbox WHERE kind = 'ack' AND state = 'sent')",
-        )
-        .fetch_one(pool)
-        .await
-        .unwrap();
+        let (recorded, queued, sent) = mailbox_support::drill::drained(pool).await;
         let failed: Vec<(String, Option<String>)> =
             sqlx::query_as("SELECT kind, last_error FROM outbox WHERE state = 'failed'")
                 .fetch_all(pool)

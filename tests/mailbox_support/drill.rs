@@ -186,14 +186,7 @@ impl Campaign {
         let n = self.submissions.len() as i64;
         let end = tokio::time::Instant::now() + DEADLINE;
         loop {
-            let (messages, acks, sent): (i64, i64, i64) = sqlx::query_as(
-                "SELECT (SELECT count(*) FROM messages),
-                        (SELECT count(*) FROM outbox WHERE kind = 'ack'),
-                        (SELECT count(*) FROM outbox WHERE kind = 'ack' AND state = 'sent')",
-            )
-            .fetch_one(pool)
-            .await
-            .unwrap();
+            let (messages, acks, sent) = drained(pool).await;
             if messages >= n && acks >= n && sent == acks {
                 return;
             }
@@ -330,6 +323,18 @@ impl Campaign {
         }
         duplicates
     }
+}
+
+/// Messages recorded, acknowledgements queued, acknowledgements sent.
+pub async fn drained(pool: &PgPool) -> (i64, i64, i64) {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM messages),
+                (SELECT count(*) FROM outbox WHERE kind = 'ack'),
+                (SELECT count(*) FROM outbox WHERE kind = 'ack' AND state = 'sent')",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
 }
 
 /// A Message-ID without its angle brackets.
