@@ -69,11 +69,7 @@ impl Store {
             Some(u) => Some(UnitState::load(tx, c, u).await?),
             None => None,
         };
-        let before = state.as_ref().map(|s| {
-            s.view(campaign)
-                .map(|v| v.status.as_str().to_string())
-                .unwrap_or_default()
-        });
+        let before = state.as_ref().map(|s| status_of(s, campaign));
         let id = insert_message(tx, c, msg, &admission).await?;
         // A duplicate's files were counted with the first delivery: only the raw bytes are kept.
         if !admission.duplicate {
@@ -96,11 +92,25 @@ impl Store {
             rate_limited: admission.rate_limited,
             unit: view.as_ref(),
         });
-        for e in &emails {
-            outbox::insert(tx, c, e).await?;
-        }
+        queue(tx, c, &emails).await?;
         Ok(admission.into_saved(id))
     }
+}
+
+/// The unit's status as the history records it (empty when no such unit is on record).
+fn status_of(state: &UnitState, campaign: &CampaignView) -> String {
+    state
+        .view(campaign)
+        .map(|v| v.status.as_str().to_string())
+        .unwrap_or_default()
+}
+
+/// The emails the message owes (its acknowledgement), in the outbox with the message.
+async fn queue(tx: &mut Recording, c: CampaignId, emails: &[NewOutbox]) -> Result<(), StoreError> {
+    for e in emails {
+        outbox::insert(tx, c, e).await?;
+    }
+    Ok(())
 }
 
 /// Two deliveries of one Message-ID processed at once must see each other: the second waits
