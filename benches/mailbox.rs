@@ -193,7 +193,7 @@ async fn main() {
 
     // ---- arrival to acknowledgement, under IDLE and under polling (the server without IDLE,
     // or `idle = "off"`): a submission waits for the next poll, half the interval on average.
-    ack_latency("IDLE", &[], m, &pool, &store, storage.path()).await;
+    ack_latency("IDLE", &[], None, m, &pool, &store, storage.path()).await;
     let interval = arg("--poll-interval", 60);
     let interval_s = format!("{interval}s");
     ack_latency(
@@ -202,6 +202,7 @@ async fn main() {
             ("REPORTBOX_MAILBOX__IDLE", "off"),
             ("REPORTBOX_MAILBOX__POLL_INTERVAL", interval_s.as_str()),
         ],
+        Some(Duration::from_secs(interval as u64)),
         arg("--poll-latency", 20),
         &pool,
         &store,
@@ -212,10 +213,13 @@ async fn main() {
 
 /// Arrival to acknowledgement: `mailbox::run` and the sender (`notify::run`, woken by NOTIFY)
 /// side by side; `m` submissions one at a time, each from the end of its SMTP transaction to
-/// the moment the loopback Postfix accepted its acknowledgement (outbox.sent_at).
+/// the moment the loopback Postfix accepted its acknowledgement (outbox.sent_at). Under polling
+/// (`poll` is the interval) each submission is sent at a random moment of the interval, as real
+/// mail arrives, not right after the poll that took the previous one.
 async fn ack_latency(
     label: &str,
     mode: &[(&str, &str)],
+    poll: Option<Duration>,
     m: usize,
     pool: &sqlx::PgPool,
     store: &Store,
@@ -259,6 +263,9 @@ async fn ack_latency(
                 common::mp4(60),
             );
             mail.message_id = Some(id.clone());
+            if let Some(interval) = poll {
+                tokio::time::sleep(interval.mul_f64(fastrand::f64())).await;
+            }
             smtp_send(&user, &mail.build()).await;
             let arrived: chrono::DateTime<chrono::Utc> = SystemTime::now().into();
             let sent_at = || async {
@@ -271,8 +278,16 @@ async fn ack_latency(
                 .await
                 .unwrap()
             };
-            eventually("acknowledged", || async { sent_at().await.is_some() }).await;
-            let at = sent_at().await.unwrap();
+            // Up to a whole interval's wait, beyond `eventually`'s deadline.
+            let end =
+                tokio::time::Instant::now() + poll.unwrap_or_default() + Duration::from_secs(60);
+            let at = loop {
+                if let Some(at) = sent_at().await {
+                    break at;
+                }
+                assert!(tokio::time::Instant::now() < end, "not acknowledged: {id}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
             lat.push((at - arrived).num_microseconds().unwrap() as f64 / 1000.0);
         }
         trigger.fire();

@@ -18,6 +18,7 @@ mod common;
 mod support;
 
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use reportbox::campaign::EmailState;
 use reportbox::notify::{self, smtp::Mailer};
 use reportbox::store::{NewOutbox, Store};
 use std::time::Instant;
@@ -80,7 +81,7 @@ async fn main() {
         let queued = store.outbox(Some("ack")).await.unwrap();
         let fresh: Vec<_> = queued
             .into_iter()
-            .filter(|r| r.state == "pending")
+            .filter(|r| r.state == EmailState::Pending)
             .collect();
         let built: Vec<_> = fresh
             .iter()

@@ -3,6 +3,7 @@
 
 mod desk;
 
+use crate::campaign::EmailState;
 use crate::config::Settings;
 use crate::notify::{self, smtp::Mailer, SendReport};
 use crate::pipeline;
@@ -302,7 +303,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 crate::store::latest_migration()
             );
         }
-        Command::Import { paths } => return import(&settings, &store, &paths).await,
+        Command::Import { paths } => return import(&settings.alone(), &store, &paths).await,
         Command::Run => return crate::run::daemon(&settings, &store, all_mailboxes).await,
         Command::Once => return crate::run::once(&settings, &store, all_mailboxes).await,
         Command::Status { format } => {
@@ -431,11 +432,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .find(|row| row.email.dedupe_key == email.dedupe_key);
                     let to = email.recipients.join("，");
                     let (state, error) = row
-                        .map(|row| (row.state, row.last_error.unwrap_or_default()))
+                        .map(|row| (Some(row.state), row.last_error.unwrap_or_default()))
                         .unwrap_or_default();
-                    match state.as_str() {
-                        "sent" => println!("回执已重新发送至 {to}"),
-                        "failed" => {
+                    match state {
+                        Some(EmailState::Sent) => println!("回执已重新发送至 {to}"),
+                        Some(EmailState::Failed) => {
                             println!("回执未能发送至 {to}：{error}");
                             return Ok(ExitCode::FAILURE);
                         }

@@ -2,6 +2,7 @@
 //! message, file, verdict, review, exemption and email, in time order, in Chinese. Pure: `store`
 //! loads the entries, this module words and orders them.
 
+use crate::campaign::{Disposition, EmailState};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use std::fmt::Write;
@@ -25,8 +26,7 @@ pub enum Event {
         number: i64,
         from: Option<String>,
         subject: String,
-        /// `processed`, `note`, or a set-aside disposition.
-        disposition: String,
+        disposition: Disposition,
         /// How it was attributed: `sender`, `table`, `subject`, `file_name`, `assigned`.
         match_rule: Option<String>,
         files: Vec<FileEntry>,
@@ -58,8 +58,7 @@ pub enum Event {
         kind: String,
         subject: String,
         recipients: Vec<String>,
-        /// `pending` | `sent` | `failed`
-        state: String,
+        state: EmailState,
         error: Option<String>,
     },
 }
@@ -133,9 +132,9 @@ pub fn render(
             } => {
                 let from = from.as_deref().unwrap_or("（无发件人）");
                 let how = match_rule.as_deref().map(rule_zh).unwrap_or_default();
-                let what = match disposition.as_str() {
-                    "processed" => format!("计入本单位{}", paren(how)),
-                    "note" => format!("单位来信，无附件{}", paren(how)),
+                let what = match disposition {
+                    Disposition::Processed => format!("计入本单位{}", paren(how)),
+                    Disposition::Note => format!("单位来信，无附件{}", paren(how)),
                     d => format!(
                         "未计入（{}）",
                         crate::status::reason_zh(&format!("message.{d}"))
@@ -214,10 +213,13 @@ pub fn render(
                 state,
                 error,
             } => {
-                let how = match state.as_str() {
-                    "sent" => "已发送".to_string(),
-                    "failed" => format!("发送失败：{}", error.as_deref().unwrap_or("")),
-                    _ => "待发送".to_string(),
+                let how = match state {
+                    EmailState::Sent => "已发送".to_string(),
+                    EmailState::Failed => {
+                        format!("发送失败：{}", error.as_deref().unwrap_or(""))
+                    }
+                    // A row being transmitted is not sent until the server said so.
+                    EmailState::Pending | EmailState::Sending => "待发送".to_string(),
                 };
                 let _ = writeln!(
                     out,
@@ -269,7 +271,7 @@ mod tests {
                     number: 7,
                     from: Some("a@b.cn".into()),
                     subject: "报送".into(),
-                    disposition: "processed".into(),
+                    disposition: Disposition::Processed,
                     match_rule: Some("sender".into()),
                     files: vec![FileEntry {
                         name: "影像.mp4".into(),

@@ -19,7 +19,7 @@
 //! Imports point down this list, never up (tests/layout.rs checks it on the source: no import
 //! cycle between files, and no stage module importing `config`):
 //!
-//! 1. **Plain data**: [`problem`], [`campaign`], [`net`], [`source`], [`liveness`],
+//! 1. **Plain data**: [`problem`], [`campaign`], [`net`], [`secret`], [`source`], [`liveness`],
 //!    [`shutdown`], [`notes`]. No I/O; they import nothing above them.
 //! 2. **Stages**, each taking the part of the configuration it needs as a value, never
 //!    `Settings`: [`intake`], [`identify`], [`route`], [`classify`], [`validate`] (its
@@ -58,6 +58,7 @@ pub mod recheck;
 pub mod route;
 pub mod run;
 pub mod schedule;
+pub mod secret;
 pub mod service;
 pub mod shutdown;
 pub mod source;

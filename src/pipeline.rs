@@ -2,6 +2,7 @@
 //! table reading → identify → classify → validate → store. `import` and the mailbox daemon both
 //! call [`process`], so a message gives the same result whichever way it arrived.
 
+use crate::campaign::Disposition;
 use crate::config::Settings;
 use crate::intake::{self, Parsed};
 use crate::problem::Problem;
@@ -166,13 +167,23 @@ pub async fn assign(
     unit_id: &str,
 ) -> Result<Assigned, PipelineError> {
     let campaign = settings.campaign_view();
-    let Some((id, raw_sha256, received_at)) = store.set_aside_original(reference).await? else {
-        let id = store.assign(reference, unit_id, &campaign).await?;
-        return Ok(Assigned::Reassigned { id });
-    };
     if settings.roster.get(unit_id).is_none() {
         return Err(StoreError::NoSuchUnit(unit_id.to_string()).into());
     }
+    // A message the mailbox's router gave another campaign is taken over first, then decided
+    // again here like any message set aside.
+    let original = match store.set_aside_original(reference).await {
+        Err(StoreError::NoSuchMessage(_))
+            if store.take_from_other_campaign(reference).await?.is_some() =>
+        {
+            store.set_aside_original(reference).await?
+        }
+        other => other?,
+    };
+    let Some((id, raw_sha256, received_at)) = original else {
+        let id = store.assign(reference, unit_id, &campaign).await?;
+        return Ok(Assigned::Reassigned { id });
+    };
     let raw = store.objects.get(&raw_sha256).await?;
     let parsed = intake::parse(&raw, &settings.limits);
     let mut known = known(store, &parsed).await?;
@@ -241,7 +252,7 @@ fn outcome(message: &NewMessage, saved: Saved) -> Outcome {
     let ack_due = matches!(
         &saved,
         Saved::Recorded { disposition, rate_limited: false, .. }
-            if disposition == "processed" || disposition == "note"
+            if disposition.is_attributed()
     ) && (message.from_addr.is_some() || message.sender_addr.is_some());
     Outcome { saved, ack_due }
 }
@@ -284,8 +295,8 @@ pub async fn process_oversized(
     );
     message.files.clear();
     // Its files were there, only too large to fetch: a submission, not a note.
-    if message.disposition == "note" {
-        message.disposition = "processed".to_string();
+    if message.disposition == Disposition::Note {
+        message.disposition = Disposition::Processed;
     }
     let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
     message.problems.push(Problem::error(

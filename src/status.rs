@@ -3,6 +3,7 @@
 //! Pure: `store` loads the records, this module decides. State is always derived from the stored
 //! files, never kept as a counter, so messages imported out of order still give the right answer.
 
+use crate::campaign::Disposition;
 use crate::problem::{ItemState, Problem};
 use chrono::{DateTime, FixedOffset, Utc};
 use chrono_tz::Tz;
@@ -27,8 +28,7 @@ pub struct MessageRecord {
     pub from: Option<String>,
     pub subject: String,
     pub received_at: DateTime<Utc>,
-    /// `processed`, `duplicate`, or a set-aside reason (`auto_reply`, `bounce`, ...).
-    pub disposition: String,
+    pub disposition: Disposition,
     pub unit_id: Option<String>,
     pub problems: Vec<Problem>,
     /// How it arrived (`imap:<folder>/<uidvalidity>/<uid>`, `import:<file>`).
@@ -217,15 +217,6 @@ pub struct MessageView {
     pub found_in_junk: bool,
 }
 
-/// The contract §8 reason code of a disposition that sets a message aside.
-pub fn disposition_reason(disposition: &str) -> Option<String> {
-    match disposition {
-        // A note is listed under 单位来信, not as mail set aside.
-        "processed" | "note" => None,
-        other => Some(format!("message.{other}")),
-    }
-}
-
 fn local(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).to_rfc3339()
 }
@@ -242,7 +233,8 @@ pub fn compute(
     let tz = campaign.tz;
     let deadline = campaign.deadline.with_timezone(&Utc);
     let by_id: BTreeMap<i64, &MessageRecord> = messages.iter().map(|m| (m.db_id, m)).collect();
-    let counted = |m: &MessageRecord| m.disposition == "processed" && m.unit_id.is_some();
+    let counted =
+        |m: &MessageRecord| m.disposition == Disposition::Processed && m.unit_id.is_some();
     // Derived from the source, not stored: the junk folders are configuration, and a message's
     // folder is already in its source.
     let in_junk = |m: &MessageRecord| {
@@ -364,7 +356,7 @@ pub fn compute(
     sorted.sort_by_key(|m| (m.received_at, m.db_id));
     let unmatched = sorted
         .iter()
-        .filter(|m| m.disposition == "processed" && m.unit_id.is_none())
+        .filter(|m| m.disposition == Disposition::Processed && m.unit_id.is_none())
         .map(|m| {
             let reason = if m.from.is_none() {
                 "message.unreadable"
@@ -376,7 +368,8 @@ pub fn compute(
         .collect();
     let ignored = sorted
         .iter()
-        .filter_map(|m| disposition_reason(&m.disposition).map(|r| view(m, r)))
+        // A note is listed under 单位来信, not as mail set aside.
+        .filter_map(|m| m.disposition.reason().map(|r| view(m, r)))
         .collect();
 
     let mut counts = BTreeMap::new();
@@ -628,7 +621,7 @@ mod tests {
         db_id: i64,
         unit: Option<&str>,
         day: u32,
-        disposition: &str,
+        disposition: Disposition,
     ) -> MessageRecord {
         MessageRecord {
             db_id,
@@ -636,7 +629,7 @@ mod tests {
             from: Some("a@b.cn".into()),
             subject: String::new(),
             received_at: Utc.with_ymd_and_hms(2023, 6, day, 2, 0, 0).unwrap(),
-            disposition: disposition.into(),
+            disposition,
             unit_id: unit.map(str::to_string),
             problems: vec![],
             source: format!("imap:INBOX/1/{db_id}"),
@@ -681,7 +674,7 @@ mod tests {
         let s = compute(
             &campaign(),
             &[unit("a")],
-            &[msg(1, Some("a"), 5, "processed")],
+            &[msg(1, Some("a"), 5, Disposition::Processed)],
             &all_valid(1),
             &[],
             Utc::now(),
@@ -692,8 +685,8 @@ mod tests {
     #[test]
     fn a_newer_file_supersedes_an_older_one_whatever_their_states() {
         let messages = [
-            msg(1, Some("a"), 5, "processed"),
-            msg(2, Some("a"), 6, "processed"),
+            msg(1, Some("a"), 5, Disposition::Processed),
+            msg(2, Some("a"), 6, Disposition::Processed),
         ];
         let mut files = all_valid(1);
         files.push(file(2, "video", ItemState::Invalid));
@@ -709,8 +702,8 @@ mod tests {
         assert_eq!(s.units[0].status, UnitStatus::Incomplete);
         // Imported in the other order, the answer is the same: received time decides.
         let messages = [
-            msg(2, Some("a"), 5, "processed"),
-            msg(1, Some("a"), 6, "processed"),
+            msg(2, Some("a"), 5, Disposition::Processed),
+            msg(1, Some("a"), 6, Disposition::Processed),
         ];
         let mut files = all_valid(1);
         files.push(file(2, "video", ItemState::Invalid));
@@ -732,7 +725,7 @@ mod tests {
         let s = compute(
             &campaign(),
             &[unit("a")],
-            &[msg(1, Some("a"), 5, "processed")],
+            &[msg(1, Some("a"), 5, Disposition::Processed)],
             &files,
             &[],
             Utc::now(),
@@ -745,7 +738,7 @@ mod tests {
         let s = compute(
             &campaign(),
             &[unit("a")],
-            &[msg(1, Some("a"), 11, "processed")],
+            &[msg(1, Some("a"), 11, Disposition::Processed)],
             &all_valid(1),
             &[],
             Utc::now(),
@@ -756,7 +749,7 @@ mod tests {
 
     #[test]
     fn set_aside_messages_change_no_status_and_are_listed_as_ignored() {
-        let messages = [msg(1, Some("a"), 5, "auto_reply")];
+        let messages = [msg(1, Some("a"), 5, Disposition::AutoReply)];
         let s = compute(&campaign(), &[unit("a")], &messages, &[], &[], Utc::now());
         assert_eq!(s.units[0].status, UnitStatus::Missing);
         assert_eq!(s.ignored[0].reason, "message.auto_reply");
@@ -768,7 +761,7 @@ mod tests {
         let s = compute(
             &campaign(),
             &[unit("a")],
-            &[msg(1, None, 5, "processed")],
+            &[msg(1, None, 5, Disposition::Processed)],
             &[],
             &[],
             Utc::now(),
@@ -787,9 +780,9 @@ mod tests {
 
     #[test]
     fn unit_problems_come_from_the_most_recent_message() {
-        let mut old = msg(1, Some("a"), 5, "processed");
+        let mut old = msg(1, Some("a"), 5, Disposition::Processed);
         old.problems = vec![Problem::warning("unit.sender_mismatch", "旧")];
-        let new = msg(2, Some("a"), 6, "processed");
+        let new = msg(2, Some("a"), 6, Disposition::Processed);
         let s = compute(&campaign(), &[unit("a")], &[old, new], &[], &[], Utc::now());
         assert!(s.units[0].problems.is_empty());
     }
@@ -799,7 +792,7 @@ mod tests {
         let s = compute(
             &campaign(),
             &[unit("a")],
-            &[msg(1, Some("a"), 5, "processed")],
+            &[msg(1, Some("a"), 5, Disposition::Processed)],
             &all_valid(1),
             &[],
             Utc::now(),
@@ -812,11 +805,11 @@ mod tests {
 
     #[test]
     fn what_was_found_in_a_junk_folder_is_marked_in_json_and_table() {
-        let mut junk = msg(2, Some("a"), 6, "processed");
+        let mut junk = msg(2, Some("a"), 6, Disposition::Processed);
         junk.source = "imap:垃圾邮件/9/1".into();
-        let mut stray = msg(3, None, 6, "processed");
+        let mut stray = msg(3, None, 6, Disposition::Processed);
         stray.source = "imap:垃圾邮件/9/2".into();
-        let messages = [msg(1, Some("a"), 5, "processed"), junk, stray];
+        let messages = [msg(1, Some("a"), 5, Disposition::Processed), junk, stray];
         let mut files = all_valid(1);
         files.push(file(2, "video", ItemState::Valid));
         let c = campaign();
@@ -830,7 +823,7 @@ mod tests {
         assert!(table.contains("合格（在垃圾邮件中发现）"), "{table}");
         assert!(table.contains("《》（在垃圾邮件中发现）"), "{table}");
         // Another folder, or an import, is not junk.
-        let mut other = msg(2, Some("a"), 6, "processed");
+        let mut other = msg(2, Some("a"), 6, Disposition::Processed);
         other.source = "imap:Reports/9/1".into();
         let s = compute(&c, &[unit("a")], &[other], &files, &[], Utc::now());
         assert!(!s.units[0].items["video"].found_in_junk);
@@ -842,8 +835,8 @@ mod tests {
         let mut named = unit("city-archives");
         named.name = "市档案馆".into();
         let messages = [
-            msg(1, Some("city-archives"), 5, "processed"),
-            msg(42, None, 6, "processed"),
+            msg(1, Some("city-archives"), 5, Disposition::Processed),
+            msg(42, None, 6, Disposition::Processed),
         ];
         let s = compute(&c, &[named], &messages, &all_valid(1), &[], Utc::now());
         let table = render_table(&s, &c);

@@ -147,6 +147,80 @@ async fn each_campaign_keeps_its_own_units_messages_and_status(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(campaigns, ["taiyuan-2023", "kepu-2024"]);
+
+    // A county's second address, unknown to both rosters, lands in the first campaign and is set
+    // aside there; kepu's coordinator claims it for kx-a: it moves, is decided again with kepu's
+    // items and counts there.
+    let stray = eml(
+        mails.path(),
+        "stray.eml",
+        Mail::new("kxa-office@example.cn", "材料").attach(
+            "全国科普日活动总结.txt",
+            "text/plain",
+            "全国科普日活动总结。".repeat(40).into_bytes(),
+        ),
+    );
+    let path = stray.display().to_string();
+    let imported = reportbox(
+        config.path(),
+        &url,
+        storage.path(),
+        &["import", "--campaign", "taiyuan-2023", &path],
+    )
+    .await;
+    assert_eq!(imported.code, 0, "{imported}");
+    let (id, unit): (i64, Option<String>) = sqlx::query_as(
+        "SELECT id, unit_id FROM messages WHERE from_addr = 'kxa-office@example.cn'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(unit, None, "unmatched in the first campaign");
+    let number = id.to_string();
+    let wrong_unit = reportbox(
+        config.path(),
+        &url,
+        storage.path(),
+        &["assign", "--campaign", "kepu-2024", &number, "no-such-unit"],
+    )
+    .await;
+    assert_ne!(wrong_unit.code, 0, "{wrong_unit}");
+    let assigned = reportbox(
+        config.path(),
+        &url,
+        storage.path(),
+        &["assign", "--campaign", "kepu-2024", &number, "kx-a"],
+    )
+    .await;
+    assert_eq!(assigned.code, 0, "{assigned}");
+    let (campaign, unit, disposition): (String, Option<String>, String) = sqlx::query_as(
+        "SELECT c.key, m.unit_id, m.disposition FROM messages m
+         JOIN campaigns c ON c.id = m.campaign_id WHERE m.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (campaign.as_str(), unit.as_deref(), disposition.as_str()),
+        ("kepu-2024", Some("kx-a"), "processed")
+    );
+    let items: Vec<String> = sqlx::query_scalar("SELECT item FROM files WHERE message_id = $1")
+        .bind(id)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(items, ["summary"], "decided again with kepu's items");
+    let kepu = json(&run(&["status", "--campaign", "kepu-2024", "--format", "json"]).await);
+    assert_eq!(
+        kepu["units"][0]["items"]["summary"]["file"], "全国科普日活动总结.txt",
+        "the claimed message is kx-a's newest summary: {kepu}"
+    );
+    let taiyuan = run(&["status", "--campaign", "taiyuan-2023", "--format", "json"]).await;
+    assert!(
+        !json(&taiyuan).to_string().contains("kxa-office"),
+        "{taiyuan}"
+    );
 }
 
 /// The rows of one campaign's outbox, by kind.

@@ -10,6 +10,7 @@
 mod common;
 
 use common::{env, repo};
+use reportbox::campaign::Disposition;
 use reportbox::intake;
 use reportbox::store::Saved;
 use serde_json::Value;
@@ -75,7 +76,7 @@ async fn every_corpus_message_lands_where_expected_with_one_acknowledgement_or_n
         let got = match kind {
             "unit" => unit_id.clone().map(|u| format!("unit:{u}")),
             // A note (no file) is its unit's, or nobody's, and listed under 单位来信 only.
-            "note" => (disposition == "note")
+            "note" => (*disposition == Disposition::Note)
                 .then(|| format!("note:{}", unit_id.clone().unwrap_or_default())),
             "unmatched" => {
                 listed(&status, "unmatched", &message_id).map(|r| format!("unmatched:{r}"))
@@ -87,7 +88,7 @@ async fn every_corpus_message_lands_where_expected_with_one_acknowledgement_or_n
                 "{file}: expected {place}, got {got:?} (disposition {disposition}, unit {unit_id:?})"
             ));
         }
-        if kind == "unit" && disposition != "processed" {
+        if kind == "unit" && *disposition != Disposition::Processed {
             wrong.push(format!("{file}: {value} but disposition {disposition}"));
         }
         let ack = want["ack"].as_bool().unwrap();

@@ -38,7 +38,7 @@ fn recorded(o: &reportbox::pipeline::Outcome) -> (i64, String, Option<String>) {
             disposition,
             unit_id,
             ..
-        } => (*id, disposition.clone(), unit_id.clone()),
+        } => (*id, disposition.to_string(), unit_id.clone()),
         other => panic!("not recorded: {other:?}"),
     }
 }

@@ -6,6 +6,7 @@ mod common;
 
 use chrono::{SubsecRound, Utc};
 use common::{env_with_roster, imap_messages, imap_wait, smtp_env, test_address, Mail};
+use reportbox::campaign::EmailState;
 use reportbox::notify::{self, smtp::Mailer};
 use reportbox::service::Figures;
 use sqlx::PgPool;
@@ -159,6 +160,6 @@ async fn pending(env: &common::Env) -> usize {
         .await
         .unwrap()
         .iter()
-        .filter(|r| r.state == "pending")
+        .filter(|r| r.state == EmailState::Pending)
         .count()
 }

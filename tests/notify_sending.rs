@@ -8,6 +8,7 @@ mod common;
 use chrono::{Duration, Utc};
 use common::{env_with_roster, imap_wait, smtp_env, test_address, Env, Mail};
 use common::{header, send};
+use reportbox::campaign::EmailState;
 use reportbox::store::{NewOutbox, OutboxAttachment};
 use sqlx::PgPool;
 
@@ -102,7 +103,7 @@ async fn an_email_whose_attachment_is_gone_fails_alone_and_the_next_goes_out(poo
         .iter()
         .find(|r| r.email.dedupe_key == "reminder:gone:1")
         .unwrap();
-    assert_eq!(broken.state, "failed");
+    assert_eq!(broken.state, EmailState::Failed);
     assert!(
         broken
             .last_error

@@ -1,7 +1,7 @@
 //! The coordinator's desk commands (issue 9): `review`, `handled` and `history`.
 
 use super::{resolve, send_now};
-use crate::campaign::{ItemDef, ValidatorKind};
+use crate::campaign::{EmailState, ItemDef, ValidatorKind};
 use crate::config::Settings;
 use crate::store::{Handled, ReviewOutcome, ReviewRequest, Store, StoreError};
 use anyhow::bail;
@@ -120,7 +120,7 @@ pub async fn review(
                 .into_iter()
                 .rfind(|row| row.email.unit_id.as_deref() == Some(unit.id.as_str()));
             match (row, pass) {
-                (Some(row), _) if row.state == "sent" => println!(
+                (Some(row), _) if row.state == EmailState::Sent => println!(
                     "已将理由发邮件告知单位（{}）",
                     row.email.recipients.join("，")
                 ),

@@ -1,6 +1,7 @@
 //! `reportbox import`: files, directories and mbox files of mail, read one message at a time
 //! and processed as the mailbox daemon processes them.
 
+use crate::campaign::Disposition;
 use crate::config::Settings;
 use crate::pipeline::{self, Incoming};
 use crate::store::{Saved, Store};
@@ -191,11 +192,13 @@ async fn import_one(
                     .as_deref()
                     .and_then(|u| settings.roster.get(u))
                     .map(|u| u.name.as_str());
-                let what = match (disposition.as_str(), unit) {
-                    ("processed", Some(u)) => format!("计入“{u}”"),
-                    ("note", Some(u)) => format!("“{u}”的来信（无附件），列入单位来信"),
-                    ("note", None) => "来信（无附件），列入单位来信".to_string(),
-                    ("processed", None) => "无法确定单位，待指定".to_string(),
+                let what = match (disposition, unit) {
+                    (Disposition::Processed, Some(u)) => format!("计入“{u}”"),
+                    (Disposition::Note, Some(u)) => {
+                        format!("“{u}”的来信（无附件），列入单位来信")
+                    }
+                    (Disposition::Note, None) => "来信（无附件），列入单位来信".to_string(),
+                    (Disposition::Processed, None) => "无法确定单位，待指定".to_string(),
                     (d, _) => format!(
                         "未计入（{}）",
                         crate::status::reason_zh(&format!("message.{d}"))

@@ -420,7 +420,7 @@ fn own_accounts(
         (Some(s), _) => convert_smtp(s, base, problems),
         (None, Some(m)) => SmtpSettings {
             username: Some(m.username.clone()),
-            password: m.password.as_ref().map(|p| p.expose().to_string()),
+            password: m.password.clone(),
             password_file: m.password_file.clone(),
             ..deployment.smtp.clone()
         },

@@ -4,6 +4,7 @@
 
 mod campaigns;
 
+use crate::secret::Secret;
 pub use campaigns::{CampaignSettings, DEFAULT_CAMPAIGN_KEY};
 use campaigns::{RawCampaign, RawSchedule};
 
@@ -140,14 +141,14 @@ impl fmt::Debug for DatabaseSettings {
 }
 
 /// How mail is sent (issue 5): 163's submission server by default.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct SmtpSettings {
     pub host: String,
     pub port: u16,
     pub tls: TlsMode,
     pub ca_file: Option<PathBuf>,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// Where `password` came from, read again after the server refused it: fixing the file
     /// is enough for sending to resume.
     pub password_file: Option<PathBuf>,
@@ -159,20 +160,6 @@ pub struct SmtpSettings {
     /// How long an email that was being transmitted when the sender died waits before it is
     /// sent again (the server may have taken it; a resend carries the same Message-ID).
     pub resend_grace: std::time::Duration,
-}
-
-// The password is an authorisation code: never print it.
-impl fmt::Debug for SmtpSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SmtpSettings")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("tls", &self.tls)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("max_per_minute", &self.max_per_minute)
-            .finish()
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -454,6 +441,22 @@ impl Settings {
         groups.into_iter().map(|(_, keys)| keys).collect()
     }
 
+    /// These settings with the selected campaign alone: what is recorded with them stays in it,
+    /// never routed to another campaign reading the same mailbox (`import`, whose command line
+    /// names the campaign).
+    pub fn alone(&self) -> Settings {
+        let only = self
+            .campaigns
+            .iter()
+            .filter(|c| c.campaign.key == self.campaign.key)
+            .cloned()
+            .collect();
+        Settings {
+            campaigns: std::sync::Arc::new(only),
+            ..self.clone()
+        }
+    }
+
     /// The campaigns reading the selected campaign's mailbox (itself among them), in
     /// configuration order.
     pub fn mailbox_peers(&self) -> Vec<&CampaignSettings> {
@@ -527,11 +530,11 @@ pub(super) fn convert_smtp(raw: RawSmtp, base: &Path, problems: &mut Vec<String>
     }
     let mut password_file = None;
     let password = match (raw.password.filter(|p| !p.is_empty()), raw.password_file) {
-        (Some(p), _) => Some(p),
+        (Some(p), _) => Some(Secret::new(p)),
         (None, Some(f)) if !f.is_empty() => {
             password_file = Some(base.join(&f));
             match std::fs::read_to_string(base.join(&f)) {
-                Ok(p) => Some(p.trim().to_string()),
+                Ok(p) => Some(Secret::new(p.trim())),
                 Err(e) => {
                     problems.push(format!("smtp.password_file: cannot read {f}: {e}"));
                     None
@@ -700,7 +703,10 @@ report_days_after_deadline = 3
         // No [smtp] of its own: the deployment's server, logged into as its mailbox.
         assert_eq!(jidi.smtp.host, s.smtp.host);
         assert_eq!(jidi.smtp.username.as_deref(), Some("kepu2024@163.com"));
-        assert_eq!(jidi.smtp.password.as_deref(), Some("AUTHCODE2024"));
+        assert_eq!(
+            jidi.smtp.password.as_ref().unwrap().expose(),
+            "AUTHCODE2024"
+        );
         assert_eq!(
             jidi.mailbox_peers()
                 .iter()
@@ -708,8 +714,16 @@ report_days_after_deadline = 3
                 .collect::<Vec<_>>(),
             ["jidi"]
         );
+        let printed = format!("{jidi:?}");
+        assert!(
+            !printed.contains("AUTHCODE2024") && !printed.contains("deployment-code"),
+            "no code in a Debug of the settings"
+        );
         let kpr = s.select(Some("kpr")).unwrap();
-        assert_eq!(kpr.smtp.password.as_deref(), Some("deployment-code"));
+        assert_eq!(
+            kpr.smtp.password.as_ref().unwrap().expose(),
+            "deployment-code"
+        );
         assert_eq!(kpr.mailbox_peers().len(), 2);
     }
 

@@ -137,7 +137,7 @@ pub(super) fn tally(out: &mut PollOutcome, saved: &Saved, oversized: bool) {
             out.already_stored += 1;
         }
         Saved::Recorded { disposition, .. } => {
-            crate::metrics::message_processed(disposition);
+            crate::metrics::message_processed(disposition.as_str());
             out.recorded += 1;
             if oversized {
                 out.oversized += 1;

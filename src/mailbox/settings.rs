@@ -4,7 +4,6 @@
 
 pub use crate::net::TlsMode;
 use serde::Deserialize;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -170,31 +169,7 @@ pub enum IdleMode {
     Off,
 }
 
-/// The authorisation code: kept out of every `Debug` and log line.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    /// The code in `path` as it is now (one line; the line end is not part of it); `None` when
-    /// the file cannot be read or is empty.
-    pub fn read(path: &std::path::Path) -> Option<Secret> {
-        let text = std::fs::read_to_string(path).ok()?;
-        let code = text.trim_end_matches(['\r', '\n']);
-        (!code.trim().is_empty()).then(|| Secret(code.to_string()))
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use crate::secret::Secret;
 
 #[derive(Debug, Clone)]
 pub struct MailboxSettings {
@@ -395,13 +370,13 @@ pub(crate) fn convert(
                 .push("mailbox.password: give either password or password_file, not both".into());
             None
         }
-        (Some(p), None) => Some(Secret(p)),
+        (Some(p), None) => Some(Secret::new(p)),
         (None, Some(f)) => {
             let path = base.join(f);
             password_file = Some(path.clone());
             match std::fs::read_to_string(&path) {
                 Ok(s) if !s.trim().is_empty() => {
-                    Some(Secret(s.trim_end_matches(['\r', '\n']).to_string()))
+                    Some(Secret::new(s.trim_end_matches(['\r', '\n']).to_string()))
                 }
                 Ok(_) => {
                     problems.push(format!(

@@ -1,7 +1,7 @@
 //! The words of every email reportbox sends, in Chinese: acknowledgements, reminders, the daily
 //! status email. Pure: status and settings in, a composed `NewOutbox` out.
 
-use crate::campaign::Campaign;
+use crate::campaign::{Campaign, Disposition};
 use crate::identify::Roster;
 use crate::identify::Unit;
 use crate::problem::{ItemState, Problem};
@@ -290,7 +290,7 @@ pub fn ack(
     saved: &AfterSave<'_>,
     unit: Option<&Unit>,
 ) -> Option<NewOutbox> {
-    if saved.disposition != "processed" || saved.rate_limited {
+    if saved.disposition != Disposition::Processed || saved.rate_limited {
         return None;
     }
     let msg = saved.message;

@@ -5,6 +5,7 @@ use super::compose::Context;
 use super::compose::{
     deadline_zh, item_label, signature, thread_of, time_zh, Body, AUTO_GENERATED, AUTO_REPLIED,
 };
+use crate::campaign::Disposition;
 use crate::identify::Unit;
 use crate::store::{AfterSave, NewOutbox, Reviewed};
 
@@ -15,7 +16,7 @@ pub fn note_reply(
     saved: &AfterSave<'_>,
     unit: Option<&Unit>,
 ) -> Option<NewOutbox> {
-    if saved.disposition != "note" {
+    if saved.disposition != Disposition::Note {
         return None;
     }
     let msg = saved.message;

@@ -15,6 +15,7 @@ pub mod desk;
 pub mod smtp;
 pub mod summary;
 
+use crate::campaign::Disposition;
 use crate::classify;
 use crate::config::Settings;
 use crate::problem::ItemState;
@@ -52,7 +53,7 @@ pub fn compose_ack(settings: &Settings, saved: &AfterSave<'_>) -> Vec<NewOutbox>
         .unit_id
         .as_deref()
         .and_then(|u| settings.roster.get(u));
-    if saved.disposition == "note" {
+    if saved.disposition == Disposition::Note {
         return desk::note_reply(&settings.compose(), saved, unit)
             .into_iter()
             .collect();
@@ -543,7 +544,7 @@ pub async fn resend_ack(
     let saved = AfterSave {
         id,
         message: &msg,
-        disposition: &disposition,
+        disposition,
         rate_limited: false,
         unit: view.as_ref(),
     };
@@ -620,29 +621,6 @@ async fn reread_code(settings: &Settings, store: &Store, mailer: &Mailer) {
     }
 }
 
-/// A connection listening for committed emails; `None` when it cannot be had (the sender then
-/// looks at the outbox every `smtp.idle_poll`).
-async fn outbox_listener(store: &Store) -> Option<sqlx::postgres::PgListener> {
-    // On the store's own database, where the notice is sent.
-    let mut l = sqlx::postgres::PgListener::connect_with(&store.pool)
-        .await
-        .ok()?;
-    l.listen(crate::store::OUTBOX_CHANNEL).await.ok()?;
-    Some(l)
-}
-
-/// Returns when an email was committed. A listener that fails is dropped, so a database outage
-/// never turns this into a busy loop; the timer takes over.
-async fn woken(wake: &mut Option<sqlx::postgres::PgListener>) {
-    let Some(l) = wake.as_mut() else {
-        return std::future::pending().await;
-    };
-    if let Err(e) = l.recv().await {
-        tracing::debug!(error = %e, "sender: outbox listener lost; polling");
-        *wake = None;
-    }
-}
-
 /// The sender and scheduler of the service: runs until `shutdown` fires. Only one instance
 /// sends at a time; the others stand by. Errors (database or SMTP down) are logged once each
 /// and retried; only a configuration error ends it.
@@ -679,7 +657,7 @@ pub async fn run_with_reload(
                 )
                 .await?;
                 let got = l.try_lock().await?;
-                Ok::<_, sqlx::Error>((l, got))
+                Ok::<_, StoreError>((l, got))
             }
             .await;
             let wait = match attempt {
@@ -708,7 +686,7 @@ pub async fn run_with_reload(
         };
         tracing::info!("sending mail for {}", settings.campaign.mailbox);
         let idle = settings.smtp.idle_poll;
-        let mut wake = outbox_listener(store).await;
+        let mut wake = store.outbox_wake().await;
         let mut last_tick: Option<std::time::Instant> = None;
         let mut last_error = String::new();
         loop {
@@ -764,7 +742,7 @@ pub async fn run_with_reload(
                     return Ok(());
                 }
                 _ = tokio::time::sleep(wait) => {}
-                _ = woken(&mut wake), if listen => {}
+                _ = wake.woken(), if listen => {}
                 _ = reload.notified() => reread_code(settings, store, &mailer).await,
             }
         }

@@ -5,6 +5,7 @@ pub use super::connection::SmtpError;
 use super::connection::{Connection, Connector};
 use crate::config::Settings;
 use crate::net::TlsMode;
+use crate::secret::Secret;
 use crate::store::OutboxRow;
 use base64::Engine;
 use lettre::message::header::{ContentTransferEncoding, HeaderName, HeaderValue};
@@ -233,7 +234,7 @@ fn attachment_part(name: &str, content_type: &str, bytes: Vec<u8>) -> SinglePart
 pub struct Mailer {
     connector: Connector,
     username: Option<String>,
-    password: std::sync::Mutex<Option<String>>,
+    password: std::sync::Mutex<Option<Secret>>,
     password_file: Option<std::path::PathBuf>,
     /// The last send was refused for its credentials: read the code again before the next.
     reload: std::sync::atomic::AtomicBool,
@@ -315,7 +316,7 @@ impl Mailer {
     fn credentials(&self) -> Option<Credentials> {
         let password = self.password.lock().unwrap_or_else(|p| p.into_inner());
         match (&self.username, &*password) {
-            (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.clone())),
+            (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.expose().to_string())),
             _ => None,
         }
     }
@@ -342,7 +343,7 @@ impl Mailer {
         match std::fs::read_to_string(f) {
             Ok(p) => {
                 *self.password.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some(p.trim().to_string());
+                    Some(Secret::new(p.trim()));
             }
             Err(e) => {
                 tracing::warn!(file = %f.display(), error = %e, "smtp.password_file cannot be read; keeping the code in use");

@@ -3,6 +3,7 @@
 //! message meets them; each step below it is one rule of the contract.
 
 use super::{sender_of, Known, Meta};
+use crate::campaign::Disposition;
 use crate::classify::{self, FileFacts, Placement, TableFacts};
 use crate::config::Settings;
 use crate::identify::{Evidence, Identification, Matcher, Rule};
@@ -52,7 +53,7 @@ pub fn decide(
     );
     let body = &message.body_excerpt;
     if let Some(reason) = who.set_aside(settings, junk, &subject, body, &files, &readings) {
-        message.disposition = reason.to_string();
+        message.disposition = reason;
         return (message, Vec::new());
     }
     let carries_file = carries_file(&files, &links);
@@ -73,7 +74,7 @@ fn header(
     settings: &Settings,
     parsed: &Parsed,
     meta: Meta,
-    disposition: Option<&'static str>,
+    disposition: Option<Disposition>,
 ) -> NewMessage {
     // A date written without a zone (or with China's `CST`) is the campaign's wall clock.
     let tz = &settings.campaign.tz;
@@ -93,7 +94,7 @@ fn header(
         received_at,
         size_bytes: meta.size as i64,
         source: meta.source,
-        disposition: disposition.unwrap_or("processed").to_string(),
+        disposition: disposition.unwrap_or(Disposition::Processed),
         unit_id: None,
         match_rule: None,
         problems: Vec::new(),
@@ -246,19 +247,19 @@ impl<'a> Who<'a> {
     fn set_aside(
         &self,
         settings: &Settings,
-        junk: Option<&'static str>,
+        junk: Option<Disposition>,
         subject: &str,
         body: &str,
         files: &[IncomingFile],
         readings: &[Option<TableReading>],
-    ) -> Option<&'static str> {
+    ) -> Option<Disposition> {
         if self.related() {
             return None;
         }
         junk.or_else(|| {
             let unrelated =
                 self.sender.is_some() && off_topic(settings, subject, body, files, readings);
-            unrelated.then_some("unrelated")
+            unrelated.then_some(Disposition::Unrelated)
         })
     }
 
@@ -344,10 +345,10 @@ fn carries_file(files: &[IncomingFile], links: &[LargeLink]) -> bool {
 
 /// What the unit is told about the message itself: junk marks it was counted despite, and a
 /// sender nobody could read.
-fn flags(junk: Option<&str>, no_sender: bool) -> Vec<Problem> {
+fn flags(junk: Option<Disposition>, no_sender: bool) -> Vec<Problem> {
     let mut flagged = Vec::new();
     match junk {
-        Some("spam") => flagged.push(Problem::warning(
+        Some(Disposition::Spam) => flagged.push(Problem::warning(
             "message.spam",
             "本邮件被邮件系统标记为垃圾邮件，因发自报送单位，已照常处理",
         )),
@@ -491,22 +492,22 @@ fn take_note(message: &mut NewMessage, known: &Known, subject: &str, carries_fil
     if message.unit_id.is_some() || known.replies_to_us {
         message.note = crate::notes::note_of(subject, &message.body_excerpt, carries_file);
         if message.note.is_some() && !carries_file {
-            message.disposition = "note".to_string();
+            message.disposition = Disposition::Note;
         }
     }
 }
 
 /// Contract §8, the mail set aside whoever sends it: our own, delivery reports, auto-replies.
-pub fn machine_mail(settings: &Settings, parsed: &Parsed) -> Option<&'static str> {
+pub fn machine_mail(settings: &Settings, parsed: &Parsed) -> Option<Disposition> {
     let sender = sender_of(parsed);
     if sender
         .as_deref()
         .is_some_and(|s| settings.campaign.own_addresses.iter().any(|o| o == s))
     {
-        return Some("own_address");
+        return Some(Disposition::OwnAddress);
     }
     if parsed.is_delivery_report {
-        return Some("bounce");
+        return Some(Disposition::Bounce);
     }
     if parsed
         .auto_submitted
@@ -516,16 +517,16 @@ pub fn machine_mail(settings: &Settings, parsed: &Parsed) -> Option<&'static str
         || parsed.precedence.as_deref().map(str::trim) == Some("auto_reply")
         || looks_like_vacation_reply(parsed)
     {
-        return Some("auto_reply");
+        return Some(Disposition::AutoReply);
     }
     None
 }
 
 /// Contract §8, mail set aside unless it comes from a unit or answers us: spam, list and bulk
 /// mail, senders that take no replies.
-pub fn junk_mail(parsed: &Parsed) -> Option<&'static str> {
+pub fn junk_mail(parsed: &Parsed) -> Option<Disposition> {
     if parsed.spam_flag || spam_subject(&parsed.subject) {
-        return Some("spam");
+        return Some(Disposition::Spam);
     }
     let no_reply = |m: &Option<intake::Mailbox>| {
         m.as_ref()
@@ -539,7 +540,7 @@ pub fn junk_mail(parsed: &Parsed) -> Option<&'static str> {
         || no_reply(&parsed.from)
         || (parsed.from.is_none() && no_reply(&parsed.sender))
     {
-        return Some("bulk");
+        return Some(Disposition::Bulk);
     }
     None
 }

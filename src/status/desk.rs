@@ -187,7 +187,7 @@ mod tests {
         let mut files = all_valid(1);
         files[2].state = ItemState::NeedsReview;
         files[2].problems = vec![Problem::review("video.link_only", "超大附件链接，待审核")];
-        let messages = [msg(1, Some("a"), 5, "processed")];
+        let messages = [msg(1, Some("a"), 5, Disposition::Processed)];
         let reviews = [review(1, 1, true, ""), review(2, 1, false, "视频无法播放")];
         let s = compute(
             &campaign(),
@@ -225,8 +225,8 @@ mod tests {
 
         // A newer video: the old review no longer applies.
         let messages = [
-            msg(1, Some("a"), 5, "processed"),
-            msg(2, Some("a"), 8, "processed"),
+            msg(1, Some("a"), 5, Disposition::Processed),
+            msg(2, Some("a"), 8, Disposition::Processed),
         ];
         files.push(file(2, "video", ItemState::NeedsReview));
         let s = compute(
@@ -248,7 +248,7 @@ mod tests {
         files[2].link_url = Some("https://mail.163.com/x?file=1".into());
         files[2].link_size = Some("486.2M".into());
         files[2].link_expires = Some("2023年6月23日 15:40".into());
-        let messages = [msg(1, Some("a"), 5, "processed")];
+        let messages = [msg(1, Some("a"), 5, Disposition::Processed)];
         let at = |d: u32| Utc.with_ymd_and_hms(2023, 6, d, 8, 0, 0).unwrap();
         let c = campaign();
         let s = compute(&c, &[unit("a")], &messages, &files, &[], at(10));

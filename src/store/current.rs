@@ -4,6 +4,7 @@
 //! with the new message applied in memory, exactly as `load_current` would read them back.
 
 use super::{desk, load_current, CampaignId, NewMessage, StoreError};
+use crate::campaign::Disposition;
 use crate::status::{self, CampaignView, FileRecord, MessageRecord, ReviewRecord, UnitRecord};
 use chrono::{SubsecRound, Utc};
 
@@ -47,8 +48,8 @@ impl UnitState {
     /// The state once message `id` (`msg`, stored as `disposition` for this unit) is recorded:
     /// only a counted message changes it, and only where it is the newest (`load_current`'s
     /// order: received time, then id, then the file's position).
-    pub(super) fn record(&mut self, id: i64, msg: &NewMessage, disposition: &str) {
-        if disposition != "processed" {
+    pub(super) fn record(&mut self, id: i64, msg: &NewMessage, disposition: Disposition) {
+        if disposition != Disposition::Processed {
             return;
         }
         // As PostgreSQL keeps it: microseconds.
@@ -102,7 +103,7 @@ impl UnitState {
             from: msg.from_addr.clone(),
             subject: msg.subject.clone(),
             received_at,
-            disposition: disposition.to_string(),
+            disposition,
             unit_id: msg.unit_id.clone(),
             problems: msg.problems.clone(),
             source: msg.source.clone(),

@@ -3,8 +3,8 @@
 //! written in one transaction, like every other email.
 
 use super::{
-    audit, ensure_unit, outbox, record_status_change, unit_status, CampaignId, NewOutbox, Store,
-    StoreError,
+    audit, disposition_of, ensure_unit, outbox, record_status_change, stored_state, unit_status,
+    CampaignId, NewOutbox, Store, StoreError,
 };
 use crate::history::{Entry, Event, FileEntry};
 use crate::problem::{Problem, Severity};
@@ -342,7 +342,7 @@ impl Store {
                     number: id,
                     from: m.get("from_addr"),
                     subject: m.get("subject"),
-                    disposition: m.get("disposition"),
+                    disposition: disposition_of(&m)?,
                     match_rule: m.get("match_rule"),
                     files: own,
                     note: m.get("note"),
@@ -425,7 +425,7 @@ impl Store {
                     kind: e.get("kind"),
                     subject: e.get("subject"),
                     recipients: e.get("recipients"),
-                    state: e.get("state"),
+                    state: stored_state("outbox.state", e.get("state"))?,
                     error: e.get("last_error"),
                 },
             });

@@ -41,6 +41,7 @@ pub use outbox::{
     OUTBOX_CHANNEL,
 };
 
+use crate::campaign::Disposition;
 use crate::identify::Roster;
 use crate::problem::{ItemState, Problem};
 use crate::status::{self, CampaignView, FileRecord, MessageRecord, UnitRecord};
@@ -75,6 +76,9 @@ pub enum StoreError {
     NoSuchNote(i64),
     #[error("stored JSON is malformed: {0}")]
     Json(#[from] serde_json::Error),
+    /// A state word this binary does not know, read from `column` (see [`stored_state`]).
+    #[error("数据库 {column} 中有本版本不认识的值“{value}”（由更新版本的 reportbox 写入，或被手工改过）：请换回写入它的版本，或更正这一行")]
+    UnknownState { column: &'static str, value: String },
     /// An original a row names is not in the object store (never stored, or the wrong
     /// bucket or directory): a person must look, retrying will not bring it.
     #[error("原件 {0} 不在存储中（storage 配置的目录或存储桶是否正确？）")]
@@ -156,6 +160,25 @@ fn sqlstate_is_transient(code: &str) -> bool {
         || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
 }
 
+/// Reads a state word stored as TEXT (`messages.disposition`, `outbox.state`) as its enum.
+/// A word this binary does not know (written by a newer reportbox, or by hand) is an error, not a
+/// fallback variant: taking it for any known state would count, hide or let `assign` overrule a
+/// message, or send an email again, on no evidence. The command fails naming the column and the
+/// word, and nothing is written.
+fn stored_state<T: std::str::FromStr>(
+    column: &'static str,
+    value: String,
+) -> Result<T, StoreError> {
+    value
+        .parse()
+        .map_err(|_| StoreError::UnknownState { column, value })
+}
+
+/// `messages.disposition` of a row that selected it under that name.
+fn disposition_of(r: &sqlx::postgres::PgRow) -> Result<Disposition, StoreError> {
+    stored_state("messages.disposition", r.get("disposition"))
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -178,8 +201,8 @@ pub struct NewMessage {
     pub received_at: DateTime<Utc>,
     pub size_bytes: i64,
     pub source: String,
-    /// `processed` or the set-aside disposition (`auto_reply`, `bounce`, `bulk`, `own_address`).
-    pub disposition: String,
+    /// Counted, a note, or set aside and why.
+    pub disposition: Disposition,
     pub unit_id: Option<String>,
     pub match_rule: Option<String>,
     pub problems: Vec<Problem>,
@@ -213,7 +236,7 @@ pub struct NewFile {
 pub struct AfterSave<'a> {
     pub id: i64,
     pub message: &'a NewMessage,
-    pub disposition: &'a str,
+    pub disposition: Disposition,
     pub rate_limited: bool,
     /// The unit's status with this message counted.
     pub unit: Option<&'a status::UnitView>,
@@ -227,7 +250,7 @@ pub enum Saved {
     /// Recorded now. `disposition` may have become `duplicate` (same Message-ID, other bytes).
     Recorded {
         id: i64,
-        disposition: String,
+        disposition: Disposition,
         unit_id: Option<String>,
         /// The sender got more than the hourly number of messages through: no acknowledgement.
         rate_limited: bool,
@@ -481,7 +504,7 @@ impl Store {
         &self,
         tx: &mut Transaction<'_, Postgres>,
         reference: &str,
-    ) -> Result<(i64, String, Option<String>, Option<String>), StoreError> {
+    ) -> Result<(i64, Disposition, Option<String>, Option<String>), StoreError> {
         let r = reference.trim();
         let bracketed = if r.starts_with('<') {
             r.to_string()
@@ -503,7 +526,7 @@ impl Store {
         .ok_or_else(|| StoreError::NoSuchMessage(r.to_string()))?;
         Ok((
             row.get("id"),
-            row.get("disposition"),
+            disposition_of(&row)?,
             row.get("unit_id"),
             row.get("from_addr"),
         ))
@@ -518,7 +541,7 @@ impl Store {
     ) -> Result<Option<(i64, String, DateTime<Utc>)>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let (id, disposition, _, _) = self.resolve_message(&mut tx, reference).await?;
-        if !OVERRIDABLE.contains(&disposition.as_str()) {
+        if !disposition.is_overridable() {
             return Ok(None);
         }
         let row = sqlx::query("SELECT raw_sha256, received_at FROM messages WHERE id = $1")
@@ -545,21 +568,21 @@ impl Store {
             .ok_or_else(|| StoreError::NoSuchUnit(String::new()))?;
         let mut tx = self.pool.begin().await?;
         ensure_unit(&mut tx, self.campaign, &unit_id).await?;
-        let disposition: String =
-            sqlx::query("SELECT disposition FROM messages WHERE id = $1 FOR UPDATE")
+        let disposition = disposition_of(
+            &sqlx::query("SELECT disposition FROM messages WHERE id = $1 FOR UPDATE")
                 .bind(id)
                 .fetch_one(&mut *tx)
-                .await?
-                .get("disposition");
-        if !OVERRIDABLE.contains(&disposition.as_str()) {
+                .await?,
+        )?;
+        if !disposition.is_overridable() {
             return Ok(());
         }
         let before = unit_status(&mut tx, self.campaign, campaign, &unit_id).await?;
         // Decided again for the unit, it may be a note (no file) rather than a submission.
-        let now_disposition = if msg.disposition == "note" {
-            "note"
+        let now_disposition = if msg.disposition == Disposition::Note {
+            Disposition::Note
         } else {
-            "processed"
+            Disposition::Processed
         };
         sqlx::query(
             "UPDATE messages SET disposition = $4, unit_id = $1, match_rule = 'assigned',
@@ -568,12 +591,12 @@ impl Store {
         .bind(&unit_id)
         .bind(serde_json::to_value(&msg.problems)?)
         .bind(id)
-        .bind(now_disposition)
+        .bind(now_disposition.as_str())
         .execute(&mut *tx)
         .await?;
         insert_files(&mut tx, id, &msg.files).await?;
         if let Some(note) = &msg.note {
-            desk::insert_note(&mut tx, id, note, now_disposition == "processed").await?;
+            desk::insert_note(&mut tx, id, note, now_disposition == Disposition::Processed).await?;
         }
         audit(
             &mut tx,
@@ -623,10 +646,10 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         ensure_unit(&mut tx, self.campaign, unit_id).await?;
         let (id, disposition, previous, from) = self.resolve_message(&mut tx, reference).await?;
-        if disposition != "processed" && disposition != "note" {
+        if let Some(reason) = disposition.reason() {
             return Err(StoreError::SetAside(
                 reference.to_string(),
-                status::reason_zh(&format!("message.{disposition}")).to_string(),
+                status::reason_zh(&reason).to_string(),
             ));
         }
         let before_new = unit_status(&mut tx, self.campaign, campaign, unit_id).await?;
@@ -818,7 +841,7 @@ impl Store {
     pub async fn message_for_ack(
         &self,
         reference: &str,
-    ) -> Result<(i64, NewMessage, String, bool), StoreError> {
+    ) -> Result<(i64, NewMessage, Disposition, bool), StoreError> {
         let mut tx = self.pool.begin().await?;
         let (id, _, _, _) = self.resolve_message(&mut tx, reference).await?;
         let r = sqlx::query(
@@ -869,7 +892,7 @@ impl Store {
             received_at: r.get("received_at"),
             size_bytes: r.get("size_bytes"),
             source: r.get("source"),
-            disposition: r.get("disposition"),
+            disposition: disposition_of(&r)?,
             unit_id: r.get("unit_id"),
             match_rule: r.get("match_rule"),
             problems: serde_json::from_value(r.get("problems"))?,
@@ -878,7 +901,7 @@ impl Store {
             files,
             note: None,
         };
-        let disposition = msg.disposition.clone();
+        let disposition = msg.disposition;
         tx.commit().await?;
         Ok((id, msg, disposition, no_ack.is_some()))
     }
@@ -931,10 +954,6 @@ async fn check_fence(
         })
     }
 }
-
-/// Set-aside reasons that are a judgement the coordinator may overrule by `assign` (contract §8):
-/// such a message is then counted, as if it had been attributed on arrival.
-const OVERRIDABLE: [&str; 3] = ["unrelated", "spam", "bulk"];
 
 /// Records a message's files (in the message's transaction).
 async fn insert_files(
@@ -1195,7 +1214,7 @@ fn message_records(rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<MessageRecord
                 from: r.get("from_addr"),
                 subject: r.get("subject"),
                 received_at: r.get("received_at"),
-                disposition: r.get("disposition"),
+                disposition: disposition_of(&r)?,
                 unit_id: r.get("unit_id"),
                 problems: serde_json::from_value(r.get("problems"))?,
                 source: r.get("source"),

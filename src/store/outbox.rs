@@ -5,6 +5,7 @@
 //! again after a grace period, with the same Message-ID.
 
 use super::{CampaignId, Store, StoreError};
+use crate::campaign::EmailState;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, Row, Transaction};
@@ -40,7 +41,7 @@ pub struct NewOutbox {
 pub struct OutboxRow {
     pub id: i64,
     pub email: NewOutbox,
-    pub state: String,
+    pub state: EmailState,
     pub attempts: i32,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -157,7 +158,7 @@ fn from_row(r: &sqlx::postgres::PgRow) -> Result<OutboxRow, StoreError> {
             auto_submitted: r.get("auto_submitted"),
             attachments: serde_json::from_value(r.get("attachments"))?,
         },
-        state: r.get("state"),
+        state: super::stored_state("outbox.state", r.get("state"))?,
         attempts: r.get("attempts"),
         last_error: r.get("last_error"),
         created_at: r.get("created_at"),
@@ -449,6 +450,40 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(from_row).transpose()
+    }
+}
+
+/// What wakes an idle sender: a connection listening for committed emails (PostgreSQL NOTIFY on
+/// [`super::OUTBOX_CHANNEL`], which also reaches a sender in another instance).
+pub struct OutboxWake(Option<sqlx::postgres::PgListener>);
+
+impl Store {
+    /// Listens for committed emails; without a connection for it (the sender then looks at the
+    /// outbox every `smtp.idle_poll`) it never wakes.
+    pub async fn outbox_wake(&self) -> OutboxWake {
+        // On the store's own database, where the notice is sent.
+        let listener = async {
+            let mut l = sqlx::postgres::PgListener::connect_with(&self.pool)
+                .await
+                .ok()?;
+            l.listen(super::OUTBOX_CHANNEL).await.ok()?;
+            Some(l)
+        };
+        OutboxWake(listener.await)
+    }
+}
+
+impl OutboxWake {
+    /// Returns when an email was committed. A listener that fails is dropped, so a database
+    /// outage never turns this into a busy loop; the timer takes over.
+    pub async fn woken(&mut self) {
+        let Some(l) = self.0.as_mut() else {
+            return std::future::pending().await;
+        };
+        if let Err(e) = l.recv().await {
+            tracing::debug!(error = %e, "sender: outbox listener lost; polling");
+            self.0 = None;
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! data); the message, its received time and the outbox are left alone, and every change is
 //! written to `audit` so the history shows what the configuration change did.
 
-use super::{audit, audit_status_change, unit_status, NewFile, Store, StoreError};
+use super::{audit, audit_status_change, stored_state, unit_status, NewFile, Store, StoreError};
+use crate::campaign::Disposition;
 use crate::problem::ItemState;
 use crate::status::CampaignView;
 use serde_json::json;
@@ -92,7 +93,11 @@ impl Store {
                 .bind(target.id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        if still != Some(("processed".into(), Some(target.unit_id.clone()))) {
+        let still = match still {
+            Some((d, unit)) => Some((stored_state("messages.disposition", d)?, unit)),
+            None => None,
+        };
+        if still != Some((Disposition::Processed, Some(target.unit_id.clone()))) {
             return Ok(Rechecked::Moved);
         }
         let stored = sqlx::query(

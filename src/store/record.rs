@@ -6,6 +6,7 @@ use super::{
     audit, audit_status_change, check_fence, current::UnitState, desk, insert_files, outbox,
     AfterSave, CampaignId, NewMessage, NewOutbox, Saved, Store, StoreError,
 };
+use crate::campaign::Disposition;
 use crate::status::CampaignView;
 use serde_json::json;
 use sqlx::{Postgres, Row, Transaction};
@@ -79,7 +80,7 @@ impl Store {
         learn_address(tx, c, id, msg, &admission).await?;
         // One view after the change serves both the status history and the acknowledgement.
         let view = state.as_mut().and_then(|s| {
-            s.record(id, msg, &admission.disposition);
+            s.record(id, msg, admission.disposition);
             s.view(campaign)
         });
         if let (Some(u), Some(before), Some(after)) = (&admission.unit_id, before, &view) {
@@ -88,7 +89,7 @@ impl Store {
         let emails = compose(&AfterSave {
             id,
             message: msg,
-            disposition: &admission.disposition,
+            disposition: admission.disposition,
             rate_limited: admission.rate_limited,
             unit: view.as_ref(),
         });
@@ -135,7 +136,7 @@ async fn id_by_raw(tx: &mut Recording, raw_sha256: &str) -> Result<Option<i64>, 
 /// How the message is admitted: as decided, or as a duplicate of an earlier delivery; whether
 /// it counts, for which unit, and whether its sender is over the hourly acknowledgement limit.
 struct Admission {
-    disposition: String,
+    disposition: Disposition,
     /// An earlier delivery of the same Message-ID (or body) was recorded in this campaign.
     duplicate: bool,
     counted: bool,
@@ -154,12 +155,12 @@ impl Admission {
     ) -> Result<Admission, StoreError> {
         let duplicate = earlier_delivery(tx, c, &msg.dedupe_key).await?.is_some();
         let disposition = if duplicate {
-            "duplicate".to_string()
+            Disposition::Duplicate
         } else {
-            msg.disposition.clone()
+            msg.disposition
         };
-        let counted = disposition == "processed";
-        let attributed = counted || disposition == "note";
+        let counted = disposition == Disposition::Processed;
+        let attributed = disposition.is_attributed();
         let unit_id = if attributed {
             msg.unit_id.clone()
         } else {
@@ -255,7 +256,7 @@ async fn insert_message(
     .bind(msg.received_at)
     .bind(msg.size_bytes)
     .bind(&msg.source)
-    .bind(&a.disposition)
+    .bind(a.disposition.as_str())
     .bind(a.rate_limited.then_some("message.rate_limited"))
     .bind(&a.unit_id)
     .bind(if a.attributed {
@@ -280,7 +281,7 @@ async fn insert_files_and_note(
 ) -> Result<(), StoreError> {
     insert_files(tx, id, &msg.files).await?;
     if let (Some(note), true) = (&msg.note, a.attributed) {
-        desk::insert_note(tx, id, note, a.disposition == "processed").await?;
+        desk::insert_note(tx, id, note, a.counted).await?;
     }
     Ok(())
 }

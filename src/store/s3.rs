@@ -44,8 +44,8 @@ impl S3Objects {
         }
         if let Some(c) = &s.credentials {
             builder = builder
-                .with_access_key_id(&c.access_key_id)
-                .with_secret_access_key(&c.secret_access_key);
+                .with_access_key_id(c.access_key_id.expose())
+                .with_secret_access_key(c.secret_access_key.expose());
         }
         let client = builder.build().map_err(|source| StoreError::S3 {
             op: "configure",

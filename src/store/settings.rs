@@ -2,6 +2,7 @@
 //! configuration file's directory; this module checks it, so that adding a backend touches
 //! nothing outside `store/`.
 
+use crate::secret::Secret;
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -59,7 +60,7 @@ pub enum Backend {
     S3(S3Settings),
 }
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Settings {
     /// `http(s)://host:port` of an S3-compatible server; none for AWS itself.
     pub endpoint: Option<String>,
@@ -71,31 +72,11 @@ pub struct S3Settings {
     pub credentials: Option<Credentials>,
 }
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-}
-
-impl fmt::Debug for S3Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Settings")
-            .field("endpoint", &self.endpoint)
-            .field("bucket", &self.bucket)
-            .field("region", &self.region)
-            .field("path_style", &self.path_style)
-            .field(
-                "credentials",
-                &self.credentials.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
+    /// Not secret by itself, but it names the account: kept out of logs with the key.
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
 }
 
 impl StorageSettings {
@@ -229,8 +210,8 @@ fn credentials(
         secret.filter(|s| !s.is_empty()),
     ) {
         (Some(access_key_id), Some(secret_access_key)) => Some(Credentials {
-            access_key_id,
-            secret_access_key,
+            access_key_id: Secret::new(access_key_id),
+            secret_access_key: Secret::new(secret_access_key),
         }),
         (None, None) => None,
         _ => {
@@ -260,8 +241,8 @@ fn parse_credentials_file(text: &str) -> Option<Credentials> {
         }
     }
     Some(Credentials {
-        access_key_id: id.filter(|s| !s.is_empty())?,
-        secret_access_key: secret.filter(|s| !s.is_empty())?,
+        access_key_id: Secret::new(id.filter(|s| !s.is_empty())?),
+        secret_access_key: Secret::new(secret.filter(|s| !s.is_empty())?),
     })
 }
 
@@ -297,7 +278,10 @@ mod tests {
         let Backend::S3(s3) = &s.backend else {
             panic!("s3 expected")
         };
-        assert_eq!(s3.credentials.as_ref().unwrap().access_key_id, "AKIDFILE");
+        assert_eq!(
+            s3.credentials.as_ref().unwrap().access_key_id.expose(),
+            "AKIDFILE"
+        );
         assert!(s3.path_style);
         let shown = format!("{s:?}");
         assert!(
@@ -349,7 +333,7 @@ mod tests {
         assert_eq!(s3.bucket, "originals");
         assert!(s3.path_style, "an endpoint of our own is reached by path");
         assert_eq!(
-            s3.credentials.as_ref().unwrap().secret_access_key,
+            s3.credentials.as_ref().unwrap().secret_access_key.expose(),
             "s3cr3t-env"
         );
         assert!(!format!("{s:?}").contains("s3cr3t-env"));
@@ -364,7 +348,10 @@ mod tests {
         let Backend::Fs { s3: Some(s3) } = &s.storage.backend else {
             panic!("fs, with the bucket for migrate: {:?}", s.storage)
         };
-        assert_eq!(s3.credentials.as_ref().unwrap().access_key_id, "AKIDAWS");
+        assert_eq!(
+            s3.credentials.as_ref().unwrap().access_key_id.expose(),
+            "AKIDAWS"
+        );
         assert!(!s3.path_style, "AWS itself: virtual-hosted");
     }
 }

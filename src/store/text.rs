@@ -61,7 +61,7 @@ impl NewMessage {
             received_at: self.received_at,
             size_bytes: self.size_bytes,
             source: owned(&self.source),
-            disposition: owned(&self.disposition),
+            disposition: self.disposition,
             unit_id: opt(&self.unit_id),
             match_rule: opt(&self.match_rule),
             problems: problems(&self.problems),

@@ -539,7 +539,7 @@ pub fn disposition(o: &reportbox::pipeline::Outcome) -> (String, Option<String>)
             disposition,
             unit_id,
             ..
-        } => (disposition.clone(), unit_id.clone()),
+        } => (disposition.to_string(), unit_id.clone()),
         other => panic!("not recorded: {other:?}"),
     }
 }

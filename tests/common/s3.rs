@@ -60,8 +60,8 @@ impl Bucket {
                 region: "us-east-1".into(),
                 path_style: true,
                 credentials: Some(Credentials {
-                    access_key_id: self.access_key.clone(),
-                    secret_access_key: self.secret_key.clone(),
+                    access_key_id: reportbox::secret::Secret::new(self.access_key.clone()),
+                    secret_access_key: reportbox::secret::Secret::new(self.secret_key.clone()),
                 }),
             }),
         }
