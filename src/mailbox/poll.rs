@@ -92,6 +92,7 @@ pub async fn poll_once(
     Ok(out)
 }
 
+/// The pass over one folder: the given-up messages asked for again, then the new ones.
 async fn poll_folder(
     settings: &Settings,
     store: &Store,
@@ -100,46 +101,45 @@ async fn poll_folder(
     uidvalidity: u32,
     shutdown: &Shutdown,
 ) -> Result<PollOutcome, MailboxError> {
-    let cfg = &settings.mailbox;
-    let account = cfg.account();
-    let pool = &store.pool;
-    let uv = uidvalidity;
-    let at = Folder::new(&account, folder, uv);
-    let mut last = match progress::load(pool, &account, folder).await? {
-        Some(p) if p.uidvalidity == uv => p.last_uid,
-        other => {
-            if let Some(p) = other {
-                warn!(
-                    folder,
-                    old = p.uidvalidity,
-                    new = uv,
-                    "UIDVALIDITY changed: scanning the folder again; messages already recorded are recognised and not counted twice"
-                );
-            }
-            let fresh = Progress {
-                uidvalidity: uv,
-                last_uid: 0,
-            };
-            progress::save(pool, &account, folder, fresh).await?;
-            // The rescan tries every message again, a given-up one too (under its new UID):
-            // rows of the old UIDVALIDITY could never be fetched, and would stay listed.
-            progress::forget_uidvalidity_other_than(pool, at).await?;
-            0
-        }
+    let account = settings.mailbox.account();
+    let pass = Pass {
+        settings,
+        store,
+        folder,
+        uv: uidvalidity,
+        at: Folder::new(&account, folder, uidvalidity),
+        shutdown,
     };
+    let last = pass.folder_mark().await?;
     let mut out = PollOutcome {
         last_uid: last,
         ..PollOutcome::default()
     };
     // Unsolicited EXISTS/EXPUNGE are not needed: the search below is the truth.
     while conn.session.unsolicited_responses.try_recv().is_ok() {}
-    let retries = progress::retries(pool, at).await?;
+    let retries = progress::retries(&store.pool, pass.at).await?;
     if !retries.is_empty() {
-        retry_given_up(
-            settings, store, conn, folder, uv, &retries, shutdown, &mut out,
-        )
-        .await?;
+        pass.retry_given_up(conn, &retries, &mut out).await?;
     }
+    let uids = new_uids(conn, last).await?;
+    out.found = uids.len();
+    if uids.is_empty() {
+        return Ok(out);
+    }
+    debug!(folder, count = uids.len(), "new messages");
+    let meta = sizes_and_dates(conn, &uids).await?;
+    out.last_uid = pass.record_new(conn, &uids, &meta, last, &mut out).await?;
+    Ok(out)
+}
+
+/// Messages' bytes by UID, as one `UID FETCH` returned them.
+type Bodies = HashMap<u32, Vec<u8>>;
+
+/// Each message's RFC822.SIZE and INTERNALDATE by UID; a UID missing was expunged.
+type Sizes = HashMap<u32, (u32, Option<DateTime<Utc>>)>;
+
+/// UIDs after `last`, in order.
+async fn new_uids(conn: &mut Connected, last: u32) -> Result<Vec<u32>, MailboxError> {
     // `n:*` always matches the highest UID even when it is below n.
     let mut uids: Vec<u32> = timed(
         "searching",
@@ -150,207 +150,301 @@ async fn poll_folder(
     .filter(|u| *u > last)
     .collect();
     uids.sort_unstable();
-    out.found = uids.len();
-    if uids.is_empty() {
-        return Ok(out);
-    }
-    debug!(folder, count = uids.len(), "new messages");
-    let meta: HashMap<u32, (u32, Option<DateTime<Utc>>)> = {
-        let fetched = uid_fetch(
-            conn,
-            "fetching sizes",
-            uid_set(&uids),
-            "(UID RFC822.SIZE INTERNALDATE)",
-        )
-        .await?;
-        fetched
-            .iter()
-            .filter_map(|f| {
-                Some((
-                    f.uid?,
-                    (
-                        f.size.unwrap_or(0),
-                        f.internal_date().map(|d| d.with_timezone(&Utc)),
-                    ),
-                ))
-            })
-            .collect()
-    };
-
-    // Messages fetched in batches, several per round trip, each batch capped by bytes so that
-    // memory stays bounded whatever the message count; the next batch is fetched while this one
-    // is processed, and each is recorded in one commit (mailbox/batch.rs).
-    let mut ahead: Option<(Vec<u32>, Bodies)> = None;
-    let mut pos = 0;
-    while pos < uids.len() {
-        if shutdown.is_fired() {
-            out.interrupted = true;
-            break;
-        }
-        crate::liveness::MAILBOX.beat(Duration::ZERO);
-        let uid = uids[pos];
-        let Some(&(size, internal_date)) = meta.get(&uid) else {
-            // Deleted by someone (the coordinator in webmail) after the search: nothing to read.
-            info!(folder, uid, "message vanished before it could be fetched");
-            progress::advance(pool, at, uid).await?;
-            out.vanished += 1;
-            last = uid;
-            pos += 1;
-            continue;
-        };
-        if u64::from(size) > cfg.max_message_size {
-            let fetched = uid_fetch(
-                conn,
-                "fetching a message's header",
-                uid.to_string(),
-                "(UID BODY.PEEK[HEADER])",
-            )
-            .await?;
-            let header = fetched
-                .iter()
-                .find(|f| f.uid == Some(uid))
-                .and_then(|f| f.header().map(<[u8]>::to_vec));
-            if let Some(bytes) = header {
-                let message = Fetched {
-                    uid,
-                    size,
-                    internal_date,
-                    oversized: true,
-                    bytes,
-                };
-                record(settings, store, folder, uv, &message, &mut out).await?;
-                mark(cfg, conn, &[uid]).await;
-            } else {
-                info!(folder, uid, "message vanished before it could be fetched");
-                out.vanished += 1;
-            }
-            progress::advance(pool, at, uid).await?;
-            last = uid;
-            pos += 1;
-            continue;
-        }
-        let planned = plan(&uids[pos..], &meta, cfg.max_message_size);
-        let mut bodies = match ahead.take() {
-            Some((p, bodies)) if p == planned => bodies,
-            _ => fetch_bodies(conn, &planned, &meta).await?,
-        };
-        let entries: Vec<batch::Entry> = planned
-            .iter()
-            .map(|&u| {
-                let fetched = match (meta.get(&u), bodies.remove(&u)) {
-                    (Some(&(size, internal_date)), Some(bytes)) => Some(Fetched {
-                        uid: u,
-                        size,
-                        internal_date,
-                        oversized: false,
-                        bytes,
-                    }),
-                    _ => None,
-                };
-                (u, fetched)
-            })
-            .collect();
-        drop(bodies);
-        pos += planned.len();
-        let next = plan(&uids[pos..], &meta, cfg.max_message_size);
-        let (recorded, fetched_next) = tokio::join!(
-            batch::record_batch(settings, store, folder, uv, &entries, &mut out),
-            async {
-                if next.is_empty() || shutdown.is_fired() {
-                    return Ok(None);
-                }
-                fetch_bodies(conn, &next, &meta).await.map(Some)
-            }
-        );
-        drop(entries);
-        let marked = recorded?;
-        mark(cfg, conn, &marked).await;
-        ahead = fetched_next?.map(|b| (next, b));
-        last = planned.last().copied().unwrap_or(last);
-    }
-    out.last_uid = last;
-    Ok(out)
+    Ok(uids)
 }
 
-/// Messages' bytes by UID, as one `UID FETCH` returned them.
-type Bodies = HashMap<u32, Vec<u8>>;
-
-/// The given-up messages `reportbox retry` asked for, fetched one by one (they are few) and
-/// recorded like new ones. The folder's mark is not moved back: only these are read again.
-#[allow(clippy::too_many_arguments)]
-async fn retry_given_up(
-    settings: &Settings,
-    store: &Store,
-    conn: &mut Connected,
-    folder: &str,
-    uv: u32,
-    uids: &[u32],
-    shutdown: &Shutdown,
-    out: &mut PollOutcome,
-) -> Result<(), MailboxError> {
-    let cfg = &settings.mailbox;
-    let account = cfg.account();
-    let at = Folder::new(&account, folder, uv);
-    let pool = &store.pool;
-    let meta: HashMap<u32, (u32, Option<DateTime<Utc>>)> = uid_fetch(
+/// The sizes and dates of `uids` in one `UID FETCH`, to plan batches and spot oversized mail.
+async fn sizes_and_dates(conn: &mut Connected, uids: &[u32]) -> Result<Sizes, MailboxError> {
+    let fetched = uid_fetch(
         conn,
         "fetching sizes",
         uid_set(uids),
         "(UID RFC822.SIZE INTERNALDATE)",
     )
-    .await?
-    .iter()
-    .filter_map(|f| {
-        let date = f.internal_date().map(|d| d.with_timezone(&Utc));
-        Some((f.uid?, (f.size.unwrap_or(0), date)))
-    })
-    .collect();
-    for &uid in uids {
-        if shutdown.is_fired() {
-            out.interrupted = true;
-            return Ok(());
-        }
-        crate::liveness::MAILBOX.beat(Duration::ZERO);
-        let Some(&(size, internal_date)) = meta.get(&uid) else {
-            info!(folder, uid, "a message to retry is no longer in the folder");
-            let gone = "邮件已不在邮箱文件夹中，无法重新收取";
-            progress::record_error(pool, at, uid, gone, true).await?;
-            continue;
-        };
-        let oversized = u64::from(size) > cfg.max_message_size;
-        let query = if oversized {
-            "(UID BODY.PEEK[HEADER])"
-        } else {
-            "(UID BODY.PEEK[])"
-        };
-        let fetched = uid_fetch(conn, "fetching a message", uid.to_string(), query).await?;
-        let bytes = fetched.iter().find(|f| f.uid == Some(uid)).and_then(|f| {
-            if oversized {
-                f.header().map(<[u8]>::to_vec)
-            } else {
-                f.body().map(<[u8]>::to_vec)
+    .await?;
+    Ok(fetched
+        .iter()
+        .filter_map(|f| {
+            Some((
+                f.uid?,
+                (
+                    f.size.unwrap_or(0),
+                    f.internal_date().map(|d| d.with_timezone(&Utc)),
+                ),
+            ))
+        })
+        .collect())
+}
+
+/// One folder under one UIDVALIDITY, as one pass reads it.
+struct Pass<'a> {
+    settings: &'a Settings,
+    store: &'a Store,
+    folder: &'a str,
+    uv: u32,
+    at: Folder<'a>,
+    shutdown: &'a Shutdown,
+}
+
+impl Pass<'_> {
+    /// The last UID done under this UIDVALIDITY. A new folder, or one whose UIDVALIDITY
+    /// changed, starts again from 0.
+    async fn folder_mark(&self) -> Result<u32, MailboxError> {
+        let (pool, account, folder, uv) = (&self.store.pool, self.at.account, self.folder, self.uv);
+        match progress::load(pool, account, folder).await? {
+            Some(p) if p.uidvalidity == uv => Ok(p.last_uid),
+            other => {
+                if let Some(p) = other {
+                    warn!(
+                        folder,
+                        old = p.uidvalidity,
+                        new = uv,
+                        "UIDVALIDITY changed: scanning the folder again; messages already recorded are recognised and not counted twice"
+                    );
+                }
+                let fresh = Progress {
+                    uidvalidity: uv,
+                    last_uid: 0,
+                };
+                progress::save(pool, account, folder, fresh).await?;
+                // The rescan tries every message again, a given-up one too (under its new UID):
+                // rows of the old UIDVALIDITY could never be fetched, and would stay listed.
+                progress::forget_uidvalidity_other_than(pool, self.at).await?;
+                Ok(0)
             }
-        });
-        let Some(bytes) = bytes else {
-            let gone = "邮件已不在邮箱文件夹中，无法重新收取";
-            progress::record_error(pool, at, uid, gone, true).await?;
-            continue;
-        };
-        info!(folder, uid, "fetching a given-up message again, as asked");
-        out.retried += 1;
-        let message = Fetched {
-            uid,
-            size,
-            internal_date,
-            oversized,
-            bytes,
-        };
-        if record(settings, store, folder, uv, &message, out).await? == Recorded::Done {
-            progress::forget(pool, at, uid).await?;
-            mark(cfg, conn, &[uid]).await;
         }
     }
-    Ok(())
+
+    /// The new messages in UID order, each handled once and the mark moved past it: a vanished
+    /// one, an oversized one by itself, the rest in batches. Returns the last UID done.
+    ///
+    /// Messages are fetched in batches, several per round trip, each batch capped by bytes so
+    /// that memory stays bounded whatever the message count; the next batch is fetched while
+    /// this one is processed, and each is recorded in one commit (mailbox/batch.rs).
+    async fn record_new(
+        &self,
+        conn: &mut Connected,
+        uids: &[u32],
+        meta: &Sizes,
+        mut last: u32,
+        out: &mut PollOutcome,
+    ) -> Result<u32, MailboxError> {
+        let max_size = self.settings.mailbox.max_message_size;
+        let mut ahead: Option<(Vec<u32>, Bodies)> = None;
+        let mut pos = 0;
+        while pos < uids.len() {
+            if self.shutdown.is_fired() {
+                out.interrupted = true;
+                break;
+            }
+            crate::liveness::MAILBOX.beat(Duration::ZERO);
+            let uid = uids[pos];
+            let Some(&(size, internal_date)) = meta.get(&uid) else {
+                self.vanished(uid, out).await?;
+                last = uid;
+                pos += 1;
+                continue;
+            };
+            if u64::from(size) > max_size {
+                self.record_oversized(conn, uid, size, internal_date, out)
+                    .await?;
+                last = uid;
+                pos += 1;
+                continue;
+            }
+            let planned = plan(&uids[pos..], meta, max_size);
+            pos += planned.len();
+            let next = plan(&uids[pos..], meta, max_size);
+            ahead = self
+                .record_batch(conn, &planned, ahead.take(), next, meta, out)
+                .await?;
+            last = planned.last().copied().unwrap_or(last);
+        }
+        Ok(last)
+    }
+
+    /// Deleted by someone (the coordinator in webmail) after the search: nothing to read.
+    async fn vanished(&self, uid: u32, out: &mut PollOutcome) -> Result<(), MailboxError> {
+        info!(
+            folder = self.folder,
+            uid, "message vanished before it could be fetched"
+        );
+        progress::advance(&self.store.pool, self.at, uid).await?;
+        out.vanished += 1;
+        Ok(())
+    }
+
+    /// A message over `max_message_size`, by itself: its header block alone is fetched and
+    /// recorded (with `file.too_large`), then marked. The mark moves past it either way.
+    async fn record_oversized(
+        &self,
+        conn: &mut Connected,
+        uid: u32,
+        size: u32,
+        internal_date: Option<DateTime<Utc>>,
+        out: &mut PollOutcome,
+    ) -> Result<(), MailboxError> {
+        let fetched = uid_fetch(
+            conn,
+            "fetching a message's header",
+            uid.to_string(),
+            "(UID BODY.PEEK[HEADER])",
+        )
+        .await?;
+        let header = fetched
+            .iter()
+            .find(|f| f.uid == Some(uid))
+            .and_then(|f| f.header().map(<[u8]>::to_vec));
+        if let Some(bytes) = header {
+            let message = Fetched {
+                uid,
+                size,
+                internal_date,
+                oversized: true,
+                bytes,
+            };
+            record(
+                self.settings,
+                self.store,
+                self.folder,
+                self.uv,
+                &message,
+                out,
+            )
+            .await?;
+            mark(&self.settings.mailbox, conn, &[uid]).await;
+        } else {
+            info!(
+                folder = self.folder,
+                uid, "message vanished before it could be fetched"
+            );
+            out.vanished += 1;
+        }
+        progress::advance(&self.store.pool, self.at, uid).await?;
+        Ok(())
+    }
+
+    /// One batch, `planned`: its bodies (fetched ahead with the previous batch when that
+    /// planned the same, else now), recorded in one commit while the `next` batch is fetched,
+    /// then marked. Returns the next batch with its bodies, when they were fetched.
+    async fn record_batch(
+        &self,
+        conn: &mut Connected,
+        planned: &[u32],
+        ahead: Option<(Vec<u32>, Bodies)>,
+        next: Vec<u32>,
+        meta: &Sizes,
+        out: &mut PollOutcome,
+    ) -> Result<Option<(Vec<u32>, Bodies)>, MailboxError> {
+        let (settings, store, folder, uv) = (self.settings, self.store, self.folder, self.uv);
+        let mut bodies = match ahead {
+            Some((p, bodies)) if p == planned => bodies,
+            _ => fetch_bodies(conn, planned, meta).await?,
+        };
+        let entries = entries(planned, meta, &mut bodies);
+        drop(bodies);
+        let (recorded, fetched_next) = tokio::join!(
+            batch::record_batch(settings, store, folder, uv, &entries, out),
+            async {
+                if next.is_empty() || self.shutdown.is_fired() {
+                    return Ok(None);
+                }
+                fetch_bodies(conn, &next, meta).await.map(Some)
+            }
+        );
+        drop(entries);
+        let marked = recorded?;
+        mark(&settings.mailbox, conn, &marked).await;
+        Ok(fetched_next?.map(|b| (next, b)))
+    }
+
+    /// The given-up messages `reportbox retry` asked for, fetched one by one (they are few) and
+    /// recorded like new ones. The folder's mark is not moved back: only these are read again.
+    async fn retry_given_up(
+        &self,
+        conn: &mut Connected,
+        uids: &[u32],
+        out: &mut PollOutcome,
+    ) -> Result<(), MailboxError> {
+        let (settings, store, folder, uv) = (self.settings, self.store, self.folder, self.uv);
+        let cfg = &settings.mailbox;
+        let pool = &store.pool;
+        let meta = sizes_and_dates(conn, uids).await?;
+        for &uid in uids {
+            if self.shutdown.is_fired() {
+                out.interrupted = true;
+                return Ok(());
+            }
+            crate::liveness::MAILBOX.beat(Duration::ZERO);
+            let gone = "邮件已不在邮箱文件夹中，无法重新收取";
+            let Some(&(size, internal_date)) = meta.get(&uid) else {
+                info!(folder, uid, "a message to retry is no longer in the folder");
+                progress::record_error(pool, self.at, uid, gone, true).await?;
+                continue;
+            };
+            let oversized = u64::from(size) > cfg.max_message_size;
+            let Some(bytes) = fetch_one(conn, uid, oversized).await? else {
+                progress::record_error(pool, self.at, uid, gone, true).await?;
+                continue;
+            };
+            info!(folder, uid, "fetching a given-up message again, as asked");
+            out.retried += 1;
+            let message = Fetched {
+                uid,
+                size,
+                internal_date,
+                oversized,
+                bytes,
+            };
+            if record(settings, store, folder, uv, &message, out).await? == Recorded::Done {
+                progress::forget(pool, self.at, uid).await?;
+                mark(cfg, conn, &[uid]).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One message's bytes (its header block alone when `oversized`); `None` when it was expunged.
+async fn fetch_one(
+    conn: &mut Connected,
+    uid: u32,
+    oversized: bool,
+) -> Result<Option<Vec<u8>>, MailboxError> {
+    let query = if oversized {
+        "(UID BODY.PEEK[HEADER])"
+    } else {
+        "(UID BODY.PEEK[])"
+    };
+    let fetched = uid_fetch(conn, "fetching a message", uid.to_string(), query).await?;
+    Ok(fetched.iter().find(|f| f.uid == Some(uid)).and_then(|f| {
+        if oversized {
+            f.header().map(<[u8]>::to_vec)
+        } else {
+            f.body().map(<[u8]>::to_vec)
+        }
+    }))
+}
+
+/// The batch's messages paired with their bodies, taken out of `bodies`; `None` for one that
+/// vanished after the search (the batch counts it as vanished).
+fn entries(planned: &[u32], meta: &Sizes, bodies: &mut Bodies) -> Vec<batch::Entry> {
+    planned
+        .iter()
+        .map(|&u| {
+            let fetched = match (meta.get(&u), bodies.remove(&u)) {
+                (Some(&(size, internal_date)), Some(bytes)) => Some(Fetched {
+                    uid: u,
+                    size,
+                    internal_date,
+                    oversized: false,
+                    bytes,
+                }),
+                _ => None,
+            };
+            (u, fetched)
+        })
+        .collect()
 }
 
 /// At most this many bytes (by RFC822.SIZE) of messages are fetched in one round trip. Two
@@ -364,11 +458,7 @@ const FETCH_AHEAD_COUNT: usize = 32;
 /// The next batch: the UIDs at the start of `uids`, up to the first oversized message (fetched
 /// header only, by itself), as many as fit in [`FETCH_AHEAD_BYTES`] and [`FETCH_AHEAD_COUNT`]
 /// (always at least one). A UID without a size vanished after the search; it rides along.
-fn plan(
-    uids: &[u32],
-    meta: &HashMap<u32, (u32, Option<DateTime<Utc>>)>,
-    max_message_size: u64,
-) -> Vec<u32> {
+fn plan(uids: &[u32], meta: &Sizes, max_message_size: u64) -> Vec<u32> {
     let mut batch = Vec::new();
     let mut bytes = 0u64;
     for &uid in uids {
@@ -391,7 +481,7 @@ fn plan(
 async fn fetch_bodies(
     conn: &mut Connected,
     uids: &[u32],
-    meta: &HashMap<u32, (u32, Option<DateTime<Utc>>)>,
+    meta: &Sizes,
 ) -> Result<Bodies, MailboxError> {
     let present: Vec<u32> = uids
         .iter()
