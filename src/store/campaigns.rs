@@ -1,9 +1,7 @@
 //! The campaigns a deployment serves, as rows: each campaign's units, messages, emails and
 //! schedule runs name one (migration 0009).
 
-use super::{audit, Store, StoreError};
-use serde_json::json;
-use sqlx::Row;
+use super::{Store, StoreError};
 
 /// A campaign's row in `campaigns`: every unit, message, email and schedule run belongs to one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,82 +21,7 @@ impl CampaignId {
 /// [`Store::adopt_campaign`] names it after the configuration.
 pub const LEGACY_CAMPAIGN_KEY: &str = "__legacy__";
 
-/// What another campaign recorded that this one may take over: nothing counted for any unit.
-const MOVABLE: [&str; 4] = ["processed", "unrelated", "spam", "bulk"];
-
 impl Store {
-    /// Takes a message another campaign recorded without a unit (routed there by mistake:
-    /// unmatched or set aside) into this campaign, set aside as unrelated, so that `assign`
-    /// decides it again with this campaign's roster and items and counts it. Its files as the
-    /// other campaign classified them go; the original stays. `None` when `reference` names no
-    /// such message elsewhere (one of this campaign's, or one counted for a unit, stays put).
-    pub async fn take_from_other_campaign(
-        &self,
-        reference: &str,
-    ) -> Result<Option<i64>, StoreError> {
-        let r = reference.trim();
-        let bracketed = if r.starts_with('<') {
-            r.to_string()
-        } else {
-            format!("<{r}>")
-        };
-        let mut tx = self.pool.begin().await?;
-        let Some(row) = sqlx::query(
-            "SELECT m.id, m.campaign_id, m.disposition, c.key FROM messages m
-             JOIN campaigns c ON c.id = m.campaign_id
-             WHERE (m.message_id = $1 OR m.message_id = $2 OR m.dedupe_key = $2 OR m.id::text = $2)
-               AND m.campaign_id <> $3 AND m.unit_id IS NULL AND m.disposition = ANY($4)
-             ORDER BY m.id LIMIT 1 FOR UPDATE OF m",
-        )
-        .bind(&bracketed)
-        .bind(r)
-        .bind(self.campaign.0)
-        .bind(&MOVABLE[..])
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let (id, from): (i64, i64) = (row.get("id"), row.get("campaign_id"));
-        let (disposition, key): (String, String) = (row.get("disposition"), row.get("key"));
-        sqlx::query("DELETE FROM files WHERE message_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM notes WHERE message_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE messages SET campaign_id = $2, disposition = 'unrelated' WHERE id = $1",
-        )
-        .bind(id)
-        .bind(self.campaign.0)
-        .execute(&mut *tx)
-        .await?;
-        let detail = json!({ "from_campaign": key, "from_disposition": disposition });
-        audit(
-            &mut tx,
-            CampaignId(from),
-            None,
-            Some(id),
-            "message_moved_out",
-            detail.clone(),
-        )
-        .await?;
-        audit(
-            &mut tx,
-            self.campaign,
-            None,
-            Some(id),
-            "message_moved_in",
-            detail,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(id))
-    }
-
     /// The keys of the campaigns that learned one of `addresses` (lowercase) for a unit.
     pub async fn learned_campaigns(&self, addresses: &[String]) -> Result<Vec<String>, StoreError> {
         if addresses.is_empty() {
