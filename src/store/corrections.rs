@@ -3,7 +3,7 @@
 //! Each is one transaction that recomputes the statuses it changes and leaves an audit row.
 
 use super::{
-    audit, desk, disposition_of, ensure_unit, insert_files, outbox, record_status_change,
+    audit, desk, disposition_of, ensure_unit, insert_files, learn, outbox, record_status_change,
     unit_status, unit_view, AfterSave, CampaignId, NewMessage, NewOutbox, Store, StoreError,
 };
 use crate::campaign::Disposition;
@@ -187,16 +187,7 @@ impl Store {
         )
         .await?;
         if let Some(addr) = &msg.from_addr {
-            sqlx::query(
-                "INSERT INTO learned_addresses (address, unit_id, learned_from, campaign_id)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (campaign_id, address) DO NOTHING",
-            )
-            .bind(addr)
-            .bind(&unit_id)
-            .bind(id)
-            .bind(self.campaign.0)
-            .execute(&mut *tx)
-            .await?;
+            learn(&mut tx, self.campaign, addr, &unit_id, id).await?;
         }
         record_status_change(&mut tx, self.campaign, campaign, &unit_id, before, Some(id)).await?;
         let view = unit_view(&mut tx, self.campaign, campaign, &unit_id).await?;
@@ -254,16 +245,7 @@ impl Store {
         )
         .await?;
         if let Some(addr) = from {
-            sqlx::query(
-                "INSERT INTO learned_addresses (address, unit_id, learned_from, campaign_id)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (campaign_id, address) DO NOTHING",
-            )
-            .bind(addr)
-            .bind(unit_id)
-            .bind(id)
-            .bind(self.campaign.0)
-            .execute(&mut *tx)
-            .await?;
+            learn(&mut tx, self.campaign, &addr, unit_id, id).await?;
         }
         record_status_change(
             &mut tx,

@@ -737,6 +737,28 @@ async fn insert_files(
     Ok(())
 }
 
+/// Remembers `address` as `unit_id`'s, learned from message `id`; the first unit to claim an
+/// address keeps it. Whether it was new.
+async fn learn(
+    conn: &mut sqlx::PgConnection,
+    c: CampaignId,
+    address: &str,
+    unit_id: &str,
+    id: i64,
+) -> Result<bool, StoreError> {
+    let learned = sqlx::query(
+        "INSERT INTO learned_addresses (address, unit_id, learned_from, campaign_id)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (campaign_id, address) DO NOTHING",
+    )
+    .bind(address)
+    .bind(unit_id)
+    .bind(id)
+    .bind(c.0)
+    .execute(conn)
+    .await?;
+    Ok(learned.rows_affected() == 1)
+}
+
 async fn ensure_unit(
     tx: &mut Transaction<'_, Postgres>,
     c: CampaignId,

@@ -322,17 +322,7 @@ async fn learn_address(
     let (Some(u), Some(addr), true) = (&a.unit_id, &msg.learn_address, a.counted) else {
         return Ok(());
     };
-    let learned = sqlx::query(
-        "INSERT INTO learned_addresses (address, unit_id, learned_from, campaign_id)
-         VALUES ($1, $2, $3, $4) ON CONFLICT (campaign_id, address) DO NOTHING",
-    )
-    .bind(addr)
-    .bind(u)
-    .bind(id)
-    .bind(c.0)
-    .execute(&mut **tx)
-    .await?;
-    if learned.rows_affected() == 1 {
+    if super::learn(tx, c, addr, u, id).await? {
         audit(
             tx,
             c,
