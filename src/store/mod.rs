@@ -858,7 +858,9 @@ async fn audit_status_change(
 /// What one unit's status depends on, and no more (contract §7): the newest file of each item
 /// and the unit's newest counted message, with the messages those files came from. The same
 /// `status::compute` then gives the same view as over the whole history, while what is read
-/// stays the same size however many messages the unit has sent (the `messages_unit` index).
+/// stays the same size however many messages the unit has sent: the files through the unit's
+/// current-state rows (`unit_items`, one per item, kept by the database as files and messages
+/// change: migration 0011), the newest message through the `messages_unit` index.
 async fn load_current(
     conn: &mut sqlx::PgConnection,
     c: CampaignId,
@@ -869,10 +871,10 @@ async fn load_current(
         sqlx::query(
             // Only the column lists are spliced in, and they are constants.
             sqlx::AssertSqlSafe(format!(
-                "SELECT DISTINCT ON (f.item) {FILE_COLUMNS}
-                 FROM files f JOIN messages m ON m.id = f.message_id
-                 WHERE m.unit_id = $1 AND m.campaign_id = $2 AND m.disposition = 'processed'
-                 ORDER BY f.item, m.received_at DESC, m.id DESC, f.ordinal DESC"
+                "SELECT {FILE_COLUMNS}
+                 FROM unit_items u JOIN files f ON f.message_id = u.message_id AND f.ordinal = u.ordinal
+                 WHERE u.unit_id = $1 AND u.campaign_id = $2
+                 ORDER BY f.item"
             )),
         )
         .bind(unit)
