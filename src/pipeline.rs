@@ -31,6 +31,11 @@ pub struct Incoming {
 pub enum PipelineError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A job of a batch on a blocking thread panicked (or its runtime shut down under it).
+    /// Likely one message's doing and bound to happen again: not transient, so the batch goes
+    /// one message at a time, where each message is charged and given up on alone.
+    #[error("a blocking job failed while {stage}: {reason}")]
+    BlockingJob { stage: &'static str, reason: String },
 }
 
 impl PipelineError {
@@ -46,6 +51,7 @@ impl PipelineError {
     pub fn is_transient(&self) -> bool {
         match self {
             PipelineError::Store(e) => e.is_transient(),
+            PipelineError::BlockingJob { .. } => false,
         }
     }
 
@@ -128,10 +134,6 @@ pub async fn process(
     save(settings, store, &message).await
 }
 
-/// Parsing, validation and file writes off the async workers, so that a slow message does not
-/// stall the IMAP session's keep-alives or the sender: on a multi-threaded runtime (the daemon)
-/// the worker becomes a blocking thread for the duration. On a single-threaded runtime (tests,
-/// one-shot commands) there is nothing else to keep going, and it runs inline.
 /// `(sha256, bytes)` pairs as [`crate::store::ObjectStore::put_all`] takes them.
 pub(crate) fn borrowed(blobs: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
     blobs
@@ -140,6 +142,12 @@ pub(crate) fn borrowed(blobs: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
         .collect()
 }
 
+/// Parsing, validation and file writes of one message off the async workers, so that a slow
+/// message does not stall the IMAP session's keep-alives or the sender: on a multi-threaded
+/// runtime (the daemon) the worker becomes a blocking thread for the duration. On a
+/// single-threaded runtime (tests, one-shot commands) there is nothing else to keep going, and
+/// it runs inline. It blocks the whole task, futures joined with it included: a batch, fetched
+/// while the previous one is recorded, uses [`batch`]'s jobs on the blocking pool instead.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),

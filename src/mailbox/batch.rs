@@ -12,6 +12,7 @@ use crate::pipeline::batch::{self, Item, Prepared};
 use crate::pipeline::{self, PipelineError};
 use crate::store::progress::{self, Folder};
 use crate::store::{Saved, Store};
+use std::sync::Arc;
 use tracing::{debug, info, warn};
 
 /// A UID of the batch, with its message unless it vanished before it could be fetched.
@@ -21,7 +22,7 @@ pub(super) type Entry = (u32, Option<Fetched>);
 /// to flag, in order. On `Err` nothing after the last commit is recorded and the uncommitted
 /// messages are released: they are fetched again on the next pass.
 pub(super) async fn record_batch(
-    settings: &Settings,
+    settings: &Arc<Settings>,
     store: &Store,
     folder: &str,
     uv: u32,
@@ -73,33 +74,33 @@ pub(super) async fn record_batch(
 /// unless a later message's sender is learned from an earlier one), with the mark. Returns how
 /// many entries are done and what became of each message among them.
 async fn commit_prefix(
-    settings: &Settings,
+    settings: &Arc<Settings>,
     store: &Store,
     folder: &str,
     uv: u32,
     entries: &[Entry],
 ) -> Result<(usize, Vec<Saved>), PipelineError> {
-    let sources: Vec<(usize, String)> = entries
+    // The fetched entries' positions, and their messages (the bytes shared, not copied).
+    let (positions, items): (Vec<usize>, Vec<Item>) = entries
         .iter()
         .enumerate()
-        .filter(|(_, (_, f))| f.is_some())
-        .map(|(i, (uid, _))| (i, super::source(folder, uv, *uid)))
-        .collect();
-    let items: Vec<Item<'_>> = sources
-        .iter()
-        .map(|(i, source)| {
-            let f = entries[*i].1.as_ref().expect("fetched");
-            Item {
-                raw: &f.bytes,
-                source,
-                internal_date: f.internal_date,
-            }
+        .filter_map(|(i, (uid, f))| {
+            let f = f.as_ref()?;
+            Some((
+                i,
+                Item {
+                    raw: Arc::clone(&f.bytes),
+                    source: super::source(folder, uv, *uid),
+                    internal_date: f.internal_date,
+                },
+            ))
         })
-        .collect();
+        .unzip();
     let prepared = batch::prepare(settings, store, &items).await?;
+    drop(items);
     let take = batch::independent_prefix(&prepared);
     // Entries up to the first message left for the next round (vanished UIDs before it go now).
-    let done = sources.get(take).map_or(entries.len(), |(i, _)| *i);
+    let done = positions.get(take).copied().unwrap_or(entries.len());
     if take < prepared.len() {
         info!(
             folder,

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
@@ -109,6 +110,7 @@ async fn poll_folder(
         uv: uidvalidity,
         at: Folder::new(&account, folder, uidvalidity),
         shutdown,
+        shared: OnceLock::new(),
     };
     let last = pass.folder_mark().await?;
     let mut out = PollOutcome {
@@ -184,9 +186,16 @@ struct Pass<'a> {
     uv: u32,
     at: Folder<'a>,
     shutdown: &'a Shutdown,
+    /// `settings` for the batches' jobs on the blocking pool, which need them owned: cloned
+    /// once, when the pass has a batch to record.
+    shared: OnceLock<Arc<Settings>>,
 }
 
 impl Pass<'_> {
+    fn shared(&self) -> &Arc<Settings> {
+        self.shared.get_or_init(|| Arc::new(self.settings.clone()))
+    }
+
     /// The last UID done under this UIDVALIDITY. A new folder, or one whose UIDVALIDITY
     /// changed, starts again from 0.
     async fn folder_mark(&self) -> Result<u32, MailboxError> {
@@ -301,7 +310,7 @@ impl Pass<'_> {
                 size,
                 internal_date,
                 oversized: true,
-                bytes,
+                bytes: Arc::new(bytes),
             };
             record(
                 self.settings,
@@ -336,7 +345,7 @@ impl Pass<'_> {
         meta: &Sizes,
         out: &mut PollOutcome,
     ) -> Result<Option<(Vec<u32>, Bodies)>, MailboxError> {
-        let (settings, store, folder, uv) = (self.settings, self.store, self.folder, self.uv);
+        let (settings, store, folder, uv) = (self.shared(), self.store, self.folder, self.uv);
         let mut bodies = match ahead {
             Some((p, bodies)) if p == planned => bodies,
             _ => fetch_bodies(conn, planned, meta).await?,
@@ -394,7 +403,7 @@ impl Pass<'_> {
                 size,
                 internal_date,
                 oversized,
-                bytes,
+                bytes: Arc::new(bytes),
             };
             if record(settings, store, folder, uv, &message, out).await? == Recorded::Done {
                 progress::forget(pool, self.at, uid).await?;
@@ -438,7 +447,7 @@ fn entries(planned: &[u32], meta: &Sizes, bodies: &mut Bodies) -> Vec<batch::Ent
                     size,
                     internal_date,
                     oversized: false,
-                    bytes,
+                    bytes: Arc::new(bytes),
                 }),
                 _ => None,
             };

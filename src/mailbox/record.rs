@@ -9,6 +9,7 @@ use crate::pipeline::{self, Incoming};
 use crate::store::progress::{self, Folder};
 use crate::store::{Saved, Store};
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 use tracing::{debug, error, warn};
 
 /// What one [`super::poll_once`] did in one folder.
@@ -41,7 +42,8 @@ pub(super) struct Fetched {
     pub(super) internal_date: Option<DateTime<Utc>>,
     /// Over `max_message_size`: `bytes` is its header only.
     pub(super) oversized: bool,
-    pub(super) bytes: Vec<u8>,
+    /// Shared with the batch's jobs on the blocking pool without a copy.
+    pub(super) bytes: Arc<Vec<u8>>,
 }
 
 /// Runs one fetched message through the pipeline, counting each attempt in `mailbox_failures`
@@ -89,7 +91,7 @@ pub(super) async fn record(
             pipeline::process_oversized(
                 settings,
                 store,
-                bytes.clone(),
+                bytes.to_vec(),
                 u64::from(size),
                 source.clone(),
                 internal_date,
@@ -100,7 +102,7 @@ pub(super) async fn record(
                 settings,
                 store,
                 Incoming {
-                    raw: bytes.clone(),
+                    raw: bytes.to_vec(),
                     source: source.clone(),
                     internal_date,
                 },

@@ -26,7 +26,7 @@ impl FsObjects {
     /// returning: each file is fsynced before its rename (a crash never leaves a short object
     /// under its final name), then every directory that gained an entry (a file, or a directory
     /// created now) is fsynced once.
-    pub(super) fn put_all(&self, items: &[(&str, &[u8])]) -> Result<Durable, StoreError> {
+    pub fn put_all(&self, items: &[(&str, &[u8])]) -> Result<Durable, StoreError> {
         let mut seen = BTreeSet::new();
         let mut todo: Vec<(PathBuf, &[u8])> = Vec::new();
         let mut dirs = BTreeSet::new();

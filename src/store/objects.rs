@@ -73,6 +73,16 @@ impl ObjectStore {
         })
     }
 
+    /// The local directory backend, whose writes block the thread: a batch hands them to a
+    /// blocking thread with owned items (`pipeline::batch`). `None` for S3, whose `put_all` is
+    /// async already.
+    pub fn fs(&self) -> Option<&FsObjects> {
+        match &self.backend {
+            Objects::Fs(fs) => Some(fs),
+            Objects::S3(_) => None,
+        }
+    }
+
     /// `fs` or `s3 bucket`: for logs and `check`, never with credentials.
     pub fn describe(&self) -> String {
         match &self.backend {
@@ -137,7 +147,8 @@ impl ObjectStore {
 /// Runs blocking file work where it does not stall other tasks: on a multi-threaded runtime
 /// the worker hands its other tasks over first (`block_in_place`; the items are borrowed, so
 /// `spawn_blocking` would need a copy of every original); a single-threaded one (tests) just
-/// runs it.
+/// runs it. Futures joined with the caller wait meanwhile: a batch, whose next batch is
+/// fetched while it is stored, writes through [`ObjectStore::fs`] on the blocking pool instead.
 fn off_reactor<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
