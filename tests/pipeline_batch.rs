@@ -197,3 +197,57 @@ async fn a_batch_cut_short_by_a_crash_is_not_charged_to_its_messages(pool: PgPoo
         .unwrap();
     assert_eq!(acks, 3, "one acknowledgement per message");
 }
+
+/// A batch is decided while the one before it is committed (mailbox/poll.rs). When that one
+/// teaches an address, a message of this batch from it was decided without knowing it, and is
+/// decided again: here the table that teaches the stranger's address is the last message of
+/// the first batch, the stranger's report alone the first of the second.
+#[sqlx::test(migrations = "./migrations")]
+async fn a_sender_learned_in_one_batch_counts_in_the_next(pool: PgPool) {
+    let user = uniq_user("across");
+    let mut s = imap(&user).await;
+    // A batch is at most 32 messages (FETCH_AHEAD_COUNT): 31 others first.
+    for i in 0..31 {
+        let other = Mail::new("tygaj_kxk@163.com", &format!("报送材料 {i}"))
+            .attach("总结报告.txt", "text/plain", common::report_txt())
+            .build();
+        s.append("INBOX", None, None, &other).await.unwrap();
+    }
+    let stranger = format!("kjc-{}@example.org", common::uniq());
+    let teaching = Mail::new(&stranger, "报送材料")
+        .attach(
+            "开展情况统计表.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            common::table("市城乡管理局", "2025"),
+        )
+        .build();
+    let report = Mail::new(&stranger, "补充总结报告")
+        .attach("总结报告.txt", "text/plain", common::report_txt())
+        .build();
+    s.append("INBOX", None, None, &teaching).await.unwrap();
+    s.append("INBOX", None, None, &report).await.unwrap();
+    s.logout().await.unwrap();
+
+    let storage = tempfile::tempdir().unwrap();
+    let settings = settings(storage.path(), &user, "rb-test-across", "none", &[]);
+    let store = Store::from_pool(pool.clone(), storage.path());
+    store.sync_units(&settings.roster).await.unwrap();
+    let drained = mailbox::once(&settings, &store).await.unwrap();
+    assert_eq!((drained.recorded, drained.given_up), (33, 0), "{drained:?}");
+    let last_two: Vec<(String, String)> = sqlx::query_as(
+        "SELECT coalesce(unit_id, ''), disposition FROM messages
+         WHERE from_addr = $1 ORDER BY received_at, id",
+    )
+    .bind(&stranger)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        last_two,
+        vec![
+            ("city-urban".to_string(), "processed".to_string()),
+            ("city-urban".to_string(), "processed".to_string()),
+        ],
+        "the report from the address learned in the batch before counts for the unit"
+    );
+}

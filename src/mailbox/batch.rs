@@ -1,9 +1,10 @@
-//! A fetched batch recorded together (issue 12 item 1): one statement marks the messages in
-//! flight, the pipeline decides them on the cores and makes their originals durable, and one
-//! transaction records them all with the folder's mark, under the leader's fence. A batch with a
-//! message that failed before or was in flight at a crash, or a commit refused for one message's
-//! sake, goes one message at a time instead, where attempts are charged to each message, so
-//! that only the faulty one is given up on.
+//! A fetched batch recorded together (issue 12 item 1), in two steps the mailbox loop runs
+//! beside other batches' (mailbox/poll.rs): [`stage`] marks the messages in flight in one
+//! statement and has the pipeline decide them on the cores and make their originals durable;
+//! [`commit`] records them all with the folder's mark in one transaction, under the leader's
+//! fence. A batch with a message that failed before or was in flight at a crash, or a commit
+//! refused for one message's sake, goes one message at a time instead, where attempts are
+//! charged to each message, so that only the faulty one is given up on.
 
 use super::record::{record, tally, Fetched, PollOutcome};
 use super::MailboxError;
@@ -12,47 +13,137 @@ use crate::pipeline::batch::{self, Item, Prepared};
 use crate::pipeline::{self, PipelineError};
 use crate::store::progress::{self, Folder};
 use crate::store::{Saved, Store};
+use std::collections::HashSet;
 use std::sync::Arc;
 use tracing::{debug, info, warn};
 
 /// A UID of the batch, with its message unless it vanished before it could be fetched.
 pub(super) type Entry = (u32, Option<Fetched>);
 
-/// Records `entries` (ascending UIDs) and moves the folder's mark past them; returns the UIDs
-/// to flag, in order. On `Err` nothing after the last commit is recorded and the uncommitted
-/// messages are released: they are fetched again on the next pass.
-pub(super) async fn record_batch(
+/// A batch claimed and decided, its originals durable, waiting for its commit: the mailbox
+/// loop stages a batch while the one before it is committed (mailbox/poll.rs).
+pub(super) enum Staged {
+    /// A message of it failed before, or was in flight when the process died: alone, it is
+    /// charged and given up on by itself, never with the rest of its batch.
+    Alone,
+    Ready(Vec<Prepared>),
+    /// Deciding it or storing its originals failed: its commit fails as the batch would have.
+    Failed(PipelineError),
+}
+
+/// What committing a batch did.
+pub(super) struct Committed {
+    /// The UIDs to flag, in order.
+    pub marked: Vec<u32>,
+    /// The addresses its messages taught; `None` when some went one at a time and nobody
+    /// counted (the next batch is then decided again).
+    pub taught: Option<HashSet<String>>,
+}
+
+/// Marks the messages of `entries` in flight and decides them; nothing is recorded. On `Err`
+/// nothing was claimed.
+pub(super) async fn stage(
     settings: &Arc<Settings>,
     store: &Store,
     folder: &str,
     uv: u32,
     entries: &[Entry],
-    out: &mut PollOutcome,
-) -> Result<Vec<u32>, MailboxError> {
+) -> Result<Staged, MailboxError> {
     let account = settings.mailbox.account();
     let at = Folder::new(&account, folder, uv);
-    let pool = &store.pool;
-    let uids = fetched_uids(entries);
-    if !progress::claim_batch(pool, at, &uids).await? {
-        // One of them failed before, or was in flight when the process died: alone, it is
-        // charged and given up on by itself, never with the rest of its batch.
-        return one_by_one(settings, store, folder, uv, entries, out).await;
+    if !progress::claim_batch(&store.pool, at, &fetched_uids(entries)).await? {
+        return Ok(Staged::Alone);
     }
-    let mut marked = Vec::with_capacity(uids.len());
+    Ok(
+        match batch::prepare(settings, store, &items(folder, uv, entries)).await {
+            Ok(p) => Staged::Ready(p),
+            Err(e) => Staged::Failed(e),
+        },
+    )
+}
+
+/// Takes back a staged batch that will not be committed now (the batch before it failed):
+/// its messages are fetched again on the next pass, not charged.
+pub(super) async fn release(
+    settings: &Settings,
+    store: &Store,
+    folder: &str,
+    uv: u32,
+    entries: &[Entry],
+    staged: &Staged,
+) {
+    if !matches!(staged, Staged::Alone) {
+        let account = settings.mailbox.account();
+        let at = Folder::new(&account, folder, uv);
+        let _ = progress::release_batch(&store.pool, at, &fetched_uids(entries)).await;
+    }
+}
+
+/// Records the `staged` batch `entries` (ascending UIDs) and moves the folder's mark past
+/// them. `taught_before` is what the batch committed while this one was decided taught:
+/// decisions that missed it are made again. On `Err` nothing after the last commit is
+/// recorded and the uncommitted messages are released: they are fetched again on the next
+/// pass.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn commit(
+    settings: &Arc<Settings>,
+    store: &Store,
+    folder: &str,
+    uv: u32,
+    entries: &[Entry],
+    staged: Staged,
+    taught_before: Option<&HashSet<String>>,
+    out: &mut PollOutcome,
+) -> Result<Committed, MailboxError> {
+    let account = settings.mailbox.account();
+    let at = Folder::new(&account, folder, uv);
+    let mut ready = match staged {
+        Staged::Alone => {
+            let marked = one_by_one(settings, store, folder, uv, entries, out).await?;
+            return Ok(Committed {
+                marked,
+                taught: None,
+            });
+        }
+        Staged::Ready(p) => match taught_before {
+            Some(t) if !batch::decided_too_early(&p, t) => Some(Ok(p)),
+            _ => {
+                info!(
+                    folder,
+                    "a sender is learned from the batch before: this one is decided again"
+                );
+                None
+            }
+        },
+        Staged::Failed(e) => Some(Err(e)),
+    };
+    let mut marked = Vec::with_capacity(entries.len());
+    let mut taught = HashSet::new();
     let mut rest = entries;
     while !rest.is_empty() {
-        let (done, outcomes) = match commit_prefix(settings, store, folder, uv, rest).await {
+        let result = match ready.take() {
+            Some(Ok(prepared)) => {
+                commit_prepared(settings, store, folder, uv, rest, prepared).await
+            }
+            Some(Err(e)) => Err(e),
+            None => commit_prefix(settings, store, folder, uv, rest).await,
+        };
+        let (done, outcomes, learned) = match result {
             Ok(r) => r,
             Err(e) if e.is_transient() || e.is_fenced() => {
-                let _ = progress::release_batch(pool, at, &fetched_uids(rest)).await;
+                let _ = progress::release_batch(&store.pool, at, &fetched_uids(rest)).await;
                 return Err(e.into());
             }
             Err(e) => {
                 warn!(folder, error = %e, "a batch could not be recorded together; one message at a time");
                 marked.extend(one_by_one(settings, store, folder, uv, rest, out).await?);
-                return Ok(marked);
+                return Ok(Committed {
+                    marked,
+                    taught: None,
+                });
             }
         };
+        taught.extend(learned);
         for ((uid, f), saved) in rest[..done]
             .iter()
             .filter_map(|(u, f)| Some((u, f.as_ref()?)))
@@ -67,37 +158,57 @@ pub(super) async fn record_batch(
         out.vanished += rest[..done].iter().filter(|(_, f)| f.is_none()).count();
         rest = &rest[done..];
     }
-    Ok(marked)
+    Ok(Committed {
+        marked,
+        taught: Some(taught),
+    })
 }
 
-/// Decides the messages of `entries`, then commits as many as can go together (all of them
-/// unless a later message's sender is learned from an earlier one), with the mark. Returns how
-/// many entries are done and what became of each message among them.
+/// The fetched messages of `entries`, their bytes shared, not copied.
+fn items(folder: &str, uv: u32, entries: &[Entry]) -> Vec<Item> {
+    entries
+        .iter()
+        .filter_map(|(uid, f)| {
+            let f = f.as_ref()?;
+            Some(Item {
+                raw: Arc::clone(&f.bytes),
+                source: super::source(folder, uv, *uid),
+                internal_date: f.internal_date,
+            })
+        })
+        .collect()
+}
+
+/// Decides the messages of `entries`, then commits as many as can go together.
 async fn commit_prefix(
     settings: &Arc<Settings>,
     store: &Store,
     folder: &str,
     uv: u32,
     entries: &[Entry],
-) -> Result<(usize, Vec<Saved>), PipelineError> {
-    // The fetched entries' positions, and their messages (the bytes shared, not copied).
-    let (positions, items): (Vec<usize>, Vec<Item>) = entries
+) -> Result<(usize, Vec<Saved>, HashSet<String>), PipelineError> {
+    let prepared = batch::prepare(settings, store, &items(folder, uv, entries)).await?;
+    commit_prepared(settings, store, folder, uv, entries, prepared).await
+}
+
+/// Commits as many of the decided `prepared` (one per fetched entry) as can go together (all
+/// of them unless a later message's sender is learned from an earlier one), with the mark.
+/// Returns how many entries are done, what became of each message among them and the
+/// addresses they taught.
+async fn commit_prepared(
+    settings: &Arc<Settings>,
+    store: &Store,
+    folder: &str,
+    uv: u32,
+    entries: &[Entry],
+    prepared: Vec<Prepared>,
+) -> Result<(usize, Vec<Saved>, HashSet<String>), PipelineError> {
+    let positions: Vec<usize> = entries
         .iter()
         .enumerate()
-        .filter_map(|(i, (uid, f))| {
-            let f = f.as_ref()?;
-            Some((
-                i,
-                Item {
-                    raw: Arc::clone(&f.bytes),
-                    source: super::source(folder, uv, *uid),
-                    internal_date: f.internal_date,
-                },
-            ))
-        })
-        .unzip();
-    let prepared = batch::prepare(settings, store, &items).await?;
-    drop(items);
+        .filter(|(_, (_, f))| f.is_some())
+        .map(|(i, _)| i)
+        .collect();
     let take = batch::independent_prefix(&prepared);
     // Entries up to the first message left for the next round (vanished UIDs before it go now).
     let done = positions.get(take).copied().unwrap_or(entries.len());
@@ -133,7 +244,7 @@ async fn commit_prefix(
         .await
         .map_err(crate::store::StoreError::from)?;
     tx.commit().await.map_err(crate::store::StoreError::from)?;
-    Ok((done, outcomes))
+    Ok((done, outcomes, batch::taught(&prepared[..take])))
 }
 
 /// The same entries one message per transaction, as before batching: each charged, recorded,

@@ -13,7 +13,7 @@ use crate::store::progress::{self, Folder, Progress};
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -228,8 +228,10 @@ impl Pass<'_> {
     /// one, an oversized one by itself, the rest in batches. Returns the last UID done.
     ///
     /// Messages are fetched in batches, several per round trip, each batch capped by bytes so
-    /// that memory stays bounded whatever the message count; the next batch is fetched while
-    /// this one is processed, and each is recorded in one commit (mailbox/batch.rs).
+    /// that memory stays bounded whatever the message count, and each is recorded in one commit
+    /// (mailbox/batch.rs). Three batches move at once: while one is committed (the database's
+    /// work), the next is decided and its originals stored (the cores' and the disk's), and the
+    /// one after is fetched (the IMAP server's).
     async fn record_new(
         &self,
         conn: &mut Connected,
@@ -238,6 +240,34 @@ impl Pass<'_> {
         mut last: u32,
         out: &mut PollOutcome,
     ) -> Result<u32, MailboxError> {
+        let mut pending = None;
+        let result = self
+            .record_in_batches(conn, uids, meta, &mut last, &mut pending, out)
+            .await;
+        if let Some(p) = pending {
+            // Staged, never committed: fetched and decided again on the next pass, uncharged.
+            batch::release(
+                self.settings,
+                self.store,
+                self.folder,
+                self.uv,
+                &p.entries,
+                &p.staged,
+            )
+            .await;
+        }
+        result.map(|()| last)
+    }
+
+    async fn record_in_batches(
+        &self,
+        conn: &mut Connected,
+        uids: &[u32],
+        meta: &Sizes,
+        last: &mut u32,
+        pending: &mut Option<Pending>,
+        out: &mut PollOutcome,
+    ) -> Result<(), MailboxError> {
         let max_size = self.settings.mailbox.max_message_size;
         let mut ahead: Option<(Vec<u32>, Bodies)> = None;
         let mut pos = 0;
@@ -249,27 +279,136 @@ impl Pass<'_> {
             crate::liveness::MAILBOX.beat(Duration::ZERO);
             let uid = uids[pos];
             let Some(&(size, internal_date)) = meta.get(&uid) else {
+                // The mark moves past it: the batch before it is committed first.
+                self.flush(conn, pending, last, out).await?;
                 self.vanished(uid, out).await?;
-                last = uid;
+                *last = uid;
                 pos += 1;
                 continue;
             };
             if u64::from(size) > max_size {
+                self.flush(conn, pending, last, out).await?;
                 self.record_oversized(conn, uid, size, internal_date, out)
                     .await?;
-                last = uid;
+                *last = uid;
                 pos += 1;
                 continue;
             }
             let planned = plan(&uids[pos..], meta, max_size);
             pos += planned.len();
             let next = plan(&uids[pos..], meta, max_size);
+            if bytes_of(&planned, meta) > FETCH_AHEAD_BYTES {
+                // One message larger than a batch: with the batch before it and the one after
+                // also in memory, memory would grow by a third such message. It waits.
+                self.flush(conn, pending, last, out).await?;
+            }
+            let mut bodies = match ahead.take() {
+                Some((p, bodies)) if p == planned => bodies,
+                _ => fetch_bodies(conn, &planned, meta).await?,
+            };
+            let entries = entries(&planned, meta, &mut bodies);
+            drop(bodies);
             ahead = self
-                .record_batch(conn, &planned, ahead.take(), next, meta, out)
+                .step(conn, planned, entries, next, meta, pending, last, out)
                 .await?;
-            last = planned.last().copied().unwrap_or(last);
         }
-        Ok(last)
+        self.flush(conn, pending, last, out).await
+    }
+
+    /// Commits the `pending` batch while `entries` (`planned`) is staged and the `next` batch
+    /// fetched; `entries` becomes the pending batch. Returns the next batch with its bodies,
+    /// when they were fetched.
+    #[allow(clippy::too_many_arguments)]
+    async fn step(
+        &self,
+        conn: &mut Connected,
+        planned: Vec<u32>,
+        entries: Vec<batch::Entry>,
+        next: Vec<u32>,
+        meta: &Sizes,
+        pending: &mut Option<Pending>,
+        last: &mut u32,
+        out: &mut PollOutcome,
+    ) -> Result<Option<(Vec<u32>, Bodies)>, MailboxError> {
+        let (settings, store, folder, uv) = (self.shared(), self.store, self.folder, self.uv);
+        let before = pending.take();
+        let (committed, staged, fetched_next) = tokio::join!(
+            async {
+                let Some(p) = before else {
+                    return Ok(None);
+                };
+                let taught = p.taught_before.as_ref();
+                let c = batch::commit(
+                    settings, store, folder, uv, &p.entries, p.staged, taught, out,
+                )
+                .await?;
+                // Its bytes go now, not with the next batch's.
+                drop(p.entries);
+                Ok::<_, MailboxError>(Some((c, p.planned.last().copied())))
+            },
+            batch::stage(settings, store, folder, uv, &entries),
+            async {
+                if next.is_empty() || self.shutdown.is_fired() {
+                    return Ok(None);
+                }
+                fetch_bodies(conn, &next, meta).await.map(Some)
+            }
+        );
+        let taught_before = match committed {
+            Ok(Some((c, done))) => {
+                mark(&settings.mailbox, conn, &c.marked).await;
+                *last = done.unwrap_or(*last);
+                c.taught
+            }
+            Ok(None) => Some(HashSet::new()),
+            Err(e) => {
+                if let Ok(s) = &staged {
+                    batch::release(settings, store, folder, uv, &entries, s).await;
+                }
+                return Err(e);
+            }
+        };
+        *pending = Some(Pending {
+            planned,
+            entries,
+            staged: staged?,
+            taught_before,
+        });
+        match fetched_next {
+            Ok(bodies) => Ok(bodies.map(|b| (next, b))),
+            Err(e) => {
+                // The IMAP session failed; what is staged is recorded before the error goes up.
+                self.flush(conn, pending, last, out).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Commits the pending batch, if any, and flags its messages.
+    async fn flush(
+        &self,
+        conn: &mut Connected,
+        pending: &mut Option<Pending>,
+        last: &mut u32,
+        out: &mut PollOutcome,
+    ) -> Result<(), MailboxError> {
+        let Some(p) = pending.take() else {
+            return Ok(());
+        };
+        let c = batch::commit(
+            self.shared(),
+            self.store,
+            self.folder,
+            self.uv,
+            &p.entries,
+            p.staged,
+            p.taught_before.as_ref(),
+            out,
+        )
+        .await?;
+        mark(&self.settings.mailbox, conn, &c.marked).await;
+        *last = p.planned.last().copied().unwrap_or(*last);
+        Ok(())
     }
 
     /// Deleted by someone (the coordinator in webmail) after the search: nothing to read.
@@ -331,40 +470,6 @@ impl Pass<'_> {
         }
         progress::advance(&self.store.pool, self.at, uid).await?;
         Ok(())
-    }
-
-    /// One batch, `planned`: its bodies (fetched ahead with the previous batch when that
-    /// planned the same, else now), recorded in one commit while the `next` batch is fetched,
-    /// then marked. Returns the next batch with its bodies, when they were fetched.
-    async fn record_batch(
-        &self,
-        conn: &mut Connected,
-        planned: &[u32],
-        ahead: Option<(Vec<u32>, Bodies)>,
-        next: Vec<u32>,
-        meta: &Sizes,
-        out: &mut PollOutcome,
-    ) -> Result<Option<(Vec<u32>, Bodies)>, MailboxError> {
-        let (settings, store, folder, uv) = (self.shared(), self.store, self.folder, self.uv);
-        let mut bodies = match ahead {
-            Some((p, bodies)) if p == planned => bodies,
-            _ => fetch_bodies(conn, planned, meta).await?,
-        };
-        let entries = entries(planned, meta, &mut bodies);
-        drop(bodies);
-        let (recorded, fetched_next) = tokio::join!(
-            batch::record_batch(settings, store, folder, uv, &entries, out),
-            async {
-                if next.is_empty() || self.shutdown.is_fired() {
-                    return Ok(None);
-                }
-                fetch_bodies(conn, &next, meta).await.map(Some)
-            }
-        );
-        drop(entries);
-        let marked = recorded?;
-        mark(&settings.mailbox, conn, &marked).await;
-        Ok(fetched_next?.map(|b| (next, b)))
     }
 
     /// The given-up messages `reportbox retry` asked for, fetched one by one (they are few) and
@@ -437,6 +542,22 @@ async fn fetch_one(
 
 /// The batch's messages paired with their bodies, taken out of `bodies`; `None` for one that
 /// vanished after the search (the batch counts it as vanished).
+/// A batch staged while the one before it was committed, waiting for its own commit.
+struct Pending {
+    planned: Vec<u32>,
+    entries: Vec<batch::Entry>,
+    staged: batch::Staged,
+    /// What the commit that ran beside its staging taught (see [`batch::commit`]).
+    taught_before: Option<HashSet<String>>,
+}
+
+/// The bytes of `uids` by RFC822.SIZE.
+fn bytes_of(uids: &[u32], meta: &Sizes) -> u64 {
+    uids.iter()
+        .map(|u| meta.get(u).map_or(0, |&(size, _)| u64::from(size)))
+        .sum()
+}
+
 fn entries(planned: &[u32], meta: &Sizes, bodies: &mut Bodies) -> Vec<batch::Entry> {
     planned
         .iter()
@@ -456,10 +577,11 @@ fn entries(planned: &[u32], meta: &Sizes, bodies: &mut Bodies) -> Vec<batch::Ent
         .collect()
 }
 
-/// At most this many bytes (by RFC822.SIZE) of messages are fetched in one round trip. Two
-/// batches are in memory at once (one processed with its decoded files, the next fetched):
-/// measured on the drain benchmark, 64 messages a batch peaked at 66 MiB RSS, 32 at 47-52 MiB
-/// for about the same time, within issue 12's 64 MiB + 2x the largest message.
+/// At most this many bytes (by RFC822.SIZE) of messages are fetched in one round trip. Three
+/// batches are in memory at once (one committed, one processed with its decoded files, the
+/// next fetched). Measured on the drain benchmark with two at once, 64 messages a batch peaked
+/// at 66 MiB RSS, 32 at 47-52 MiB for about the same time; with three, 32 peaked at (see
+/// BENCHMARKS.md), within issue 12's 64 MiB + 2x the largest message.
 const FETCH_AHEAD_BYTES: u64 = 8 << 20;
 /// And at most this many messages.
 const FETCH_AHEAD_COUNT: usize = 32;

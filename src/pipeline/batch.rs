@@ -12,7 +12,7 @@ use crate::intake;
 use crate::store::{sha256_hex, CampaignId, Durable, NewMessage, Store};
 use chrono::{DateTime, Utc};
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
 use tokio::sync::Semaphore;
 
@@ -203,7 +203,7 @@ async fn put_durably(
 /// learned before it, so one whose sender an earlier message of the batch teaches must be
 /// decided again after that one is committed (as one-at-a-time processing would have).
 pub fn independent_prefix(prepared: &[Prepared]) -> usize {
-    let mut taught = std::collections::HashSet::new();
+    let mut taught = HashSet::new();
     for (i, p) in prepared.iter().enumerate() {
         if p.sender().is_some_and(|s| taught.contains(&s)) {
             return i;
@@ -213,6 +213,20 @@ pub fn independent_prefix(prepared: &[Prepared]) -> usize {
         }
     }
     prepared.len()
+}
+
+/// The addresses `prepared` teaches once committed.
+pub fn taught(prepared: &[Prepared]) -> HashSet<String> {
+    prepared.iter().filter_map(Prepared::teaches).collect()
+}
+
+/// Whether a message of `prepared` was decided without an address of `taught` (the batch
+/// before it, committed while this one was decided, taught it): then it is decided again.
+pub fn decided_too_early(prepared: &[Prepared], taught: &HashSet<String>) -> bool {
+    !taught.is_empty()
+        && prepared
+            .iter()
+            .any(|p| p.sender().is_some_and(|s| taught.contains(&s)))
 }
 
 /// Permits for the CPU jobs of every batch in the process, one per core. Each message's job is
