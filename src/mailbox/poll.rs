@@ -580,8 +580,8 @@ fn entries(planned: &[u32], meta: &Sizes, bodies: &mut Bodies) -> Vec<batch::Ent
 /// At most this many bytes (by RFC822.SIZE) of messages are fetched in one round trip. Three
 /// batches are in memory at once (one committed, one processed with its decoded files, the
 /// next fetched). Measured on the drain benchmark with two at once, 64 messages a batch peaked
-/// at 66 MiB RSS, 32 at 47-52 MiB for about the same time; with three, 32 peaked at (see
-/// BENCHMARKS.md), within issue 12's 64 MiB + 2x the largest message.
+/// at 66 MiB RSS, 32 at 47-52 MiB for about the same time; with three, 32 peaked at 52-53 MiB
+/// (2,000 messages), within issue 12's 64 MiB + 2x the largest message.
 const FETCH_AHEAD_BYTES: u64 = 8 << 20;
 /// And at most this many messages.
 const FETCH_AHEAD_COUNT: usize = 32;
