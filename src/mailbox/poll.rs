@@ -296,7 +296,14 @@ impl Pass<'_> {
             }
             let planned = plan(&uids[pos..], meta, max_size);
             pos += planned.len();
-            let next = plan(&uids[pos..], meta, max_size);
+            let mut next = plan(&uids[pos..], meta, max_size);
+            if bytes_of(&planned, meta) + bytes_of(&next, meta) > 2 * FETCH_AHEAD_BYTES {
+                // One of them is a message larger than a batch: fetched ahead, it would be in
+                // memory beside this one's bytes and decoded files (three 70.8 MB messages in a
+                // row peaked at 234 MiB, over issue 12's 64 MiB + 2x one of them; 157 MiB when
+                // fetched in turn). It is fetched when its turn comes.
+                next.clear();
+            }
             if bytes_of(&planned, meta) > FETCH_AHEAD_BYTES {
                 // One message larger than a batch: with the batch before it and the one after
                 // also in memory, memory would grow by a third such message. It waits.
